@@ -1,0 +1,1 @@
+"""`graphcal fit`: filled in by the fit work (issue 4)."""

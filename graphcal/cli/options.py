@@ -1,0 +1,54 @@
+"""Options shared by several commands, and the profile/target resolution they all do."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from graphcal.load import InputSpec
+from graphcal.mapper import Target
+from graphcal.precision import Precision
+from graphcal.profile import load_profile
+
+HwOption = Annotated[
+    str,
+    typer.Option(
+        "--hw",
+        help="Hardware profile: a shipped name (see `graphcal profiles list`), a path to a .yaml "
+        "file, or a name in $GRAPHCAL_PROFILE_DIR (default ~/.config/graphcal/hardware).",
+    ),
+]
+DtypeOption = Annotated[
+    str, typer.Option("--dtype", help="Precision: fp32, bf16, fp16 or fp64. The profile must have coefficients for it.")
+]
+ThreadsOption = Annotated[
+    Optional[int],
+    typer.Option("--threads", help="Threads the model runs with (default: the profile's physical cores).", min=1),
+]
+InputShapeOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--input-shape",
+        help="Shape of one model input, e.g. 1x3x224x224 or 1x128:int64; repeat for several "
+        "inputs. Needed for TorchScript files and factories.",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout, for scripts and CI.")]
+TrustOption = Annotated[
+    bool,
+    typer.Option(
+        "--trust-pickle",
+        help="Allow loading a torch.save'd model, which runs arbitrary code from the file. "
+        "Only for files you trust.",
+    ),
+]
+
+
+def make_target(hw: str, dtype: str, threads: Optional[int]) -> Target:
+    profile = load_profile(hw)
+    return Target(profile, Precision.parse(dtype), threads or profile.physical_cores)
+
+
+def input_specs(shapes: Optional[list[str]]) -> tuple[InputSpec, ...]:
+    return tuple(InputSpec.parse(s) for s in shapes or ())

@@ -1,0 +1,47 @@
+"""`graphcal predict MODEL --hw PROFILE`."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from graphcal.cli import app
+from graphcal.cli.options import (
+    DtypeOption, HwOption, InputShapeOption, JsonOption, ThreadsOption, TrustOption,
+    input_specs, make_target,
+)
+
+MODEL_HELP = (
+    "A torch.export .pt2 archive, a TorchScript file (with --input-shape), a factory "
+    "package.module:function returning an nn.Module (with --input-shape), or a workload spec: "
+    "mlp:B:D0xD1x...xDn, linear:BxINxOUT, matmul:MxKxN, add:N (see the README for all)."
+)
+
+
+@app.command()
+def predict(
+    model: Annotated[str, typer.Argument(help=MODEL_HELP, show_default=False)],
+    hw: HwOption,
+    dtype: DtypeOption = "fp32",
+    threads: ThreadsOption = None,
+    input_shape: InputShapeOption = None,
+    top: Annotated[int, typer.Option("--top", help="Rows in the table of costliest ops.", min=1)] = 15,
+    as_json: JsonOption = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail if any op has no cost formula.")] = False,
+    trust_pickle: TrustOption = False,
+) -> None:
+    """Predict MODEL's latency on a hardware profile, with a per-op breakdown."""
+    from graphcal.load import load_graph
+    from graphcal.predict import predict_graph
+    from graphcal.report import prediction_json, render_prediction
+
+    target = make_target(hw, dtype, threads)
+    graph = load_graph(model, target.precision, input_specs(input_shape), trust_pickle)
+    prediction = predict_graph(graph, target, strict=strict)
+    if as_json:
+        print(json.dumps(prediction_json(prediction), indent=2))
+    else:
+        render_prediction(prediction, Console(), top)

@@ -1,0 +1,1 @@
+"""`graphcal sweep`: filled in by the sweep work (issue 3)."""

@@ -1,0 +1,5 @@
+"""Per-op costs: FLOPs and bytes moved, from shapes and dtypes alone."""
+
+from graphcal.cost.registry import FREE_OPS, FORMULAS, GraphCost, OpCost, OpKind, cost_graph, cost_node
+
+__all__ = ["FREE_OPS", "FORMULAS", "GraphCost", "OpCost", "OpKind", "cost_graph", "cost_node"]

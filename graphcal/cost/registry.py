@@ -1,0 +1,124 @@
+"""One registry of per-op cost formulas, keyed by the op as `str(node.target)` prints it.
+
+FLOP convention: one multiply-add is 2 FLOPs (PyTorch's FlopCounterMode does the same).
+Bytes: every tensor the op reads (activations and weights) plus every tensor it writes, at the
+tensors' own dtypes. Ops in FREE_OPS cost nothing; any other op without a formula is reported
+as unsupported, never costed as zero in silence.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Callable
+
+from graphcal.errors import GraphcalError
+from graphcal.graph import OpGraph, OpNode
+
+
+class OpKind(str, Enum):
+    """Which compute rate the mapper applies: matrix units or vector (elementwise) code."""
+
+    MATRIX = "matrix"
+    VECTOR = "vector"
+
+
+@dataclass(frozen=True)
+class OpCost:
+    flops: float = 0.0
+    bytes_read: float = 0.0
+    bytes_written: float = 0.0
+    kind: OpKind = OpKind.VECTOR
+    family: str = "other"  # op class for reports: linear, conv, attention, elementwise, ...
+
+    @property
+    def bytes(self) -> float:
+        return self.bytes_read + self.bytes_written
+
+    def __add__(self, other: "OpCost") -> "OpCost":
+        return OpCost(
+            self.flops + other.flops,
+            self.bytes_read + other.bytes_read,
+            self.bytes_written + other.bytes_written,
+            self.kind,
+            self.family,
+        )
+
+
+Formula = Callable[[OpNode], OpCost]
+FORMULAS: dict[str, Formula] = {}
+
+
+def register(*targets: str) -> Callable[[Formula], Formula]:
+    """Register one formula for several op targets; a second registration of a target is a bug."""
+
+    def wrap(formula: Formula) -> Formula:
+        for target in targets:
+            if target in FORMULAS or target in FREE_OPS:
+                raise RuntimeError(f"cost formula for {target} registered twice")
+            FORMULAS[target] = formula
+        return formula
+
+    return wrap
+
+
+# Ops that move no data and do no arithmetic in eager PyTorch: views and metadata, shape
+# queries, eval-mode dropout, tuple indexing. Listed one by one so nothing is free by accident.
+FREE_OPS: frozenset[str] = frozenset(
+    {
+        "<built-in function getitem>",
+        "aten.view.default", "aten._unsafe_view.default", "aten.reshape.default",
+        "aten.flatten.using_ints", "aten.unflatten.int",
+        "aten.squeeze.dim", "aten.squeeze.dims", "aten.squeeze.default",
+        "aten.unsqueeze.default", "aten.expand.default", "aten.expand_as.default",
+        "aten.permute.default", "aten.transpose.int", "aten.t.default", "aten.numpy_T.default",
+        "aten.select.int", "aten.slice.Tensor", "aten.narrow.default", "aten.split.Tensor",
+        "aten.split_with_sizes.default", "aten.chunk.default", "aten.unbind.int",
+        "aten.alias.default", "aten.detach.default", "aten.lift_fresh_copy.default",
+        "aten.dropout.default", "aten.feature_dropout.default", "aten.alpha_dropout.default",
+        "aten.sym_size.int", "aten.sym_numel.default", "aten.sym_stride.int",
+        "aten._assert_tensor_metadata.default", "aten._assert_scalar.default",
+        "aten.view_as.default", "aten.as_strided.default", "aten.movedim.int",
+        "aten.type_as.default", "aten.identity.default",
+    }
+)
+
+
+@dataclass
+class GraphCost:
+    """Costed ops in graph order, and the targets that had no formula with their counts."""
+
+    ops: list[tuple[OpNode, OpCost]] = field(default_factory=list)
+    unsupported: Counter = field(default_factory=Counter)
+
+    @property
+    def total(self) -> OpCost:
+        return sum((cost for _, cost in self.ops), OpCost())
+
+
+def cost_node(node: OpNode) -> OpCost | None:
+    """The cost of one op; None for a free op. Raises KeyError for an op without a formula."""
+    if node.target in FREE_OPS:
+        return None
+    formula = FORMULAS[node.target]
+    try:
+        return formula(node)
+    except (IndexError, TypeError, ValueError) as exc:
+        raise GraphcalError(
+            f"cannot cost {node.name} ({node.target}): unexpected arguments ({exc})"
+        ) from None
+
+
+def cost_graph(graph: OpGraph) -> GraphCost:
+    from graphcal.cost import formulas  # noqa: F401  (fills FORMULAS)
+
+    result = GraphCost()
+    for node in graph.nodes:
+        if node.target not in FREE_OPS and node.target not in FORMULAS:
+            result.unsupported[node.target] += 1
+            continue
+        cost = cost_node(node)
+        if cost is not None:
+            result.ops.append((node, cost))
+    return result

@@ -1,0 +1,78 @@
+"""The traced model as plain data: ops with the shapes and dtypes of what they read and write.
+
+Everything downstream (costing, mapping) works on these values and never imports torch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphcal.errors import GraphcalError
+
+# Bytes per element, by torch dtype name (str(torch.float32) without the "torch." prefix).
+ITEMSIZE = {
+    "float64": 8, "float32": 4, "float16": 2, "bfloat16": 2,
+    "int64": 8, "int32": 4, "int16": 2, "int8": 1, "uint8": 1, "bool": 1,
+    "complex64": 8, "complex128": 16,
+    "float8_e4m3fn": 1, "float8_e5m2": 1,
+}
+
+
+@dataclass(frozen=True)
+class TensorMeta:
+    """Shape and dtype of one tensor; no data."""
+
+    shape: tuple[int, ...]
+    dtype: str
+
+    def __post_init__(self) -> None:
+        if self.dtype not in ITEMSIZE:
+            raise GraphcalError(f"tensor dtype {self.dtype!r} is not supported by graphcal's costing")
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.numel * ITEMSIZE[self.dtype]
+
+
+@dataclass(frozen=True)
+class OpNode:
+    """One call of an op. `args` and `kwargs` hold TensorMeta where the call had a tensor."""
+
+    name: str
+    target: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    outputs: tuple[TensorMeta, ...] = ()
+
+    @property
+    def inputs(self) -> tuple[TensorMeta, ...]:
+        """Every tensor the call reads, in argument order (tensors inside lists included)."""
+        return tuple(_tensors_in((self.args, tuple(self.kwargs.values()))))
+
+    def arg(self, index: int, name: str, default: Any = None) -> Any:
+        """Argument by position, else by keyword, else `default`."""
+        if index < len(self.args):
+            return self.args[index]
+        return self.kwargs.get(name, default)
+
+
+@dataclass(frozen=True)
+class OpGraph:
+    """A model as the ordered list of op calls it makes for one input."""
+
+    model: str
+    nodes: tuple[OpNode, ...]
+
+
+def _tensors_in(value: Any):
+    if isinstance(value, TensorMeta):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _tensors_in(item)

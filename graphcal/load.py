@@ -1,0 +1,73 @@
+"""Find out what MODEL names and turn it into an OpGraph.
+
+MODEL is, in this order of checks: an existing file (format detected by content, not by
+extension), a built-in workload spec (`mlp:8:512x10`, see graphcal.specs), or a Python
+factory `package.module:function` that returns an nn.Module.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from graphcal.errors import GraphcalError
+from graphcal.graph import OpGraph
+from graphcal.precision import Precision
+from graphcal.specs import looks_like_spec, parse_spec
+
+FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One model input given on the command line: `1x3x224x224` or `1x128:int64`."""
+
+    shape: tuple[int, ...]
+    dtype: str | None  # torch dtype name; None: the prediction's precision
+
+    @classmethod
+    def parse(cls, text: str) -> "InputSpec":
+        shape_text, _, dtype = text.partition(":")
+        if not re.fullmatch(r"[0-9]+(x[0-9]+)*", shape_text):
+            raise GraphcalError(
+                f"malformed --input-shape {text!r}: expected dimensions joined by x, "
+                "optionally with a dtype, e.g. 1x3x224x224 or 1x128:int64"
+            )
+        shape = tuple(int(d) for d in shape_text.split("x"))
+        if any(d <= 0 for d in shape):
+            raise GraphcalError(f"--input-shape {text!r}: every dimension must be positive")
+        return cls(shape, dtype or None)
+
+
+def load_graph(
+    model: str,
+    precision: Precision,
+    input_specs: tuple[InputSpec, ...] = (),
+    trust_pickle: bool = False,
+) -> OpGraph:
+    """The OpGraph of MODEL, with tensors in `precision` where the caller builds them."""
+    path = Path(model)
+    if path.exists():
+        from graphcal.model_files import load_file
+
+        return load_file(path, precision, input_specs, trust_pickle)
+    if looks_like_spec(model):
+        return graph_of_spec(model, precision)
+    if FACTORY.match(model):
+        from graphcal.model_files import load_factory
+
+        return load_factory(model, precision, input_specs)
+    raise GraphcalError(
+        f"MODEL {model!r} is not a file, a workload spec (e.g. mlp:8:512x512x10) "
+        "or a factory (package.module:function)"
+    )
+
+
+def graph_of_spec(text: str, precision: Precision) -> OpGraph:
+    """Trace a workload spec on the meta device: nothing is allocated."""
+    from graphcal.trace import export_module
+
+    spec = parse_spec(text)
+    module, inputs = spec.build(dtype=precision.torch_dtype_name, device="meta")
+    return export_module(module, inputs, spec.text)

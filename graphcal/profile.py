@@ -1,0 +1,292 @@
+"""Hardware profiles: YAML data, validated at load, with `extends:` resolved.
+
+A profile states facts about a machine (peaks, bandwidth, caches) and calibrated coefficients
+per precision. Every field is checked against SCHEMA; an unknown key, a missing fact, a wrong
+type or a value out of range is an error naming the file and the field path.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from graphcal.errors import GraphcalError
+from graphcal.precision import Precision
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHIPPED_DIR = REPO_ROOT / "configs" / "hardware"
+USER_DIR_ENV = "GRAPHCAL_PROFILE_DIR"
+
+# The calibrated coefficients of one precision; each is applied in exactly one mapper function.
+COEFFICIENTS = (
+    "efficiency_factor",
+    "memory_bottleneck_factor",
+    "tile_utilization",
+    "instruction_efficiency",
+)
+
+
+def user_profile_dir() -> Path:
+    """Where `--hw NAME` finds the user's own profiles: $GRAPHCAL_PROFILE_DIR, else
+    ~/.config/graphcal/hardware."""
+    env = os.environ.get(USER_DIR_ENV)
+    return Path(env) if env else Path.home() / ".config" / "graphcal" / "hardware"
+
+
+# --- schema -----------------------------------------------------------------------------------
+# A leaf is (type, check, required); a dict is a nested section; PRECISION_MAP marks a mapping
+# keyed by precision name.
+
+def _positive(v: float) -> str | None:
+    return None if v > 0 else f"must be > 0, got {v}"
+
+
+def _non_negative(v: float) -> str | None:
+    return None if v >= 0 else f"must be >= 0, got {v}"
+
+
+def _unit_interval(v: float) -> str | None:
+    return None if 0 < v <= 1 else f"must be in (0, 1], got {v}"
+
+
+NUMBER = (float, int)
+REQ, OPT = True, False
+
+
+@dataclass(frozen=True)
+class Leaf:
+    types: tuple
+    check: Any = None
+    required: bool = REQ
+
+
+@dataclass(frozen=True)
+class PrecisionMap:
+    value: Any  # a Leaf or a section dict
+    required: bool = REQ
+
+
+COEFFICIENT_SECTION = {name: Leaf(NUMBER, _unit_interval) for name in COEFFICIENTS}
+
+SCHEMA: dict[str, Any] = {
+    "name": Leaf((str,)),
+    "description": Leaf((str,), None, OPT),
+    "extends": Leaf((str,), None, OPT),
+    "cpu": {
+        "model": Leaf((str,)),
+        "physical_cores": Leaf((int,), _positive),
+        "logical_cores": Leaf((int,), _positive),
+        "base_clock_hz": Leaf(NUMBER, _positive, OPT),
+        "max_clock_hz": Leaf(NUMBER, _positive, OPT),
+        "simd": Leaf((str,), None, OPT),
+        "fp32_flops_per_cycle_per_core": Leaf((int,), _positive, OPT),
+    },
+    "caches": {
+        "l1d_bytes_per_core": Leaf((int,), _positive, OPT),
+        "l2_bytes_per_core": Leaf((int,), _positive, OPT),
+        "l3_bytes": Leaf((int,), _positive, OPT),
+    },
+    "memory": {
+        "bandwidth_bytes_per_s": Leaf(NUMBER, _positive),
+    },
+    "peak_flops_per_s": PrecisionMap(Leaf(NUMBER, _positive)),
+    "runtime": {
+        "per_op_overhead_s": Leaf(NUMBER, _non_negative),
+    },
+    "coefficients": PrecisionMap(COEFFICIENT_SECTION),
+    "provenance": Leaf((dict,), None, OPT),
+    "measured": Leaf((dict,), None, OPT),
+}
+OPTIONAL_SECTIONS = {"caches"}
+
+
+@dataclass(frozen=True)
+class HardwareProfile:
+    """A resolved, validated profile. `data` is the merged YAML mapping after `extends`."""
+
+    name: str
+    source: str
+    data: dict[str, Any]
+
+    @property
+    def physical_cores(self) -> int:
+        return self.data["cpu"]["physical_cores"]
+
+    @property
+    def bandwidth_bytes_per_s(self) -> float:
+        return float(self.data["memory"]["bandwidth_bytes_per_s"])
+
+    @property
+    def per_op_overhead_s(self) -> float:
+        return float(self.data["runtime"]["per_op_overhead_s"])
+
+    @property
+    def precisions(self) -> list[Precision]:
+        return [Precision(p) for p in self.data["coefficients"]]
+
+    def peak_flops_per_s(self, precision: Precision) -> float:
+        self._require(precision)
+        return float(self.data["peak_flops_per_s"][precision.value])
+
+    def coefficient(self, precision: Precision, name: str) -> float:
+        self._require(precision)
+        return float(self.data["coefficients"][precision.value][name])
+
+    def _require(self, precision: Precision) -> None:
+        if precision.value not in self.data["coefficients"]:
+            have = ", ".join(self.data["coefficients"])
+            raise GraphcalError(
+                f"profile {self.name!r} ({self.source}) has no {precision.value} coefficients; "
+                f"it describes: {have}. Calibrate that precision with `graphcal sweep` and `graphcal fit`."
+            )
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+def shipped_profiles() -> list[Path]:
+    return sorted(SHIPPED_DIR.glob("*.yaml"))
+
+
+def user_profiles() -> list[Path]:
+    directory = user_profile_dir()
+    return sorted(directory.glob("*.yaml")) if directory.is_dir() else []
+
+
+def resolve_path(ref: str, relative_to: Path | None = None) -> Path:
+    """A profile reference is a path (it exists, or contains a separator or .yaml) or a name
+    looked up in the user directory, then among the shipped profiles."""
+    looks_like_path = os.sep in ref or "/" in ref or ref.endswith((".yaml", ".yml"))
+    if looks_like_path:
+        path = Path(ref).expanduser()
+        if not path.is_absolute() and relative_to is not None:
+            path = relative_to / path
+        if not path.is_file():
+            raise GraphcalError(f"hardware profile file {ref!r} not found")
+        return path
+    for directory in (user_profile_dir(), SHIPPED_DIR):
+        candidate = directory / f"{ref}.yaml"
+        if candidate.is_file():
+            return candidate
+    names = [p.stem for p in user_profiles() + shipped_profiles()]
+    raise GraphcalError(
+        f"unknown hardware profile {ref!r}: known profiles are {', '.join(names) or 'none'} "
+        f"(or give a path to a .yaml file; user profiles live in {user_profile_dir()})"
+    )
+
+
+def load_profile(ref: str | Path) -> HardwareProfile:
+    """Load, resolve `extends` and validate the profile named or pointed to by `ref`."""
+    path = ref if isinstance(ref, Path) else resolve_path(ref)
+    merged = _load_chain(path, seen=())
+    label = path.name
+    _validate(merged, SCHEMA, label, prefix="")
+    return HardwareProfile(name=merged["name"], source=str(path), data=merged)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise GraphcalError(f"cannot read hardware profile {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise GraphcalError(f"{path.name}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise GraphcalError(f"{path.name}: a hardware profile must be a YAML mapping")
+    return data
+
+
+def _load_chain(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
+    path = path.resolve()
+    if path in seen:
+        chain = " -> ".join(p.name for p in seen + (path,))
+        raise GraphcalError(f"{path.name}: `extends` forms a cycle: {chain}")
+    data = _read_yaml(path)
+    parent_ref = data.get("extends")
+    if parent_ref is None:
+        return data
+    if not isinstance(parent_ref, str):
+        raise GraphcalError(f"{path.name}: extends: must be a profile name or path")
+    try:
+        parent_path = resolve_path(parent_ref, relative_to=path.parent)
+    except GraphcalError as exc:
+        raise GraphcalError(f"{path.name}: extends: {exc}") from None
+    parent = _load_chain(parent_path, seen + (path,))
+    merged = _deep_merge(parent, data)
+    merged.pop("extends", None)
+    merged["extends"] = parent_ref
+    return merged
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "provenance":
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _validate(data: Any, schema: Any, label: str, prefix: str) -> None:
+    if isinstance(schema, Leaf):
+        _check_leaf(data, schema, label, prefix)
+        return
+    if isinstance(schema, PrecisionMap):
+        if not isinstance(data, dict) or not data:
+            raise GraphcalError(f"{label}: {prefix}: must map precisions (e.g. fp32) to values")
+        for key, value in data.items():
+            try:
+                Precision.parse(key)
+            except GraphcalError as exc:
+                raise GraphcalError(f"{label}: {prefix}.{key}: {exc}") from None
+            _validate(value, schema.value, label, f"{prefix}.{key}")
+        return
+    if not isinstance(data, dict):
+        raise GraphcalError(f"{label}: {prefix or 'profile'}: must be a mapping")
+    for key in data:
+        if key not in schema:
+            allowed = ", ".join(schema)
+            raise GraphcalError(f"{label}: {_join(prefix, key)}: unknown field (allowed: {allowed})")
+    for key, sub in schema.items():
+        path = _join(prefix, key)
+        if key not in data:
+            if _required(sub) and key not in OPTIONAL_SECTIONS:
+                raise GraphcalError(f"{label}: {path}: missing (a measured fact has no default)")
+            continue
+        _validate(data[key], sub, label, path)
+    if prefix == "":
+        _check_precisions_have_peaks(data, label)
+
+
+def _check_precisions_have_peaks(data: dict[str, Any], label: str) -> None:
+    for precision in data["coefficients"]:
+        if precision not in data["peak_flops_per_s"]:
+            raise GraphcalError(
+                f"{label}: peak_flops_per_s.{precision}: missing (coefficients.{precision} needs a peak)"
+            )
+
+
+def _required(sub: Any) -> bool:
+    if isinstance(sub, (Leaf, PrecisionMap)):
+        return sub.required
+    return any(_required(s) for s in sub.values())
+
+
+def _check_leaf(value: Any, leaf: Leaf, label: str, path: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, leaf.types):
+        wanted = " or ".join(t.__name__ for t in leaf.types)
+        raise GraphcalError(f"{label}: {path}: must be {wanted}, got {value!r}")
+    if leaf.check is not None:
+        problem = leaf.check(value)
+        if problem:
+            raise GraphcalError(f"{label}: {path}: {problem}")
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key

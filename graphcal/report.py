@@ -1,0 +1,86 @@
+"""Render predictions: rich tables for people, plain dicts (for JSON) for scripts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from graphcal.predict import Prediction
+
+
+def prediction_json(p: Prediction) -> dict[str, Any]:
+    return {
+        "model": p.model,
+        "hardware": p.target.profile.name,
+        "dtype": p.target.precision.value,
+        "threads": p.target.threads,
+        "latency_s": p.latency_s,
+        "flops": p.flops,
+        "bytes": p.bytes,
+        "ops": [
+            {
+                "name": op.node.name,
+                "target": op.node.target,
+                "family": op.cost.family,
+                "flops": op.cost.flops,
+                "bytes": op.cost.bytes,
+                "time_s": op.time.total_s,
+                "bound": op.time.bound,
+            }
+            for op in p.ops
+        ],
+        "unsupported_ops": p.unsupported,
+    }
+
+
+def human_time(seconds: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def human_count(value: float, unit: str = "") -> str:
+    for prefix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}".rstrip()
+
+
+def render_prediction(p: Prediction, console: Console, top: int) -> None:
+    total = p.latency_s
+    bounds: dict[str, float] = {}
+    for op in p.ops:
+        bounds[op.time.bound] = bounds.get(op.time.bound, 0.0) + op.time.total_s
+    console.print(
+        f"[bold]{p.model}[/] on [bold]{p.target.profile.name}[/] "
+        f"({p.target.precision.value}, {p.target.threads} threads): "
+        f"[bold green]{human_time(total)}[/]"
+    )
+    shares = ", ".join(f"{b}-bound {t / total:.0%}" for b, t in sorted(bounds.items())) if total else ""
+    console.print(
+        f"{len(p.ops)} costed ops, {human_count(p.flops, 'FLOP')}, {human_count(p.bytes, 'B')} moved; {shares}"
+    )
+    table = Table(title=f"costliest {min(top, len(p.ops))} of {len(p.ops)} ops")
+    for column in ("op", "target", "time", "share", "FLOPs", "bytes", "FLOP/B", "bound"):
+        table.add_column(column, justify="left" if column in ("op", "target", "bound") else "right")
+    for op in sorted(p.ops, key=lambda o: o.time.total_s, reverse=True)[:top]:
+        intensity = op.cost.flops / op.cost.bytes if op.cost.bytes else float("inf")
+        table.add_row(
+            op.node.name,
+            op.node.target,
+            human_time(op.time.total_s),
+            f"{op.time.total_s / total:.1%}" if total else "-",
+            human_count(op.cost.flops),
+            human_count(op.cost.bytes, "B"),
+            f"{intensity:.3g}",
+            op.time.bound,
+        )
+    console.print(table)
+    if p.unsupported:
+        console.print(
+            "[bold yellow]unsupported ops (not costed, latency is understated):[/] "
+            + ", ".join(f"{t} x{n}" for t, n in p.unsupported.items())
+        )

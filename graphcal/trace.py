@@ -1,0 +1,87 @@
+"""Turn a PyTorch program into an OpGraph: op targets with the shapes and dtypes they touch.
+
+Two sources: an FX graph whose nodes carry `meta["val"]` (torch.export), and an nn.Module,
+which is exported first (on whatever device its tensors live, meta included).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graphcal.errors import GraphcalError
+from graphcal.graph import OpGraph, OpNode, TensorMeta
+
+
+def dtype_name(dtype: Any) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _meta_of(value: Any) -> Any:
+    """TensorMeta for a tensor-like value (FakeTensor, meta tensor, TensorMetadata)."""
+    shape = getattr(value, "shape", None)
+    dtype = getattr(value, "dtype", None)
+    if shape is not None and dtype is not None:
+        try:
+            return TensorMeta(tuple(int(d) for d in shape), dtype_name(dtype))
+        except TypeError:
+            raise GraphcalError(
+                "the model has symbolic (dynamic) shapes; export it with static shapes "
+                "or pass --input-shape"
+            ) from None
+    if isinstance(value, (list, tuple)):
+        return type(value)(_meta_of(v) for v in value) if isinstance(value, tuple) else [_meta_of(v) for v in value]
+    return value
+
+
+def _value_of(arg: Any) -> Any:
+    """Replace fx Nodes in an argument by the TensorMeta (or constant) they stand for."""
+    import torch.fx
+
+    if isinstance(arg, torch.fx.Node):
+        return _meta_of(arg.meta.get("val"))
+    if isinstance(arg, (list, tuple)):
+        return tuple(_value_of(a) for a in arg)
+    if isinstance(arg, dict):
+        return {k: _value_of(v) for k, v in arg.items()}
+    return arg
+
+
+def _outputs(value: Any) -> tuple[TensorMeta, ...]:
+    meta = _meta_of(value)
+    if isinstance(meta, TensorMeta):
+        return (meta,)
+    if isinstance(meta, (list, tuple)):
+        return tuple(m for m in meta if isinstance(m, TensorMeta))
+    return ()
+
+
+def graph_from_fx(fx_graph: Any, model: str) -> OpGraph:
+    """OpGraph of every call_function node of an FX graph with shape metadata."""
+    nodes = []
+    for node in fx_graph.nodes:
+        if node.op != "call_function":
+            continue
+        nodes.append(
+            OpNode(
+                name=node.name,
+                target=str(node.target),
+                args=tuple(_value_of(a) for a in node.args),
+                kwargs={k: _value_of(v) for k, v in node.kwargs.items()},
+                outputs=_outputs(node.meta.get("val")),
+            )
+        )
+    return OpGraph(model=model, nodes=tuple(nodes))
+
+
+def export_module(module: Any, inputs: tuple, model: str) -> OpGraph:
+    """Export an nn.Module on its example inputs (no grad, eval) and read its graph."""
+    import torch
+
+    module.eval()
+    try:
+        with torch.no_grad():
+            program = torch.export.export(module, inputs, strict=False)
+    except Exception as exc:  # torch raises many types here; the user needs the message
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GraphcalError(f"could not trace {model}: {first_line}") from exc
+    return graph_from_fx(program.graph, model)
