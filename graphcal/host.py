@@ -1,0 +1,86 @@
+"""What machine this is: the fingerprint every sweep row carries, read without timing anything."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+# SIMD flags worth recording, widest last (as /proc/cpuinfo names them).
+SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_bf16", "amx_tile")
+
+
+@dataclass(frozen=True)
+class HostFingerprint:
+    cpu_model: str
+    logical_cores: int
+    simd: str  # the SIMD_FLAGS present, joined by '+'
+    torch_version: str
+    torch_backend: str  # BLAS / oneDNN the torch build uses
+
+    @property
+    def host_id(self) -> str:
+        """A short stable id of the machine and its software, for refusing mixed resumes."""
+        text = "|".join(str(v) for v in asdict(self).values())
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    def as_row(self) -> dict[str, str]:
+        """The sweep-file columns: host_id, host_cpu_model, ..., torch_version, torch_backend."""
+        row = {"host_id": self.host_id}
+        for key, value in asdict(self).items():
+            row[key if key.startswith("torch") else f"host_{key}"] = str(value)
+        return row
+
+
+def cpuinfo() -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
+    path = Path("/proc/cpuinfo")
+    fields: dict[str, str] = {}
+    if not path.is_file():
+        return fields
+    for line in path.read_text().splitlines():
+        if not line.strip():
+            if fields:
+                break
+            continue
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+def cpu_model() -> str:
+    return cpuinfo().get("model name") or platform.processor() or platform.machine() or "unknown"
+
+
+def simd_flags() -> str:
+    flags = set(cpuinfo().get("flags", "").split())
+    return "+".join(f for f in SIMD_FLAGS if f in flags) or "none"
+
+
+def torch_backend() -> str:
+    import torch
+
+    parts = [
+        name
+        for name, available in (
+            ("onednn", torch.backends.mkldnn.is_available()),
+            ("mkl", torch.backends.mkl.is_available()),
+            ("openblas", "openblas" in torch.__config__.show().lower()),
+        )
+        if available
+    ]
+    return "+".join(parts) or "unknown"
+
+
+def fingerprint() -> HostFingerprint:
+    import torch
+
+    return HostFingerprint(
+        cpu_model=cpu_model(),
+        logical_cores=os.cpu_count() or 1,
+        simd=simd_flags(),
+        torch_version=torch.__version__,
+        torch_backend=torch_backend(),
+    )
