@@ -1,0 +1,120 @@
+"""Every coefficient is live, end to end through the CLI: the predecessor's bug, as tests.
+
+Three regimes, each made by one workload on one profile:
+  matrix compute-bound: matmul:2048x2048x2048 (17.2 GFLOP, 50 MB)
+  memory-bound:         add:50000000 (0.05 GFLOP, 600 MB) on a normal profile
+  vector compute-bound: the same add on a profile whose bandwidth is huge
+and an overhead-bound one, add:16. Changing one coefficient must move its regime by the
+expected factor and leave the others exactly where they were.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import base_profile_data
+
+MATMUL = "matmul:2048x2048x2048"
+ADD = "add:50000000"
+TINY_ADD = "add:16"
+
+
+def latency(run_cli, model: str, profile) -> float:
+    result = run_cli("predict", model, "--hw", profile, "--json")
+    assert result.code == 0, result.stderr
+    return result.json()["latency_s"]
+
+
+def bounds(run_cli, model: str, profile) -> set[str]:
+    return {op["bound"] for op in run_cli("predict", model, "--hw", profile, "--json").json()["ops"]}
+
+
+def test_predecessor_variants_differ_by_the_coefficient_ratios(run_cli):
+    # compute-bound: (0.60*0.80)/(0.20*0.50) = 4.8; memory-bound: 0.65/0.25 = 2.6
+    big_matmul = "matmul:4096x4096x4096"
+    big_add = "add:100000000"
+    assert bounds(run_cli, big_matmul, "i7-12700k-tiny") == {"compute"}
+    assert bounds(run_cli, big_add, "i7-12700k-large") == {"memory"}
+    compute_ratio = latency(run_cli, big_matmul, "i7-12700k-tiny") / latency(run_cli, big_matmul, "i7-12700k-large")
+    memory_ratio = latency(run_cli, big_add, "i7-12700k-tiny") / latency(run_cli, big_add, "i7-12700k-large")
+    assert compute_ratio == pytest.approx(4.8, rel=0.01)
+    assert memory_ratio == pytest.approx(2.6, rel=0.01)
+
+
+def test_compare_shows_the_same_ratio(run_cli):
+    rows = run_cli("compare", "matmul:4096x4096x4096", "--hw", "i7-12700k-large", "--hw", "i7-12700k-tiny", "--json").json()["rows"]
+    assert [r["hardware"] for r in rows] == ["i7-12700k-large", "i7-12700k-tiny"]
+    assert rows[0]["ratio_to_first"] == 1.0
+    assert rows[1]["ratio_to_first"] == pytest.approx(4.8, rel=0.01)
+
+
+@pytest.fixture
+def profiles(write_profile):
+    """The base profile, a huge-bandwidth twin (vector ops compute-bound), and a builder of
+    variants that change one field."""
+
+    def make(name: str, bandwidth: float | None = None, overhead: float = 0.0, **coefficients):
+        data = base_profile_data(**coefficients)
+        data["name"] = name
+        if bandwidth is not None:
+            data["memory"]["bandwidth_bytes_per_s"] = bandwidth
+        data["runtime"]["per_op_overhead_s"] = overhead
+        return write_profile(name, data)
+
+    return make
+
+
+HUGE_BANDWIDTH = 10**15
+
+
+def test_regimes_are_what_the_tests_assume(run_cli, profiles):
+    base, fast_memory = profiles("base"), profiles("fastmem", bandwidth=HUGE_BANDWIDTH)
+    assert bounds(run_cli, MATMUL, base) == {"compute"}
+    assert bounds(run_cli, ADD, base) == {"memory"}
+    assert bounds(run_cli, ADD, fast_memory) == {"compute"}
+    assert bounds(run_cli, TINY_ADD, profiles("calls", overhead=1.0e-6)) == {"overhead"}
+
+
+# coefficient -> (factor applied, {workload/regime: expected latency ratio variant/base})
+HALVED = 0.25  # every base coefficient is 0.5; the variant sets 0.25
+CASES = {
+    "efficiency_factor": {"matrix": 2.0, "vector": 2.0, "memory": 1.0},
+    "tile_utilization": {"matrix": 2.0, "vector": 1.0, "memory": 1.0},
+    "instruction_efficiency": {"matrix": 1.0, "vector": 2.0, "memory": 1.0},
+    "memory_bottleneck_factor": {"matrix": 1.0, "vector": 1.0, "memory": 2.0},
+}
+
+
+@pytest.mark.parametrize("coefficient", sorted(CASES))
+def test_each_coefficient_moves_only_its_regime(coefficient, run_cli, profiles):
+    base = profiles("base")
+    variant = profiles("variant", **{coefficient: HALVED})
+    base_fast = profiles("base-fastmem", bandwidth=HUGE_BANDWIDTH)
+    variant_fast = profiles("variant-fastmem", bandwidth=HUGE_BANDWIDTH, **{coefficient: HALVED})
+    observed = {
+        "matrix": latency(run_cli, MATMUL, variant) / latency(run_cli, MATMUL, base),
+        "vector": latency(run_cli, ADD, variant_fast) / latency(run_cli, ADD, base_fast),
+        "memory": latency(run_cli, ADD, variant) / latency(run_cli, ADD, base),
+    }
+    for regime, expected in CASES[coefficient].items():
+        assert observed[regime] == pytest.approx(expected, rel=1e-9), regime
+
+
+def test_per_op_overhead_moves_only_overhead_bound_ops(run_cli, profiles):
+    base, slow_calls = profiles("calls", overhead=1.0e-6), profiles("slowcalls", overhead=3.0e-6)
+    # one op, 2 us more per call
+    assert latency(run_cli, TINY_ADD, slow_calls) - latency(run_cli, TINY_ADD, base) == pytest.approx(2.0e-6, rel=1e-6)
+    assert bounds(run_cli, TINY_ADD, slow_calls) == {"overhead"}
+    # and nothing else: the 34 ms matmul moves by the same 2 us, not by a factor
+    assert latency(run_cli, MATMUL, slow_calls) - latency(run_cli, MATMUL, base) == pytest.approx(2.0e-6, rel=1e-6)
+
+
+def test_threads_scale_compute_but_not_memory(run_cli, profiles):
+    base = profiles("base")  # 4 physical cores
+    one = run_cli("predict", MATMUL, "--hw", base, "--threads", "1", "--json").json()["latency_s"]
+    four = run_cli("predict", MATMUL, "--hw", base, "--threads", "4", "--json").json()["latency_s"]
+    eight = run_cli("predict", MATMUL, "--hw", base, "--threads", "8", "--json").json()["latency_s"]
+    assert one / four == pytest.approx(4.0, rel=1e-3)
+    assert eight == four  # no more cores than the profile has
+    mem_one = run_cli("predict", ADD, "--hw", base, "--threads", "1", "--json").json()["latency_s"]
+    assert mem_one == latency(run_cli, ADD, base)
