@@ -1,0 +1,210 @@
+"""Validation models from families the calibration never saw, written from torch.nn.
+
+Each entry is (name, factory, input builder). Sizes are chosen so one forward pass takes about
+1-100 ms on a 2-core machine: big enough to be more than call overhead, small enough to time
+many rounds. Usable as factories: `graphcal predict benchmarks.zoo:resnet --input-shape 1x3x96x96`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class Attention(nn.Module):
+    def __init__(self, dim: int, heads: int, causal: bool = False):
+        super().__init__()
+        self.heads, self.causal = heads, causal
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        b, t, d = x.shape
+        q, k, v = self.qkv(x).reshape(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal)
+        return self.proj(y.transpose(1, 2).reshape(b, t, d))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block (GPT-2, ViT) or post-norm (BERT)."""
+
+    def __init__(self, dim: int, heads: int, causal: bool = False, pre_norm: bool = True):
+        super().__init__()
+        self.pre_norm = pre_norm
+        self.attn = Attention(dim, heads, causal)
+        self.ln1, self.ln2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, 4 * dim), nn.GELU(), nn.Linear(4 * dim, dim))
+
+    def forward(self, x):
+        if self.pre_norm:
+            x = x + self.attn(self.ln1(x))
+            return x + self.mlp(self.ln2(x))
+        x = self.ln1(x + self.attn(x))
+        return self.ln2(x + self.mlp(x))
+
+
+class TextTransformer(nn.Module):
+    """BERT-style (post-norm, bidirectional) or GPT-2-style (pre-norm, causal) encoder."""
+
+    def __init__(self, vocab=8000, dim=256, heads=4, layers=4, max_len=512, causal=False):
+        super().__init__()
+        self.tok, self.pos = nn.Embedding(vocab, dim), nn.Embedding(max_len, dim)
+        self.blocks = nn.ModuleList(Block(dim, heads, causal, pre_norm=causal) for _ in range(layers))
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, ids):
+        positions = torch.arange(ids.shape[1], device=ids.device)
+        x = self.tok(ids) + self.pos(positions)
+        for block in self.blocks:
+            x = block(x)
+        return self.norm(x)
+
+
+class ViT(nn.Module):
+    def __init__(self, image=96, patch=16, dim=256, heads=4, layers=4, classes=100):
+        super().__init__()
+        self.patch = nn.Conv2d(3, dim, patch, stride=patch)
+        tokens = (image // patch) ** 2
+        self.cls = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos = nn.Parameter(torch.zeros(1, tokens + 1, dim))
+        self.blocks = nn.Sequential(*(Block(dim, heads) for _ in range(layers)))
+        self.norm, self.head = nn.LayerNorm(dim), nn.Linear(dim, classes)
+
+    def forward(self, x):
+        x = self.patch(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], dim=1) + self.pos
+        return self.head(self.norm(self.blocks(x))[:, 0])
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.b1 = nn.BatchNorm2d(cout)
+        self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.b2 = nn.BatchNorm2d(cout)
+        self.down = None
+        if stride != 1 or cin != cout:
+            self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = F.relu(self.b1(self.c1(x)))
+        y = self.b2(self.c2(y))
+        return F.relu(y + (x if self.down is None else self.down(x)))
+
+
+def resnet(width: int = 32, classes: int = 100) -> nn.Module:
+    """ResNet-18-shaped, narrower."""
+    layers: list[nn.Module] = [
+        nn.Conv2d(3, width, 7, 2, 3, bias=False), nn.BatchNorm2d(width), nn.ReLU(), nn.MaxPool2d(3, 2, 1)
+    ]
+    cin = width
+    for i, mult in enumerate((1, 2, 4, 8)):
+        cout = width * mult
+        layers += [BasicBlock(cin, cout, 1 if i == 0 else 2), BasicBlock(cout, cout, 1)]
+        cin = cout
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, classes)]
+    return nn.Sequential(*layers)
+
+
+def vgg(width: int = 16, classes: int = 100) -> nn.Module:
+    layers: list[nn.Module] = []
+    cin = 3
+    for mult, convs in ((1, 2), (2, 2), (4, 3), (8, 3)):
+        for _ in range(convs):
+            layers += [nn.Conv2d(cin, width * mult, 3, padding=1), nn.ReLU()]
+            cin = width * mult
+        layers.append(nn.MaxPool2d(2))
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, classes)]
+    return nn.Sequential(*layers)
+
+
+class InvertedResidual(nn.Module):
+    """MobileNetV2 block: 1x1 expand, 3x3 depthwise, 1x1 project; optional squeeze-excite (EfficientNet)."""
+
+    def __init__(self, cin: int, cout: int, stride: int, expand: int, act=nn.ReLU6, se: bool = False):
+        super().__init__()
+        hidden = cin * expand
+        self.use_res = stride == 1 and cin == cout
+        self.expand = nn.Sequential(nn.Conv2d(cin, hidden, 1, bias=False), nn.BatchNorm2d(hidden), act())
+        self.dw = nn.Sequential(
+            nn.Conv2d(hidden, hidden, 3, stride, 1, groups=hidden, bias=False), nn.BatchNorm2d(hidden), act()
+        )
+        self.se = (
+            nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Conv2d(hidden, hidden // 4, 1), nn.SiLU(),
+                          nn.Conv2d(hidden // 4, hidden, 1), nn.Sigmoid())
+            if se else None
+        )
+        self.project = nn.Sequential(nn.Conv2d(hidden, cout, 1, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = self.dw(self.expand(x))
+        if self.se is not None:
+            y = y * self.se(y)
+        y = self.project(y)
+        return x + y if self.use_res else y
+
+
+def mobilenet(width: int = 16, classes: int = 100, act=nn.ReLU6, se: bool = False) -> nn.Module:
+    layers: list[nn.Module] = [nn.Conv2d(3, width, 3, 2, 1, bias=False), nn.BatchNorm2d(width), act()]
+    cin = width
+    for mult, stride in ((1, 1), (2, 2), (2, 1), (4, 2), (4, 1), (6, 2), (8, 1)):
+        layers.append(InvertedResidual(cin, width * mult, stride, expand=4, act=act, se=se))
+        cin = width * mult
+    layers += [nn.Conv2d(cin, 4 * cin, 1), act(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * cin, classes)]
+    return nn.Sequential(*layers)
+
+
+def efficientnet() -> nn.Module:
+    return mobilenet(width=16, act=nn.SiLU, se=True)
+
+
+def conv1d_audio(channels: int = 64, classes: int = 35) -> nn.Module:
+    """An M5-style raw-audio classifier."""
+    return nn.Sequential(
+        nn.Conv1d(1, channels, 80, stride=4), nn.BatchNorm1d(channels), nn.ReLU(), nn.MaxPool1d(4),
+        nn.Conv1d(channels, channels, 3), nn.BatchNorm1d(channels), nn.ReLU(), nn.MaxPool1d(4),
+        nn.Conv1d(channels, 2 * channels, 3), nn.BatchNorm1d(2 * channels), nn.ReLU(), nn.MaxPool1d(4),
+        nn.Conv1d(2 * channels, 2 * channels, 3), nn.BatchNorm1d(2 * channels), nn.ReLU(),
+        nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(2 * channels, classes),
+    )
+
+
+def transformer_encoder(dim: int = 256, heads: int = 4, layers: int = 4) -> nn.Module:
+    layer = nn.TransformerEncoderLayer(dim, heads, 4 * dim, batch_first=True)
+    return nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+
+
+def bert() -> nn.Module:
+    return TextTransformer(causal=False)
+
+
+def gpt2() -> nn.Module:
+    return TextTransformer(causal=True)
+
+
+def vit() -> nn.Module:
+    return ViT()
+
+
+def _ids(batch: int, length: int):
+    return lambda: (torch.randint(0, 8000, (batch, length)),)
+
+
+def _x(*shape: int):
+    return lambda: (torch.randn(*shape),)
+
+
+# name -> (factory, inputs); the set the accuracy benchmark times
+ZOO = {
+    "bert-style b1 s128": (bert, _ids(1, 128)),
+    "gpt2-style b1 s128": (gpt2, _ids(1, 128)),
+    "vit-style b1 96px": (vit, _x(1, 3, 96, 96)),
+    "resnet18-narrow b1 112px": (resnet, _x(1, 3, 112, 112)),
+    "vgg-narrow b1 64px": (vgg, _x(1, 3, 64, 64)),
+    "mobilenetv2-style b1 112px": (mobilenet, _x(1, 3, 112, 112)),
+    "efficientnet-style b1 112px": (efficientnet, _x(1, 3, 112, 112)),
+    "transformer-encoder b4 s64": (transformer_encoder, _x(4, 64, 256)),
+    "conv1d-audio b4 8000": (conv1d_audio, _x(4, 1, 8000)),
+}
