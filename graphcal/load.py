@@ -49,15 +49,17 @@ def load_graph(
     """The OpGraph of MODEL, with tensors in `precision` where the caller builds them."""
     path = Path(model)
     if path.exists():
-        from graphcal.model_files import load_file
+        from graphcal.models import load_file
 
         return load_file(path, precision, input_specs, trust_pickle)
     if looks_like_spec(model):
         return graph_of_spec(model, precision)
     if FACTORY.match(model):
-        from graphcal.model_files import load_factory
+        from graphcal.models import load_factory
 
         return load_factory(model, precision, input_specs)
+    if "/" in model or "\\" in model or Path(model).suffix:
+        raise GraphcalError(f"{model}: no such file; check the path")
     raise GraphcalError(
         f"MODEL {model!r} is not a file, a workload spec (e.g. mlp:8:512x512x10) "
         "or a factory (package.module:function)"

@@ -4,11 +4,39 @@ A spec is what `sweep` times and what `predict` costs, so both build the module 
 Parsing imports no torch; `build` does. Specs never allocate: predict builds them on the meta
 device, so `matmul:200000x200000x200000` costs at once.
 
-Grammar (dimensions are positive integers):
+Grammar (dimensions are positive integers; `[...]` parts are optional):
     mlp:B:D0xD1x...xDn   Linear layers with bias D0->D1->...->Dn, ReLU between, batch B
     linear:BxINxOUT      one nn.Linear(IN, OUT) with bias on a (B, IN) input
     matmul:MxKxN         A(M, K) @ B(K, N), two activations
     add:N                a + b, two vectors of N elements
+
+Single ops, for `graphcal sweep ops` (each one torch.nn module or functional call):
+    conv2d:BxCxHxWxOxK[:sS][:pP][:gG]
+                         nn.Conv2d(C, O, K, stride=S, padding=P, groups=G) with bias on a
+                         (B, C, H, W) input. Defaults: S=1, P=K//2 ("same" for odd K), G=1.
+                         Depthwise: G = C = O (conv2d:1x64x56x56x64x3:g64); pointwise: K = 1.
+    conv1d:BxCxLxOxK[:sS][:pP][:gG]
+                         nn.Conv1d likewise, on a (B, C, L) input.
+    bmm:BxMxKxN          torch.bmm of (B, M, K) and (B, K, N).
+    sdpa:BxHxLxD         F.scaled_dot_product_attention(q, k, v), each (B, H, L, D), no mask.
+    eltwise:OP:N         one elementwise op on vectors of N elements. Binary (two inputs): add,
+                         sub, mul, div. Unary (one input): relu, relu6, leaky_relu, hardswish,
+                         hardsigmoid, gelu, gelu_tanh, silu, sigmoid, tanh, exp.
+    layer_norm:RxD       nn.LayerNorm(D) on (R, D).
+    batch_norm:BxCxHxW   nn.BatchNorm2d(C) in eval mode on (B, C, H, W).
+    softmax:RxD          softmax over the last dimension of (R, D).
+    maxpool2d:BxCxHxWxK[:sS]
+                         nn.MaxPool2d(K, stride=S) on (B, C, H, W); default S = K, no padding.
+    avgpool2d:BxCxHxWxK[:sS]
+                         nn.AvgPool2d likewise.
+    global_avgpool2d:BxCxHxW
+                         nn.AdaptiveAvgPool2d(1) on (B, C, H, W).
+    embedding:BxLxVxD    nn.Embedding(V, D) looked up with (B, L) int64 indices drawn in [0, V).
+
+Options (`:s2`, `:p0`, `:g64`) follow the dimensions in any order; the canonical text (what
+`Spec.text` prints and sweep rows carry) lists only those that differ from the default, in the
+order s, p, g. Inputs are random (randn, randint), never uninitialised memory, so real timings
+see no NaN or denormal values.
 """
 
 from __future__ import annotations
@@ -123,7 +151,7 @@ def _build_mlp(params, dtype, device):
                 layers.append(torch.nn.ReLU())
             layers.append(torch.nn.Linear(d_in, d_out))
         module = torch.nn.Sequential(*layers).to(_torch_dtype(dtype)).eval()
-        x = torch.empty(batch, widths[0], dtype=_torch_dtype(dtype))
+        x = torch.randn(batch, widths[0], dtype=_torch_dtype(dtype))
     return module, (x,)
 
 
@@ -134,7 +162,7 @@ def _build_linear(params, dtype, device):
     batch, d_in, d_out = params
     with torch.device(device):
         module = torch.nn.Linear(d_in, d_out).to(_torch_dtype(dtype)).eval()
-        x = torch.empty(batch, d_in, dtype=_torch_dtype(dtype))
+        x = torch.randn(batch, d_in, dtype=_torch_dtype(dtype))
     return module, (x,)
 
 
@@ -160,8 +188,8 @@ def _build_matmul(params, dtype, device):
     matmul_cls, _ = _module_classes()
     t = _torch_dtype(dtype)
     return matmul_cls().eval(), (
-        torch.empty(m, k, dtype=t, device=device),
-        torch.empty(k, n, dtype=t, device=device),
+        torch.randn(m, k, dtype=t, device=device),
+        torch.randn(k, n, dtype=t, device=device),
     )
 
 
@@ -173,6 +201,214 @@ def _build_add(params, dtype, device):
     _, add_cls = _module_classes()
     t = _torch_dtype(dtype)
     return add_cls().eval(), (
-        torch.empty(n, dtype=t, device=device),
-        torch.empty(n, dtype=t, device=device),
+        torch.randn(n, dtype=t, device=device),
+        torch.randn(n, dtype=t, device=device),
     )
+
+
+# --- single ops (graphcal sweep ops) -----------------------------------------------------------
+
+def _function_module(fn):
+    """An nn.Module whose forward is `fn(*inputs)` (for ops that have no module of their own)."""
+    import torch
+
+    class Call(torch.nn.Module):
+        def forward(self, *inputs):
+            return fn(*inputs)
+
+    return Call()
+
+
+def _dims_and_options(name: str, body: str, count: int, grammar: str, defaults: dict[str, int | None]):
+    """Parse `AxBx...[:xN]...`: `count` positive dimensions, then options named by one letter.
+
+    `defaults` maps each allowed option letter to its default (None: computed by the kind).
+    Returns (dims, {letter: value or None}). Padding (`p`) may be 0; other options must be > 0.
+    """
+    text = f"{name}:{body}"
+    head, *parts = body.split(":")
+    values = dims(head, count, text, grammar)
+    options: dict[str, int | None] = dict(defaults)
+    seen: set[str] = set()
+    for part in parts:
+        letter, digits = part[:1], part[1:]
+        if letter not in defaults or not digits.isdigit() or letter in seen:
+            raise GraphcalError(f"malformed workload spec {text!r}: expected {grammar}")
+        seen.add(letter)
+        options[letter] = int(digits)
+        if options[letter] <= 0 and letter != "p":
+            raise GraphcalError(f"workload spec {text!r}: option {letter} must be positive")
+    return values, options
+
+
+def _option_suffix(values: dict[str, int], defaults: dict[str, int]) -> str:
+    return "".join(f":{k}{v}" for k, v in values.items() if v != defaults[k])
+
+
+def _conv_parser(name: str, spatial: int):
+    grammar = f"{name}:{'BxCxHxWxOxK' if spatial == 2 else 'BxCxLxOxK'}[:sS][:pP][:gG]"
+
+    def parse(body: str) -> tuple:
+        shape, opt = _dims_and_options(name, body, 4 + spatial, grammar, {"s": 1, "p": None, "g": 1})
+        c, o, k = shape[1], shape[-2], shape[-1]
+        pad = k // 2 if opt["p"] is None else opt["p"]
+        stride, groups = opt["s"], opt["g"]
+        if c % groups or o % groups:
+            raise GraphcalError(f"workload spec '{name}:{body}': groups {groups} must divide C={c} and O={o}")
+        if any((size + 2 * pad - k) // stride + 1 < 1 for size in shape[2:2 + spatial]):
+            raise GraphcalError(f"workload spec '{name}:{body}': kernel {k} is larger than the padded input")
+        return shape + (stride, pad, groups)
+
+    def fmt(params: tuple) -> str:
+        shape, (stride, pad, groups) = params[:-3], params[-3:]
+        return x_joined(shape) + _option_suffix({"s": stride, "p": pad, "g": groups}, {"s": 1, "p": shape[-1] // 2, "g": 1})
+
+    return grammar, parse, fmt
+
+
+def _register_conv(name: str, spatial: int) -> None:
+    grammar, parse, fmt = _conv_parser(name, spatial)
+
+    @spec_kind(name, grammar, parse, fmt)
+    def build(params, dtype, device):
+        import torch
+
+        *shape, stride, pad, groups = params
+        batch, c, *sizes, o, k = shape
+        conv = torch.nn.Conv2d if spatial == 2 else torch.nn.Conv1d
+        t = _torch_dtype(dtype)
+        with torch.device(device):
+            module = conv(c, o, k, stride=stride, padding=pad, groups=groups).to(t).eval()
+            x = torch.randn(batch, c, *sizes, dtype=t)
+        return module, (x,)
+
+
+_register_conv("conv2d", 2)
+_register_conv("conv1d", 1)
+
+
+@spec_kind("bmm", "bmm:BxMxKxN", fixed_dims("bmm", 4, "bmm:BxMxKxN"), x_joined)
+def _build_bmm(params, dtype, device):
+    import torch
+
+    b, m, k, n = params
+    t = _torch_dtype(dtype)
+    a = torch.randn(b, m, k, dtype=t, device=device)
+    return _function_module(torch.bmm).eval(), (a, torch.randn(b, k, n, dtype=t, device=device))
+
+
+@spec_kind("sdpa", "sdpa:BxHxLxD", fixed_dims("sdpa", 4, "sdpa:BxHxLxD"), x_joined)
+def _build_sdpa(params, dtype, device):
+    import torch
+
+    t = _torch_dtype(dtype)
+    qkv = tuple(torch.randn(*params, dtype=t, device=device) for _ in range(3))
+    return _function_module(torch.nn.functional.scaled_dot_product_attention).eval(), qkv
+
+
+def _eltwise_ops() -> dict[str, tuple[int, Callable]]:
+    """OP -> (number of inputs, function)."""
+    import torch
+    import torch.nn.functional as F
+
+    return {
+        "add": (2, torch.add), "sub": (2, torch.sub), "mul": (2, torch.mul), "div": (2, torch.div),
+        "relu": (1, F.relu), "relu6": (1, F.relu6), "leaky_relu": (1, F.leaky_relu),
+        "hardswish": (1, F.hardswish), "hardsigmoid": (1, F.hardsigmoid), "gelu": (1, F.gelu),
+        "gelu_tanh": (1, lambda x: F.gelu(x, approximate="tanh")), "silu": (1, F.silu),
+        "sigmoid": (1, torch.sigmoid), "tanh": (1, torch.tanh), "exp": (1, torch.exp),
+    }
+
+
+ELTWISE_OPS = (
+    "add", "sub", "mul", "div", "relu", "relu6", "leaky_relu", "hardswish", "hardsigmoid",
+    "gelu", "gelu_tanh", "silu", "sigmoid", "tanh", "exp",
+)
+
+
+def _parse_eltwise(body: str) -> tuple:
+    grammar = "eltwise:OP:N"
+    op, _, size = body.partition(":")
+    if op not in ELTWISE_OPS:
+        raise GraphcalError(f"workload spec 'eltwise:{body}': unknown op {op!r}; known: {', '.join(ELTWISE_OPS)}")
+    return (op,) + dims(size, 1, f"eltwise:{body}", grammar)
+
+
+@spec_kind("eltwise", "eltwise:OP:N", _parse_eltwise, lambda p: f"{p[0]}:{p[1]}")
+def _build_eltwise(params, dtype, device):
+    import torch
+
+    op, n = params
+    arity, fn = _eltwise_ops()[op]
+    t = _torch_dtype(dtype)
+    return _function_module(fn).eval(), tuple(torch.randn(n, dtype=t, device=device) for _ in range(arity))
+
+
+def _simple_kind(name: str, grammar_dims: str, make_module, make_input=None):
+    """A kind `name:AxBx...` whose module is `make_module(*dims)` on one randn input of those dims."""
+    grammar = f"{name}:{grammar_dims}"
+
+    @spec_kind(name, grammar, fixed_dims(name, grammar_dims.count("x") + 1, grammar), x_joined)
+    def build(params, dtype, device):
+        import torch
+
+        t = _torch_dtype(dtype)
+        with torch.device(device):
+            module = make_module(*params).to(t).eval()
+            x = make_input(params, t) if make_input else torch.randn(*params, dtype=t)
+        return module, (x,)
+
+
+def _nn():
+    import torch
+
+    return torch.nn
+
+
+_simple_kind("layer_norm", "RxD", lambda r, d: _nn().LayerNorm(d))
+_simple_kind("batch_norm", "BxCxHxW", lambda b, c, h, w: _nn().BatchNorm2d(c))
+_simple_kind("softmax", "RxD", lambda r, d: _nn().Softmax(dim=-1))
+_simple_kind("global_avgpool2d", "BxCxHxW", lambda b, c, h, w: _nn().AdaptiveAvgPool2d(1))
+
+
+def _embedding_input(params, t):
+    import torch
+
+    b, length, vocab, _ = params
+    return torch.randint(0, vocab, (b, length), dtype=torch.int64)
+
+
+_simple_kind("embedding", "BxLxVxD", lambda b, length, v, d: _nn().Embedding(v, d), _embedding_input)
+
+
+def _pool_parser(name: str):
+    grammar = f"{name}:BxCxHxWxK[:sS]"
+
+    def parse(body: str) -> tuple:
+        shape, opt = _dims_and_options(name, body, 5, grammar, {"s": None})
+        k = shape[-1]
+        if k > min(shape[2], shape[3]):
+            raise GraphcalError(f"workload spec '{name}:{body}': kernel {k} is larger than the input")
+        return shape + (opt["s"] or k,)
+
+    def fmt(params: tuple) -> str:
+        return x_joined(params[:-1]) + _option_suffix({"s": params[-1]}, {"s": params[-2]})
+
+    return grammar, parse, fmt
+
+
+def _register_pool(name: str, module_name: str) -> None:
+    grammar, parse, fmt = _pool_parser(name)
+
+    @spec_kind(name, grammar, parse, fmt)
+    def build(params, dtype, device):
+        import torch
+
+        b, c, h, w, k, stride = params
+        t = _torch_dtype(dtype)
+        module = getattr(torch.nn, module_name)(k, stride=stride).eval()
+        return module, (torch.randn(b, c, h, w, dtype=t, device=device),)
+
+
+_register_pool("maxpool2d", "MaxPool2d")
+_register_pool("avgpool2d", "AvgPool2d")

@@ -3,12 +3,21 @@
 One row per timed configuration. Files from several machines concatenate into one (same
 header). `read_sweep` validates what fit and compare rely on and names the file and row of
 any problem.
+
+Besides the measurements (`role` = `measure`, or empty in files written by other tools), a sweep
+ends by re-timing a random subset of its configurations: those rows have `role` = `repeat`.
+`read_sweep` leaves them out (they would count a configuration twice); `noise_floor` pairs
+each with the measurement it repeats and returns the sweep's repeatability, for fit to print
+beside its error.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
+import os
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +27,7 @@ COLUMNS = (
     "workload",          # a spec that `graphcal predict` accepts
     "dtype",             # precision: fp32, bf16, ...
     "threads",           # torch.set_num_threads during timing
-    "latency_s",         # minimum over interleaved rounds (see the README's measurement protocol)
+    "latency_s",         # minimum over interleaved rounds of each round's fastest sample (see the protocol)
     "median_s",
     "p90_s",
     "samples",
@@ -33,7 +42,20 @@ COLUMNS = (
     "graphcal_version",
     "timestamp",
 )
+# Written by `graphcal sweep` after COLUMNS; optional for readers.
+EXTRA_COLUMNS = (
+    "best_round_median_s",  # minimum over counted rounds of the round medians (the alternative statistic)
+    "role",              # measure | repeat (a re-timing at the end of the sweep; see noise_floor)
+    "spread",            # (max - min) / min of the round medians: this row's own noise
+    "calls_per_sample",  # back-to-back calls averaged into one sample
+    "rounds",            # interleaved rounds run (counted or not; see the protocol)
+    "contention",        # share of the CPU other processes used during the counted rounds
+    "unsupported_ops",   # ops predict could not cost ("target xN; ..."): flops/bytes miss them
+    "grid",              # the grid (or "model") the row came from
+)
+SWEEP_COLUMNS = COLUMNS + EXTRA_COLUMNS
 REQUIRED_FOR_FIT = ("workload", "dtype", "threads", "latency_s", "host_id")
+MEASURE, REPEAT = "measure", "repeat"
 
 
 @dataclass(frozen=True)
@@ -47,8 +69,8 @@ class SweepRow:
     fields: dict          # every column as read
 
 
-def read_sweep(path: Path) -> list[SweepRow]:
-    """All rows of one sweep CSV, checked: required columns present, latencies finite and > 0."""
+def _read_rows(path: Path) -> list[SweepRow]:
+    """Every row of one file, repeats included, checked."""
     if not path.is_file():
         raise GraphcalError(f"sweep file {path} not found")
     with path.open(newline="") as handle:
@@ -68,6 +90,89 @@ def read_sweep(path: Path) -> list[SweepRow]:
             if not math.isfinite(latency) or latency <= 0:
                 raise GraphcalError(f"{where}: latency_s must be a positive number, got {raw['latency_s']}")
             rows.append(SweepRow(raw["workload"], raw["dtype"], threads, latency, raw["host_id"], where, dict(raw)))
+    return rows
+
+
+def is_repeat(row: SweepRow) -> bool:
+    return row.fields.get("role") == REPEAT
+
+
+def read_sweep(path: Path) -> list[SweepRow]:
+    """The measurement rows of one sweep CSV (repeat rows left out), checked: required columns
+    present, latencies finite and > 0, at least one row."""
+    rows = [row for row in _read_rows(path) if not is_repeat(row)]
     if not rows:
         raise GraphcalError(f"{path}: the sweep file has no rows")
     return rows
+
+
+def repeat_pairs(paths: list[Path]) -> list[tuple[SweepRow, SweepRow]]:
+    """(measurement, repeat) pairs: each repeat row with the latest earlier measurement of the
+    same workload, dtype, threads and host in the same file."""
+    pairs = []
+    for path in paths:
+        latest: dict[tuple, SweepRow] = {}
+        for row in _read_rows(Path(path)):
+            key = (row.workload, row.dtype, row.threads, row.host_id)
+            if is_repeat(row):
+                if key in latest:
+                    pairs.append((latest[key], row))
+            else:
+                latest[key] = row
+    return pairs
+
+
+def relative_difference(first: float, second: float) -> float:
+    """|second - first| / first."""
+    return abs(second - first) / first
+
+
+def noise_floor(paths: list[Path]) -> float | None:
+    """The sweeps' repeatability: the median over repeat rows of |repeat - first| / first of
+    latency_s (0.03 means re-timing moved a configuration by 3% typically); None when the files
+    hold no repeats (a sweep stopped early, or a file from another tool)."""
+    diffs = [relative_difference(m.latency_s, r.latency_s) for m, r in repeat_pairs(list(paths))]
+    return statistics.median(diffs) if diffs else None
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+def format_rows(rows: list[dict], header: bool) -> str:
+    """CSV text of `rows` (dicts keyed by SWEEP_COLUMNS; missing keys are empty)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(SWEEP_COLUMNS), extrasaction="raise", lineterminator="\n")
+    if header:
+        writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def append_rows(path: Path, rows: list[dict]) -> None:
+    """Append rows with one write() and fsync, writing the header first if the file is new or
+    empty. A process killed around this call leaves whole lines: either all of `rows` or none
+    (a torn last line is cut by `repair_tail` on resume)."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        new = os.fstat(fd).st_size == 0
+        data = format_rows(rows, header=new).encode()
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def repair_tail(path: Path) -> bool:
+    """Cut a torn last line (no trailing newline) off a sweep file; True if anything was cut."""
+    data = path.read_bytes()
+    if not data or data.endswith(b"\n"):
+        return False
+    with path.open("r+b") as handle:
+        handle.truncate(data.rfind(b"\n") + 1)
+    return True
+
+
+def read_header(path: Path) -> list[str]:
+    with path.open(newline="") as handle:
+        return next(csv.reader(handle), [])

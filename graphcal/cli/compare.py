@@ -1,8 +1,10 @@
-"""`graphcal compare MODEL --hw A --hw B`: one model on several profiles side by side."""
+"""`graphcal compare MODEL --hw A --hw B`: one model on several profiles side by side.
+`graphcal compare SWEEP.csv --hw PROFILE`: every measured row beside its prediction."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -12,19 +14,29 @@ from rich.table import Table
 from graphcal.cli import app
 from graphcal.cli.options import DtypeOption, InputShapeOption, JsonOption, ThreadsOption, TrustOption, input_specs, make_target
 from graphcal.cli.predict import MODEL_HELP
+from graphcal.errors import GraphcalError
 
 
 @app.command()
 def compare(
-    model: Annotated[str, typer.Argument(help=MODEL_HELP, show_default=False)],
+    model: Annotated[str, typer.Argument(help=MODEL_HELP + " Or a sweep CSV: each row predicted beside its measurement, with its own dtype and threads.", show_default=False)],
     hw: Annotated[list[str], typer.Option("--hw", help="A hardware profile; repeat for each one to compare.")],
     dtype: DtypeOption = "fp32",
     threads: ThreadsOption = None,
     input_shape: InputShapeOption = None,
     as_json: JsonOption = False,
     trust_pickle: TrustOption = False,
+    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", help="With a sweep CSV: plot predicted against measured, log-log, by regime (needs matplotlib).")] = None,
 ) -> None:
-    """Predict MODEL on each --hw profile, side by side, with the ratio to the first."""
+    """Predict MODEL on each --hw profile, side by side, with the ratio to the first; or, for a
+    sweep CSV, every row beside its measurement (MAPE overall, by regime and by op class)."""
+    from graphcal.evaluate import is_sweep_file
+
+    if Path(model).is_file() and is_sweep_file(Path(model)):
+        compare_sweep_file(Path(model), hw, threads, input_shape, as_json, plot)
+        return
+    if plot is not None:
+        raise GraphcalError("--plot compares predictions with measurements: give a sweep CSV as MODEL")
     from graphcal.load import load_graph
     from graphcal.predict import predict_graph
     from graphcal.report import human_time
@@ -46,3 +58,27 @@ def compare(
     for row in rows:
         table.add_row(row["hardware"], human_time(row["latency_s"]), f"{row['ratio_to_first']:.3f}x")
     Console().print(table)
+
+
+def compare_sweep_file(
+    path: Path, hw: list[str], threads: Optional[int], input_shape: Optional[list[str]], as_json: bool, plot: Optional[Path]
+) -> None:
+    """The sweep branch: one profile, each row at its own dtype and thread count."""
+    from graphcal.cli.fit import costing_progress
+    from graphcal.evaluate import compare_sweep
+    from graphcal.fit.report import plot_comparison, render_comparison, require_matplotlib
+
+    if len(hw) != 1:
+        raise GraphcalError(f"compare {path.name} checks one profile against the measurements: give one --hw, not {len(hw)}")
+    if threads is not None or input_shape:
+        raise GraphcalError(f"compare {path.name}: every row is predicted with its own threads and workload; drop --threads/--input-shape")
+    if plot is not None:
+        require_matplotlib()
+    with costing_progress(Console(stderr=True)) as progress:
+        comparison = compare_sweep([path], hw[0], progress)
+    if plot is not None:
+        plot_comparison(comparison, plot)
+    if as_json:
+        print(json.dumps(comparison.as_json(), indent=2))
+        return
+    render_comparison(comparison, Console())

@@ -1,1 +1,78 @@
-"""`graphcal fit`: filled in by the fit work (issue 4)."""
+"""`graphcal fit SWEEP.csv ... --base PROFILE --out NEW.yaml`: calibrate a profile on timings."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from graphcal.cli import app
+from graphcal.cli.options import JsonOption
+
+
+@app.command()
+def fit(
+    sweeps: Annotated[list[Path], typer.Argument(metavar="SWEEP.csv...", help="Sweep files from `graphcal sweep`.", show_default=False)],
+    base: Annotated[str, typer.Option("--base", help="The profile to start from and extend: a name or a .yaml path (e.g. from `graphcal profiles init --host`).")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the fitted profile (.yaml); nothing is written if the fit fails.")],
+    holdout: Annotated[float, typer.Option("--holdout", help="Share of rows held out (per regime) to measure the error on.")] = 0.2,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the holdout split.")] = 0,
+    fix: Annotated[Optional[str], typer.Option("--fix", metavar="NAME,...", help="Parameters to keep at the base value: efficiency_factor, memory_bottleneck_factor, tile_utilization, instruction_efficiency, per_op_overhead_s.")] = None,
+    dtype: Annotated[Optional[str], typer.Option("--dtype", help="Fit this precision's rows (default: the only one in the sweeps).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Fit rows from several hosts together.")] = False,
+    as_json: JsonOption = False,
+    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", help="Plot predicted against measured, log-log, by regime (needs the `plot` extra: matplotlib).")] = None,
+) -> None:
+    """Fit a profile's coefficients and per-op overhead to sweep timings; report the error on held-out rows."""
+    from rich.console import Console
+
+    from graphcal.fit import params as P
+    from graphcal.fit.calibrate import FitOptions, calibrate
+    from graphcal.fit.report import fit_json, plot_fit, render_fit, require_matplotlib
+    from graphcal.fit.write import check_out, profile_document, write_profile
+
+    options = FitOptions(holdout=holdout, seed=seed, fixed=P.parse_fixed(fix), dtype=dtype, force=force)
+    check_out(out, base)
+    if plot is not None:
+        require_matplotlib()
+    stderr = Console(stderr=True)
+    with costing_progress(stderr) as progress:
+        cal = calibrate(sweeps, base, options, progress)
+    document = profile_document(cal, out)
+    write_profile(document, out)
+    if plot is not None:
+        plot_fit(cal, plot)
+    if as_json:
+        print(json.dumps(fit_json(cal, document["provenance"]), indent=2))
+        return
+    render_fit(cal, Console(), out)
+    if plot is not None:
+        stderr.print(f"plot: {plot}")
+
+
+class costing_progress:
+    """A transient progress bar on stderr for tracing and costing the distinct workloads."""
+
+    def __init__(self, console) -> None:
+        self.console = console
+        self.bar = None
+        self.task = None
+
+    def __enter__(self):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(TextColumn("costing workloads"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                            console=self.console, transient=True, disable=not sys.stderr.isatty())
+        self.bar.__enter__()
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        if self.task is None:
+            self.task = self.bar.add_task("costing", total=total)
+        self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc) -> None:
+        self.bar.__exit__(*exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,10 +13,11 @@ from rich.table import Table
 
 from graphcal.cli import app
 from graphcal.cli.options import JsonOption
+from graphcal.errors import GraphcalError
 from graphcal.mapper import Target, matrix_compute_rate, memory_rate, vector_compute_rate
 from graphcal.profile import load_profile, shipped_profiles, user_profile_dir, user_profiles
 
-profiles_app = typer.Typer(help="List hardware profiles and show what one resolves to.", no_args_is_help=True)
+profiles_app = typer.Typer(help="List hardware profiles, show what one resolves to, or make one for this machine.", no_args_is_help=True)
 app.add_typer(profiles_app, name="profiles")
 
 
@@ -82,3 +84,40 @@ def show_profile(
             f"{r['memory_bytes_per_s'] / 1e9:.1f}",
         )
     console.print(table)
+
+
+@profiles_app.command("init")
+def init_profile(
+    host: Annotated[bool, typer.Option("--host", help="Describe the machine at hand (the only source for now).")] = False,
+    out: Annotated[Path, typer.Option("--out", metavar="FILE.yaml", help="Where to write the profile.")] = Path("host.yaml"),
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """A base profile for this machine: what can be read (CPU, cores, SIMD, clocks, caches) and
+    short probes for the rest (sgemm peak, copy bandwidth, per-op overhead), each marked in the file."""
+    from graphcal.fit.write import check_out
+    from graphcal.hostprofile import init_host_profile
+
+    if not host:
+        raise GraphcalError("profiles init needs a source: --host (describe this machine)")
+    if out.exists() and not force:
+        raise GraphcalError(f"--out {out} exists; pass --force to replace it")
+    check_out(out, base_ref=None)
+    Console(stderr=True).print("detecting this machine and probing peak, bandwidth and overhead (a few seconds)...")
+    document = init_host_profile(out)
+    if as_json:
+        print(json.dumps({"path": str(out), "profile": document}, indent=2))
+        return
+    console = Console()
+    sources = document["provenance"]["sources"]
+    table = Table(title=f"wrote {out}")
+    for column in ("field", "value", "source"):
+        table.add_column(column)
+    for path, source in sources.items():
+        section, _, rest = path.partition(".")
+        value = document[section]
+        for key in rest.split("."):
+            value = value[key]
+        table.add_row(path, f"{value:.4g}" if isinstance(value, float) else str(value), source)
+    console.print(table)
+    console.print(f"next: graphcal sweep mlp, then graphcal fit SWEEP.csv --base {out} --out {out.with_name(out.stem + '-fit.yaml')}")

@@ -1,1 +1,127 @@
-"""`graphcal sweep`: filled in by the sweep work (issue 3)."""
+"""`graphcal sweep mlp|ops|model`: time workloads on this machine into a sweep CSV."""
+
+from __future__ import annotations
+
+import re
+import socket
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from graphcal.cli import app
+from graphcal.cli.options import DtypeOption, InputShapeOption, input_specs
+
+sweep_app = typer.Typer(
+    help="Time workloads on this machine and write one CSV row per configuration (see docs/sweep-protocol.md).",
+    no_args_is_help=True,
+)
+app.add_typer(sweep_app, name="sweep")
+
+GridOption = Annotated[
+    Optional[str],
+    typer.Option("--grid", help="A shipped grid name (see sweeps/) or a path to a YAML grid file."),
+]
+OutOption = Annotated[
+    Optional[Path],
+    typer.Option("--out", help="CSV to write (default: sweep-GRID-HOST-DATE.csv in the current directory)."),
+]
+ThreadsOption = Annotated[
+    Optional[int], typer.Option("--threads", help="torch.set_num_threads while timing (default: torch's default).", min=1)
+]
+BudgetOption = Annotated[
+    Optional[float],
+    typer.Option("--budget-s", help="Stop cleanly (exit 0) before a block that would run past this many seconds.", min=0),
+]
+ResumeOption = Annotated[bool, typer.Option("--resume", help="Continue --out: skip configurations it already has.")]
+ForceOption = Annotated[
+    bool,
+    typer.Option("--force", help="Overwrite an existing --out; with --resume, continue a file from another host, "
+                 "thread count or dtype."),
+]
+ShardOption = Annotated[
+    Optional[str],
+    typer.Option("--shard", help="I/N: time every N-th configuration starting at the I-th (1-based), so N machines "
+                 "split a grid; the N files concatenate into the whole."),
+]
+
+
+def default_out(grid: str) -> Path:
+    host = re.sub(r"[^A-Za-z0-9.-]+", "-", socket.gethostname()) or "host"
+    return Path(f"sweep-{grid}-{host}-{date.today():%Y%m%d}.csv")
+
+
+def _run(workloads, grid_name, protocol, out, threads, dtype, budget_s, resume, force, shard, shapes=()) -> None:
+    import torch
+    from rich.console import Console
+
+    from graphcal.precision import Precision
+    from graphcal.sweep.progress import RichProgress, render_summary
+    from graphcal.sweep.runner import Shard, SweepPlan, run_sweep
+
+    plan = SweepPlan(
+        workloads=tuple(workloads),
+        out=out or default_out(grid_name),
+        precision=Precision.parse(dtype),
+        threads=threads or torch.get_num_threads(),
+        protocol=protocol,
+        grid=grid_name,
+        input_specs=shapes,
+        resume=resume,
+        force=force,
+        shard=Shard.parse(shard) if shard else None,
+        budget_s=budget_s,
+    )
+    err = Console(stderr=True)
+    result = run_sweep(plan, RichProgress(err), announce=lambda text: err.print(f"graphcal sweep: {text}", soft_wrap=True, markup=False))
+    render_summary(result, Console())
+    if result.stopped == "interrupt":
+        # SystemExit, not typer.Exit: main() runs click with standalone_mode=False, which turns
+        # typer.Exit into a return value that main() drops.
+        raise SystemExit(130)
+
+
+def _grid_command(kind: str):
+    def command(
+        grid: GridOption = None,
+        out: OutOption = None,
+        threads: ThreadsOption = None,
+        dtype: DtypeOption = "fp32",
+        budget_s: BudgetOption = None,
+        resume: ResumeOption = False,
+        force: ForceOption = False,
+        shard: ShardOption = None,
+    ) -> None:
+        from graphcal.sweep.grid import load_grid
+
+        loaded = load_grid(grid or f"{kind}-default", kind)
+        _run(loaded.workloads, loaded.name, loaded.protocol, out, threads, dtype, budget_s, resume, force, shard)
+
+    return command
+
+
+sweep_app.command(
+    "mlp", help="Time MLPs (Linear+ReLU stacks) from a grid: what calibration fits. Default grid: mlp-default."
+)(_grid_command("mlp"))
+sweep_app.command(
+    "ops", help="Time single ops (conv, bmm, attention, norms, activations, pooling, embedding) from a grid. "
+    "Default grid: ops-default."
+)(_grid_command("ops"))
+
+
+@sweep_app.command("model")
+def model(
+    models: Annotated[list[str], typer.Argument(help="MODELs as `graphcal predict` takes them.", show_default=False)],
+    out: OutOption = None,
+    threads: ThreadsOption = None,
+    dtype: DtypeOption = "fp32",
+    input_shape: InputShapeOption = None,
+    budget_s: BudgetOption = None,
+    resume: ResumeOption = False,
+    force: ForceOption = False,
+) -> None:
+    """Time whole models end to end (for validating predictions)."""
+    from graphcal.sweep.protocol import Protocol
+
+    _run(models, "model", Protocol(), out, threads, dtype, budget_s, resume, force, None, input_specs(input_shape))

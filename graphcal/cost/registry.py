@@ -54,33 +54,42 @@ def register(*targets: str) -> Callable[[Formula], Formula]:
     """Register one formula for several op targets; a second registration of a target is a bug."""
 
     def wrap(formula: Formula) -> Formula:
-        for target in targets:
-            if target in FORMULAS or target in FREE_OPS:
-                raise RuntimeError(f"cost formula for {target} registered twice")
+        taken = [t for t in targets if t in FORMULAS or t in FREE_OPS]
+        if taken or len(set(targets)) != len(targets):
+            raise RuntimeError(f"cost formula registered twice (or for a free op): {taken or targets}")
+        for target in targets:  # checked first, so a refused call registers nothing
             FORMULAS[target] = formula
         return formula
 
     return wrap
 
 
-# Ops that move no data and do no arithmetic in eager PyTorch: views and metadata, shape
-# queries, eval-mode dropout, tuple indexing. Listed one by one so nothing is free by accident.
+# Ops that move no data and do no arithmetic in eager PyTorch, listed one by one so nothing is
+# free by accident. A copy (clone, contiguous, cat, _to_copy, lift_fresh_copy) is not here.
 FREE_OPS: frozenset[str] = frozenset(
     {
+        # Tuple indexing of a multi-output op.
         "<built-in function getitem>",
-        "aten.view.default", "aten._unsafe_view.default", "aten.reshape.default",
-        "aten.flatten.using_ints", "aten.unflatten.int",
-        "aten.squeeze.dim", "aten.squeeze.dims", "aten.squeeze.default",
+        # Views: a new shape or stride over the same storage.
+        # NB: reshape and flatten copy a non-contiguous input; the export-level graph (no strides)
+        # cannot tell, while the decomposed graph shows such a copy as an explicit clone.
+        "aten.view.default", "aten._unsafe_view.default", "aten._reshape_alias.default",
+        "aten.reshape.default", "aten.view_as.default", "aten.flatten.using_ints",
+        "aten.unflatten.int", "aten.squeeze.dim", "aten.squeeze.dims", "aten.squeeze.default",
         "aten.unsqueeze.default", "aten.expand.default", "aten.expand_as.default",
         "aten.permute.default", "aten.transpose.int", "aten.t.default", "aten.numpy_T.default",
-        "aten.select.int", "aten.slice.Tensor", "aten.narrow.default", "aten.split.Tensor",
-        "aten.split_with_sizes.default", "aten.chunk.default", "aten.unbind.int",
-        "aten.alias.default", "aten.detach.default", "aten.lift_fresh_copy.default",
+        "aten.movedim.int", "aten.as_strided.default", "aten.diagonal.default", "aten.unfold.default",
+        "aten.select.int", "aten.slice.Tensor", "aten.narrow.default",
+        "aten.split.Tensor", "aten.split_with_sizes.default", "aten.unsafe_split.Tensor",
+        "aten.unsafe_split_with_sizes.default", "aten.chunk.default", "aten.unsafe_chunk.default",
+        "aten.unbind.int", "aten.alias.default", "aten.detach.default",
+        # In-place metadata changes (TorchScript's GRU runs transpose_ on its weights).
+        "aten.transpose_.default", "aten.t_.default", "aten.squeeze_.dim", "aten.unsqueeze_.default",
+        # Identity in eval mode: graphcal costs inference graphs, traced in eval.
         "aten.dropout.default", "aten.feature_dropout.default", "aten.alpha_dropout.default",
+        # Shape queries and assertions: no tensor data touched.
         "aten.sym_size.int", "aten.sym_numel.default", "aten.sym_stride.int",
         "aten._assert_tensor_metadata.default", "aten._assert_scalar.default",
-        "aten.view_as.default", "aten.as_strided.default", "aten.movedim.int",
-        "aten.type_as.default", "aten.identity.default",
     }
 )
 
@@ -99,6 +108,7 @@ class GraphCost:
 
 def cost_node(node: OpNode) -> OpCost | None:
     """The cost of one op; None for a free op. Raises KeyError for an op without a formula."""
+    _load_formulas()
     if node.target in FREE_OPS:
         return None
     formula = FORMULAS[node.target]
@@ -110,9 +120,13 @@ def cost_node(node: OpNode) -> OpCost | None:
         ) from None
 
 
-def cost_graph(graph: OpGraph) -> GraphCost:
-    from graphcal.cost import formulas  # noqa: F401  (fills FORMULAS)
+def _load_formulas() -> None:
+    """Import the formula modules, which fill FORMULAS (deferred: they import this module)."""
+    from graphcal.cost import formulas  # noqa: F401
 
+
+def cost_graph(graph: OpGraph) -> GraphCost:
+    _load_formulas()
     result = GraphCost()
     for node in graph.nodes:
         if node.target not in FREE_OPS and node.target not in FORMULAS:

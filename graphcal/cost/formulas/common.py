@@ -1,0 +1,62 @@
+"""What the formula families share: bytes from a node's tensors, the per-element factory, and
+explicit lists of op overloads.
+
+Conventions (stated once): a multiply-add is 2 FLOPs; bytes are every tensor the op reads
+(activations and weights, at their own dtypes) plus every tensor it writes.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from graphcal.cost.registry import OpCost, OpKind, register
+from graphcal.graph import OpNode, TensorMeta
+
+MATRIX, VECTOR = OpKind.MATRIX, OpKind.VECTOR
+
+
+def io_cost(node: OpNode, flops: float, kind: OpKind, family: str) -> OpCost:
+    """Cost that reads every input tensor of `node` once and writes every output once."""
+    read = sum(t.nbytes for t in node.inputs)
+    written = sum(t.nbytes for t in node.outputs)
+    return OpCost(float(flops), float(read), float(written), kind, family)
+
+
+def out(node: OpNode) -> TensorMeta:
+    """The op's first (main) output."""
+    return node.outputs[0]
+
+
+def overloads(names: str, *suffixes: str, inplace: bool = False) -> tuple[str, ...]:
+    """`aten.NAME.SUFFIX` for each whitespace-separated NAME and each suffix; with `inplace`,
+    the `NAME_` forms too. tests/test_cost_formulas.py checks every target exists in torch."""
+    bases = names.split()
+    if inplace:
+        bases = [b for name in bases for b in (name, name + "_")]
+    return tuple(f"aten.{base}.{suffix}" for base in bases for suffix in suffixes)
+
+
+def per_element(
+    family: str, flops_per_element: float, targets: tuple[str, ...], count: str = "output",
+    doc: str = "",
+) -> Callable[[OpNode], OpCost]:
+    """Register a vector formula: `flops_per_element` per output (or input) element; bytes are
+    all inputs read and all outputs written."""
+
+    def formula(node: OpNode) -> OpCost:
+        if not flops_per_element:  # a copy: bytes only (.item() has no tensor output)
+            return io_cost(node, 0, VECTOR, family)
+        elements = out(node).numel if count == "output" else node.inputs[0].numel
+        return io_cost(node, flops_per_element * elements, VECTOR, family)
+
+    formula.__name__ = f"{family}_{count}_{flops_per_element:g}".replace(".", "_")
+    formula.__doc__ = doc or f"{family}: {flops_per_element:g} FLOP per {count} element."
+    return register(*targets)(formula)
+
+
+# Per-element FLOPs of vector work, one table for every family (the fused ops reuse it).
+ARITH = 1  # NB: add, multiply, compare, select, piecewise-linear activation: 1 FLOP each
+TRANSCENDENTAL = 8  # NB: exp, tanh, sigmoid, erf, GELU, SiLU: about a polynomial's worth
+NORMALIZE = 5  # NB: layer/group/RMS norm: mean, variance, normalise, scale, shift: 1 each
+AFFINE = 2  # eval-mode batch norm: a per-channel scale and shift
+SOFTMAX = 4 * ARITH + TRANSCENDENTAL  # max, subtract, exp, sum, divide

@@ -1,0 +1,10 @@
+"""Fit a profile's coefficients to sweep timings.
+
+    params.py     the fitted parameters: named, bounded, and their solver vector (one place)
+    model.py      costed sweep rows and their predicted latency, vectorised (== predict_graph)
+    solver.py     scipy.optimize.least_squares on log residuals, standard errors
+    calibrate.py  the pipeline: rows -> split -> fit -> refit -> profile YAML
+    report.py     tables, JSON and the plot
+
+Nothing is imported here, so `graphcal --help` stays free of numpy and scipy.
+"""

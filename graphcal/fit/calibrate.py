@@ -1,0 +1,229 @@
+"""The fit pipeline: sweep rows -> costed rows -> identifiable parameters -> seeded, stratified
+holdout split -> fit on the training rows (the error it reports) -> refit on every row (the
+profile it writes).
+
+Identifiability: a parameter is fitted only if some row's regime under the base profile is one
+it acts on (see params.PARAMS `acts_on` and model.Terms.fine_regimes), and if it is not
+confounded with parameters fitted before it: efficiency_factor scales matrix and vector compute
+alike, so with tile_utilization and instruction_efficiency free it keeps its base value. A
+parameter that is not fitted keeps its base value and the report says why.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from graphcal.errors import GraphcalError
+from graphcal.evaluate import Metrics, metrics, read_sweeps, single_dtype
+from graphcal.fit import params as P
+from graphcal.fit.model import CostedRows, Facts, cost_rows, evaluate, op_classes
+from graphcal.fit.solver import Solution, SolverSettings, solve
+from graphcal.precision import Precision
+from graphcal.profile import HardwareProfile, load_profile
+from graphcal.sweepfile import SweepRow
+
+FITTED, FIXED, NO_ROWS, CONFOUNDED = "fitted", "fixed", "no rows", "confounded"
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    holdout: float = 0.2
+    seed: int = 0
+    fixed: tuple[str, ...] = ()
+    dtype: str | None = None
+    force: bool = False
+    settings: SolverSettings = field(default_factory=SolverSettings)
+
+
+@dataclass(frozen=True)
+class ParamStatus:
+    name: str
+    base: float
+    fitted: float
+    stderr: float | None
+    status: str           # fitted | fixed | no rows | confounded
+    note: str
+
+
+@dataclass(frozen=True)
+class Calibration:
+    paths: tuple[Path, ...]
+    rows_per_file: tuple[int, ...]
+    base_ref: str
+    base: HardwareProfile
+    precision: Precision
+    options: FitOptions
+    rows: list[SweepRow]
+    costed: CostedRows
+    measured_s: np.ndarray
+    base_regimes: np.ndarray        # fine regime of each row under the base profile
+    train: np.ndarray               # row indices
+    holdout: np.ndarray
+    params: tuple[ParamStatus, ...]
+    train_fit: Solution             # fitted on the training rows
+    holdout_predicted_s: np.ndarray  # train_fit on the holdout rows
+    final: Solution                 # refit on every row: what the profile gets
+    regimes: np.ndarray             # coarse regime of each row under the final fit
+    op_classes: np.ndarray
+    noise_floor: float | None
+
+    @property
+    def train_metrics(self) -> Metrics:
+        return metrics(self.train_fit.predicted_s, self.measured_s[self.train])
+
+    @property
+    def holdout_metrics(self) -> Metrics:
+        return metrics(self.holdout_predicted_s, self.measured_s[self.holdout])
+
+    @property
+    def final_metrics(self) -> Metrics:
+        return metrics(self.final.predicted_s, self.measured_s)
+
+    @property
+    def fitted_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params if p.status == FITTED)
+
+    def notes(self) -> list[str]:
+        return [f"{p.name}: {p.note}" for p in self.params if p.status in (NO_ROWS, CONFOUNDED)]
+
+
+def calibrate(
+    paths: Sequence[Path],
+    base_ref: str,
+    options: FitOptions = FitOptions(),
+    progress: Callable[[int, int], None] | None = None,
+) -> Calibration:
+    if not paths:
+        raise GraphcalError("no sweep file given")
+    if not 0 <= options.holdout < 1:
+        raise GraphcalError(f"--holdout must be in [0, 1), got {options.holdout}")
+    paths = tuple(Path(p) for p in paths)
+    per_file = [read_sweeps([p]) for p in paths]
+    rows = [r for file_rows in per_file for r in file_rows]
+    check_hosts(rows, options.force)
+    rows, dtype = single_dtype(rows, options.dtype)
+    kept = {id(r) for r in rows}
+    rows_per_file = tuple(sum(1 for r in file_rows if id(r) in kept) for file_rows in per_file)
+    precision = Precision.parse(dtype)
+    base = load_base(base_ref, precision)
+    free_requested = [s.name for s in P.PARAMS if s.name not in options.fixed]
+    if len(rows) < len(free_requested):
+        raise GraphcalError(
+            f"{len(rows)} row(s) cannot fit {len(free_requested)} free coefficients "
+            f"({', '.join(free_requested)}); sweep more configurations or --fix some"
+        )
+    for row in rows:
+        if row.threads < 1:
+            raise GraphcalError(f"{row.source}: threads must be at least 1, got {row.threads}")
+
+    costed = cost_rows([r.workload for r in rows], [r.threads for r in rows], precision,
+                       [r.source for r in rows], progress)
+    empty = [r for r, n in zip(rows, costed.n_ops) if n == 0]
+    if empty:
+        raise GraphcalError(f"{empty[0].source}: workload {empty[0].workload!r} has no costed op; graphcal cannot fit it")
+    measured = np.array([r.latency_s for r in rows])
+    facts = Facts.of(base, precision)
+    start = P.base_values(base, precision)
+
+    base_regimes = evaluate(costed, facts, start).fine_regimes()
+    free, statuses = identify(base_regimes, options.fixed)
+    train, holdout = stratified_split(base_regimes, options.holdout, options.seed)
+    if len(train) < len(free):
+        raise GraphcalError(
+            f"{len(train)} training row(s) cannot fit {len(free)} free coefficients; "
+            "lower --holdout, sweep more configurations, or --fix some"
+        )
+    train_fit = solve(costed.take(train), facts, measured[train], start, free, options.settings)
+    holdout_predicted = evaluate(costed.take(holdout), facts, train_fit.values).latency_s
+    final = solve(costed, facts, measured, start, free, options.settings)
+    final_terms = evaluate(costed, facts, final.values)
+
+    params = tuple(
+        ParamStatus(
+            s.name, start[s.name], final.values[s.name],
+            _finite(final.stderr.get(s.name)) if s.name in free else None,
+            statuses[s.name][0], statuses[s.name][1],
+        )
+        for s in P.PARAMS
+    )
+    from graphcal.sweepfile import noise_floor
+
+    return Calibration(
+        paths, rows_per_file, base_ref, base, precision, options, rows, costed, measured, base_regimes, train, holdout,
+        params, train_fit, holdout_predicted, final, final_terms.regimes(), op_classes(costed, final_terms),
+        noise_floor(list(paths)),
+    )
+
+
+def load_base(base_ref: str, precision: Precision) -> HardwareProfile:
+    try:
+        base = load_profile(base_ref)
+        P.base_values(base, precision)
+    except GraphcalError as exc:
+        raise GraphcalError(f"--base: {exc}") from None
+    return base
+
+
+def check_hosts(rows: list[SweepRow], force: bool) -> None:
+    hosts = sorted({r.host_id for r in rows})
+    if len(hosts) > 1 and not force:
+        raise GraphcalError(
+            f"the rows come from {len(hosts)} hosts ({', '.join(hosts)}); a profile describes one "
+            "machine: fit one host's rows, or pass --force to fit them together"
+        )
+
+
+def identify(fine_regimes: np.ndarray, fixed: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, tuple[str, str]]]:
+    """Which parameters the rows can determine, in PARAMS order; (free names, {name: (status, note)})."""
+    present = set(fine_regimes.tolist())
+    free: list[str] = []
+    vectors: list[list[int]] = []
+    statuses: dict[str, tuple[str, str]] = {}
+    for spec in P.PARAMS:
+        regimes = " or ".join(sorted(spec.acts_on))
+        if spec.name in fixed:
+            statuses[spec.name] = (FIXED, "fixed by --fix at the base value")
+            continue
+        footprint = spec.acts_on & present
+        if not footprint:
+            statuses[spec.name] = (
+                NO_ROWS,
+                f"no rows in its regime ({regimes}-bound under the base profile); kept at the base value",
+            )
+            continue
+        vector = [int(t in footprint) for t in P.TERMS]
+        if np.linalg.matrix_rank(np.array(vectors + [vector])) <= len(vectors):
+            others = [n for n in free if P.BY_NAME[n].acts_on & footprint]
+            statuses[spec.name] = (
+                CONFOUNDED,
+                f"its rows ({' and '.join(sorted(footprint))}-bound) already fit {', '.join(others)}, and the "
+                f"product is all they determine; kept at the base value (--fix {','.join(others)} to fit it instead)",
+            )
+            continue
+        free.append(spec.name)
+        vectors.append(vector)
+        statuses[spec.name] = (FITTED, "")
+    return tuple(free), statuses
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, holdout) row indices: `fraction` of each label's rows, rounded, held out at random
+    with `seed`; a label keeps at least one training row."""
+    rng = np.random.default_rng(seed)
+    holdout: list[int] = []
+    for label in sorted(set(labels.tolist())):
+        index = np.flatnonzero(labels == label)
+        take = min(int(math.floor(fraction * len(index) + 0.5)), len(index) - 1)
+        holdout.extend(rng.permutation(index)[:take].tolist())
+    held = np.array(sorted(holdout), dtype=int)
+    train = np.setdiff1d(np.arange(len(labels)), held)
+    return train, held
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)

@@ -1,0 +1,312 @@
+"""`graphcal profiles init --host`: a base profile for the machine at hand.
+
+What can be read is read: the CPU model, logical and physical cores and SIMD flags from
+/proc/cpuinfo, clocks from cpufreq (else the model name's "@ 3.60GHz", else cpuinfo's "cpu MHz"),
+cache sizes from /sys/devices/system/cpu/cpu0/cache. FP32 FLOP per cycle follows from the
+widest SIMD and FMA: lanes x 2 (a multiply-add) x FMA units, with two units assumed where the
+flags cannot tell. What cannot be read is probed, briefly, and marked so in the file:
+
+    peak      a large fp32 sgemm (torch.mm) on every physical core; the profile's peak is the
+              larger of this and cores x FLOP/cycle x clock, so that coefficients in (0, 1]
+              can express every rate measured
+    memory    a streaming copy of buffers larger than the last-level cache (bytes read + written)
+    overhead  a tiny op called back to back (the eager dispatch cost per op)
+
+Every fact's origin is in `provenance.sources` (detected, computed, assumed or probed) and every
+probe's figure and method in `measured`. The coefficients start where the probes put them
+(tile_utilization from the sgemm, the others 1.0 or an uncalibrated guess): run `graphcal fit`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from graphcal import __version__
+from graphcal.host import SIMD_FLAGS
+
+CPUINFO = Path("/proc/cpuinfo")
+SYS_CPU = Path("/sys/devices/system/cpu")
+UNCALIBRATED_VECTOR = 0.5  # instruction_efficiency before any fit: a guess, and said to be one
+
+
+@dataclass
+class Fact:
+    value: Any
+    source: str  # "detected: ...", "computed: ...", "assumed: ...", "probed: ..."
+
+
+@dataclass
+class Detected:
+    facts: dict[str, Fact] = field(default_factory=dict)  # keyed by profile field path
+
+    def get(self, path: str, default: Any = None) -> Any:
+        fact = self.facts.get(path)
+        return default if fact is None else fact.value
+
+    def set(self, path: str, value: Any, source: str) -> None:
+        self.facts[path] = Fact(value, source)
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+def parse_cpuinfo(text: str) -> list[dict[str, str]]:
+    """Every processor block of /proc/cpuinfo as a dict."""
+    blocks, current = [], {}
+    for line in text.splitlines():
+        if not line.strip():
+            if current:
+                blocks.append(current)
+                current = {}
+            continue
+        key, _, value = line.partition(":")
+        current[key.strip()] = value.strip()
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def parse_size(text: str) -> int | None:
+    """'48K' / '2048K' / '260M' / '1024 KB' -> bytes."""
+    match = re.fullmatch(r"\s*([0-9]+)\s*([KMG]?)i?B?\s*", text, flags=re.IGNORECASE)
+    if not match:
+        return None
+    return int(match.group(1)) * {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}[match.group(2).upper()]
+
+
+def simd_width_bits(flags: set[str]) -> int | None:
+    for flag, bits in (("avx512f", 512), ("avx", 256), ("sse", 128), ("asimd", 128), ("neon", 128)):
+        if flag in flags:
+            return bits
+    return None
+
+
+def read_text(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def detect(cpuinfo_path: Path = CPUINFO, sys_cpu: Path = SYS_CPU) -> Detected:
+    """Every fact that can be read without timing anything."""
+    d = Detected()
+    blocks = parse_cpuinfo(read_text(cpuinfo_path) or "")
+    first = blocks[0] if blocks else {}
+    model = first.get("model name") or first.get("Processor") or first.get("cpu model")
+    d.set("cpu.model", model or "unknown", f"detected: {cpuinfo_path} model name" if model else "assumed: unknown")
+    logical = len(blocks) or os.cpu_count() or 1
+    d.set("cpu.logical_cores", logical, f"detected: {cpuinfo_path} processor count" if blocks else "detected: os.cpu_count()")
+    cores = {(b.get("physical id", "0"), b["core id"]) for b in blocks if "core id" in b}
+    if cores:
+        d.set("cpu.physical_cores", len(cores), f"detected: {cpuinfo_path} distinct (physical id, core id)")
+    else:
+        d.set("cpu.physical_cores", logical, "assumed: one thread per core (no core ids in cpuinfo)")
+
+    flags = set((first.get("flags") or first.get("Features") or "").split())
+    present = [f for f in SIMD_FLAGS if f in flags]
+    d.set("cpu.simd", "+".join(present) or "none", f"detected: {cpuinfo_path} flags")
+    width = simd_width_bits(flags)
+    if width:
+        lanes = width // 32
+        has_fma = "fma" in flags or "asimd" in flags
+        if has_fma:
+            per_cycle = lanes * 2 * 2
+            how = f"computed: {width}-bit SIMD ({lanes} fp32 lanes) x 2 FLOP per FMA x 2 FMA units (assumed: the flags cannot tell 1 from 2)"
+        else:
+            per_cycle = lanes * 2
+            how = f"computed: {width}-bit SIMD ({lanes} fp32 lanes), one add and one multiply per cycle (no FMA flag)"
+        d.set("cpu.fp32_flops_per_cycle_per_core", per_cycle, how)
+
+    cpufreq = sys_cpu / "cpu0" / "cpufreq"
+    max_khz = read_text(cpufreq / "cpuinfo_max_freq")
+    base_khz = read_text(cpufreq / "base_frequency")
+    if max_khz and max_khz.isdigit():
+        d.set("cpu.max_clock_hz", int(max_khz) * 1000, f"detected: {cpufreq}/cpuinfo_max_freq")
+    if base_khz and base_khz.isdigit():
+        d.set("cpu.base_clock_hz", int(base_khz) * 1000, f"detected: {cpufreq}/base_frequency")
+    elif model and (m := re.search(r"@\s*([0-9.]+)\s*GHz", model)):
+        d.set("cpu.base_clock_hz", int(float(m.group(1)) * 1e9), f"detected: {cpuinfo_path} model name")
+    elif first.get("cpu MHz"):
+        d.set("cpu.base_clock_hz", int(float(first["cpu MHz"]) * 1e6), f"detected: {cpuinfo_path} cpu MHz (the clock reported, not a guaranteed one)")
+
+    for index in sorted((sys_cpu / "cpu0" / "cache").glob("index*")):
+        level, kind, size = (read_text(index / n) for n in ("level", "type", "size"))
+        size_bytes = parse_size(size or "")
+        if size_bytes is None:
+            continue
+        key = {("1", "Data"): "caches.l1d_bytes_per_core", ("2", "Unified"): "caches.l2_bytes_per_core",
+               ("3", "Unified"): "caches.l3_bytes"}.get((level, kind))
+        if key:
+            d.set(key, size_bytes, f"detected: {index}/size")
+    return d
+
+
+# --- probes --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Probe:
+    value: float
+    method: str
+
+
+def _best_seconds(call: Callable[[], Any], budget_s: float, min_calls: int = 3) -> tuple[float, int]:
+    """Fastest of repeated calls, after one warm-up: at least `min_calls`, until `budget_s`."""
+    call()
+    best, calls, start = float("inf"), 0, time.perf_counter()
+    while calls < min_calls or time.perf_counter() - start < budget_s:
+        t0 = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - t0)
+        calls += 1
+    return best, calls
+
+
+def probe_peak_flops(threads: int, n: int = 2048, budget_s: float = 1.0) -> Probe:
+    """Sustained fp32 matrix throughput: the fastest of repeated n x n x n torch.mm calls."""
+    import torch
+
+    with torch.no_grad():
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        out = torch.empty(n, n)
+        seconds, calls = _best_seconds(lambda: torch.mm(a, b, out=out), budget_s)
+    return Probe(2.0 * n**3 / seconds, f"torch.mm {n}x{n}x{n} fp32 on {threads} threads, fastest of {calls} calls")
+
+
+def probe_bandwidth(threads: int, nbytes: int = 512 * 1024**2, budget_s: float = 1.0) -> Probe:
+    """Streaming copy between two buffers of `nbytes`: (read + written bytes) / seconds."""
+    import torch
+
+    count = max(nbytes // 4, 1)
+    with torch.no_grad():
+        src, dst = torch.ones(count), torch.zeros(count)
+        seconds, calls = _best_seconds(lambda: dst.copy_(src), budget_s)
+    return Probe(2.0 * count * 4 / seconds,
+                 f"copy of {count * 4 / 1024**2:.0f} MiB fp32 on {threads} threads (read + write), fastest of {calls} calls")
+
+
+def probe_overhead(elements: int = 16, calls: int = 2000) -> Probe:
+    """Eager dispatch cost: mean time of a tiny add called back to back, the fastest of 5 batches."""
+    import torch
+
+    a, b = torch.ones(elements), torch.ones(elements)
+    out = torch.empty(elements)
+    best = float("inf")
+    with torch.no_grad():
+        for _ in range(6):
+            t0 = time.perf_counter()
+            for _ in range(calls):
+                torch.add(a, b, out=out)
+            best = min(best, (time.perf_counter() - t0) / calls)
+    return Probe(best, f"torch.add on {elements} fp32 elements, mean of {calls} back-to-back calls, fastest of 6 batches")
+
+
+@dataclass(frozen=True)
+class Probes:
+    peak: Probe
+    bandwidth: Probe
+    overhead: Probe
+
+
+def run_probes(detected: Detected) -> Probes:
+    """Run the three probes on every physical core (threads restored afterwards)."""
+    import torch
+
+    threads = detected.get("cpu.physical_cores", 1)
+    last_level = detected.get("caches.l3_bytes") or detected.get("caches.l2_bytes_per_core") or 32 * 1024**2
+    # Buffers twice the last-level cache, so the copy streams from memory; 64 MiB to 1 GiB.
+    nbytes = int(min(max(2 * last_level, 64 * 1024**2), 1024**3))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return Probes(probe_peak_flops(threads), probe_bandwidth(threads, nbytes), probe_overhead())
+    finally:
+        torch.set_num_threads(previous)
+
+
+# --- the profile ---------------------------------------------------------------------------------
+
+def build_profile(name: str, detected: Detected, probes: Probes, date: str | None = None) -> dict:
+    """The profile document: detected facts, the peak, probed bandwidth and overhead, starting
+    coefficients, and where each value came from."""
+    d = Detected(dict(detected.facts))
+    cores = d.get("cpu.physical_cores")
+    per_cycle = d.get("cpu.fp32_flops_per_cycle_per_core")
+    clock = d.get("cpu.max_clock_hz") or d.get("cpu.base_clock_hz")
+    theoretical = cores * per_cycle * clock if per_cycle and clock else None
+    if theoretical and theoretical >= probes.peak.value:
+        d.set("peak_flops_per_s.fp32", float(theoretical),
+              f"computed: {cores} cores x {per_cycle} FLOP/cycle x {clock / 1e9:.2f} GHz (the sgemm probe reached "
+              f"{probes.peak.value / theoretical:.0%} of it)")
+    else:
+        why = "above the computed figure" if theoretical else "no clock or FLOP/cycle to compute it from"
+        d.set("peak_flops_per_s.fp32", float(probes.peak.value), f"probed: {probes.peak.method} ({why})")
+    peak = d.get("peak_flops_per_s.fp32")
+    d.set("memory.bandwidth_bytes_per_s", float(probes.bandwidth.value), f"probed: {probes.bandwidth.method}")
+    d.set("runtime.per_op_overhead_s", float(probes.overhead.value), f"probed: {probes.overhead.method}")
+    tile = min(1.0, probes.peak.value / peak)
+    coefficients = {
+        "efficiency_factor": 1.0,
+        "memory_bottleneck_factor": 1.0,
+        "tile_utilization": tile,
+        "instruction_efficiency": UNCALIBRATED_VECTOR,
+    }
+    document: dict[str, Any] = {
+        "name": name,
+        "description": f"{d.get('cpu.model')}: detected and probed by graphcal profiles init --host; calibrate with graphcal fit",
+    }
+    for path, fact in d.facts.items():
+        section, _, key = path.partition(".")
+        document.setdefault(section, {})[key] = fact.value
+    document["coefficients"] = {"fp32": coefficients}
+    document["measured"] = {
+        "sgemm_flops_per_s": {"value": probes.peak.value, "method": probes.peak.method},
+        "copy_bandwidth_bytes_per_s": {"value": probes.bandwidth.value, "method": probes.bandwidth.method},
+        "per_op_overhead_s": {"value": probes.overhead.value, "method": probes.overhead.method},
+    }
+    sources = {path: fact.source for path, fact in d.facts.items()}
+    sources.update({
+        "coefficients.fp32.tile_utilization": "probed: sgemm throughput / peak (efficiency_factor 1.0)",
+        "coefficients.fp32.efficiency_factor": "assumed: 1.0 (the probes set the rates; fit adjusts)",
+        "coefficients.fp32.memory_bottleneck_factor": "assumed: 1.0 (the bandwidth is the probed copy rate)",
+        "coefficients.fp32.instruction_efficiency": f"assumed: {UNCALIBRATED_VECTOR}, uncalibrated: run graphcal sweep ops and graphcal fit",
+    })
+    document["provenance"] = {
+        "tool": "graphcal profiles init --host",
+        "graphcal_version": __version__,
+        "date": date or dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "host": _fingerprint(),
+        "sources": sources,
+    }
+    return document
+
+
+def _fingerprint() -> dict:
+    from dataclasses import asdict
+
+    from graphcal.host import fingerprint
+
+    fp = fingerprint()
+    return {"host_id": fp.host_id, **{k: str(v) if isinstance(v, str) else v for k, v in asdict(fp).items()}}
+
+
+HEADER = (
+    "# Written by `graphcal profiles init --host`. provenance.sources says where each value came\n"
+    "# from: detected (read from the system), computed, assumed, or probed (timed briefly here;\n"
+    "# the figures and methods are under `measured`). Calibrate it: graphcal sweep mlp, graphcal fit.\n"
+)
+
+
+def init_host_profile(out: Path, probe: Callable[[Detected], Probes] = run_probes) -> dict:
+    """Detect, probe, write `out` atomically (validated by loading it); return the document."""
+    from graphcal.fit.write import write_profile
+
+    detected = detect()
+    document = build_profile(out.stem, detected, probe(detected))
+    write_profile(document, out, HEADER)
+    return document

@@ -1,0 +1,167 @@
+"""A torch.export archive (.pt2) read for its program only: graph and tensor metadata.
+
+torch.export.load reads every weight into memory (440 MB for BERT-base) and unpickles the
+saved example inputs. Predicting needs shapes, not weights, so this reader takes from the zip
+only the program JSON (`models/<name>.json`) and the two payload configs that describe the
+weights and constants (`data/weights/<name>_weights_config.json`, ...), builds meta tensors
+of the recorded sizes and dtypes in place of the payloads, and hands all of it to torch's own
+ExportedProgramDeserializer. The graph is thus the one torch.export.load gives, node for node,
+while no weight byte is read and nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from typing import Any
+
+from graphcal.errors import GraphcalError
+from graphcal.graph import OpGraph
+from graphcal.models.detect import ModelFile
+from graphcal.models.common import first_line, check_precision, dominant_float_dtype
+from graphcal.precision import Precision
+
+MODEL_NAME = "model"  # the program torch.export.save writes and torch.export.load returns
+UNREGISTERED_TYPE = re.compile(r"Deserializing (\S+) in pytree is not registered")
+
+
+def load_exported(mf: ModelFile, precision: Precision, input_specs: tuple = ()) -> OpGraph:
+    """The OpGraph of the archive's program, equal to graph_from_fx(torch.export.load(..).graph)."""
+    from graphcal.trace import graph_from_fx
+
+    program = read_program(mf)
+    graph = graph_from_fx(program.graph, mf.path.name)
+    placeholders = [n.meta["val"] for n in program.graph.nodes if n.op == "placeholder" and _is_tensor(n)]
+    check_precision(dominant_float_dtype(placeholders), precision, mf.path.name)
+    if input_specs:
+        _check_input_specs(program, input_specs, mf)
+    return graph
+
+
+def read_program(mf: ModelFile) -> Any:
+    """The archive's ExportedProgram with meta tensors for weights and constants."""
+    import torch  # noqa: F401  (the deserializer needs torch initialised)
+    from torch._export.serde import schema
+    from torch._export.serde.serialize import ExportedProgramDeserializer, SerializeError, _dict_to_dataclass
+    from torch.export.pt2_archive import constants as names
+
+    with zipfile.ZipFile(mf.path) as archive:
+        def read_json(record: str) -> Any:
+            if record not in mf.records:
+                raise GraphcalError(f"{mf.path}: the torch.export archive lacks {record}; save it again")
+            try:
+                return json.loads(archive.read(mf.root + record))
+            except (zipfile.BadZipFile, OSError, ValueError) as exc:
+                raise GraphcalError(f"{mf.path}: {record} is corrupt ({exc}); save the model again") from None
+
+        _check_archive_version(archive, mf, names)
+        model_name = _model_name(mf, names.MODELS_FILENAME_FORMAT)
+        program_json = read_json(names.MODELS_FILENAME_FORMAT.format(model_name))
+        weights = read_json(names.WEIGHTS_CONFIG_FILENAME_FORMAT.format(model_name))
+        constants = read_json(names.CONSTANTS_CONFIG_FILENAME_FORMAT.format(model_name))
+
+    try:
+        serialized = _dict_to_dataclass(schema.ExportedProgram, program_json)
+        weight_config = _dict_to_dataclass(schema.PayloadConfig, weights)
+        constant_config = _dict_to_dataclass(schema.PayloadConfig, constants)
+    except Exception as exc:  # the dataclass decoder raises several types on bad JSON
+        raise GraphcalError(f"{mf.path}: the program is not a valid torch.export program ({first_line(exc)})") from None
+    state_dict = _meta_payloads(weight_config, mf, names)
+    constant_values = _meta_payloads(constant_config, mf, names)
+    try:
+        return ExportedProgramDeserializer().deserialize(serialized, state_dict, constant_values, None)
+    except NotImplementedError as exc:
+        match = UNREGISTERED_TYPE.search(str(exc))
+        if match is None:
+            raise GraphcalError(f"{mf.path}: cannot read the program: {first_line(exc)}") from None
+        raise GraphcalError(_unregistered_type_message(mf, match.group(1))) from None
+    except SerializeError as exc:
+        raise GraphcalError(
+            f"{mf.path}: {first_line(exc)}; export it again with torch {torch.__version__}"
+        ) from None
+    except GraphcalError:
+        raise
+    except Exception as exc:  # torch raises many types; the user needs its message
+        raise GraphcalError(f"{mf.path}: cannot read the program: {first_line(exc)}") from None
+
+
+def _check_archive_version(archive: zipfile.ZipFile, mf: ModelFile, names: Any) -> None:
+    if names.ARCHIVE_VERSION_PATH not in mf.records:
+        return  # torch.export.load treats a missing version as the current one too
+    version = archive.read(mf.root + names.ARCHIVE_VERSION_PATH).decode(errors="replace").strip()
+    if version != names.ARCHIVE_VERSION_VALUE:
+        raise GraphcalError(
+            f"{mf.path}: pt2 archive version {version!r}, but this torch reads version "
+            f"{names.ARCHIVE_VERSION_VALUE!r}; save the model again with this torch"
+        )
+
+
+def _model_name(mf: ModelFile, filename_format: str) -> str:
+    prefix, suffix = filename_format.split("{}")
+    found = sorted(r[len(prefix):-len(suffix)] for r in mf.records if r.startswith(prefix) and r.endswith(suffix))
+    if MODEL_NAME in found:
+        return MODEL_NAME
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise GraphcalError(
+            f"{mf.path}: the archive holds no exported program (an AOTInductor package?); "
+            "save the model with torch.export.save"
+        )
+    raise GraphcalError(f"{mf.path}: the archive holds several programs ({', '.join(found)}) and none named {MODEL_NAME!r}")
+
+
+def _meta_payloads(config: Any, mf: ModelFile, names: Any) -> dict[str, Any]:
+    """A meta tensor (no data) of the recorded size, stride and dtype for every payload."""
+    import torch
+    from torch._export.serde.serialize import (
+        deserialize_scalar_type, deserialize_size, deserialize_storage_offset, deserialize_stride,
+    )
+
+    out: dict[str, Any] = {}
+    for fqn, payload in config.config.items():
+        is_tensor = payload.path_name.startswith((names.WEIGHT_FILENAME_PREFIX, names.TENSOR_CONSTANT_FILENAME_PREFIX))
+        meta = payload.tensor_meta
+        if not is_tensor or meta is None:
+            raise GraphcalError(
+                f"{mf.path}: constant {fqn!r} is a scripted or opaque object, which graphcal does not read; "
+                "export a model whose constants are tensors"
+            )
+        size, stride = deserialize_size(meta.sizes), deserialize_stride(meta.strides)
+        offset = deserialize_storage_offset(meta.storage_offset)
+        span = 1 + sum((n - 1) * s for n, s in zip(size, stride)) if all(size) else 0
+        storage = torch.empty(offset + span, dtype=deserialize_scalar_type(meta.dtype), device="meta")
+        tensor = storage.as_strided(size, stride, offset)
+        if payload.is_param:
+            tensor = torch.nn.Parameter(tensor, requires_grad=meta.requires_grad)
+        out[fqn] = tensor
+    return out
+
+
+def _check_input_specs(program: Any, input_specs: tuple, mf: ModelFile) -> None:
+    """--input-shape with a .pt2 must repeat the exported shapes: the program fixes them."""
+    user = set(program.graph_signature.user_inputs)
+    recorded = [tuple(n.meta["val"].shape) for n in program.graph.nodes if n.op == "placeholder" and n.name in user and _is_tensor(n)]
+    given = [s.shape for s in input_specs]
+    if given != recorded:
+        shown = " ".join("x".join(map(str, s)) for s in recorded)
+        raise GraphcalError(
+            f"{mf.path}: the program was exported for input shapes {shown}, not the --input-shape given; "
+            "drop --input-shape, or export the model again with the shapes you want"
+        )
+
+
+def _is_tensor(node: Any) -> bool:
+    return hasattr(node.meta.get("val"), "dtype") and hasattr(node.meta.get("val"), "shape")
+
+
+def _unregistered_type_message(mf: ModelFile, type_name: str) -> str:
+    library = type_name.split(".", 1)[0]
+    return (
+        f"{mf.path}: the program's inputs or outputs are of type {type_name}, from {library}, "
+        f"which graphcal does not import; export the model so that it returns plain tensors "
+        f"(for transformers: pass return_dict=False), or call graphcal.load.load_graph from "
+        f"Python after `import {library}`"
+    )
+

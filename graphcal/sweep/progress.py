@@ -1,0 +1,83 @@
+"""The sweep's rich progress bar (on stderr) and its closing summary (on stdout)."""
+
+from __future__ import annotations
+
+import statistics
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import Progress as RichBar
+from rich.table import Table
+
+from graphcal.sweep.runner import Progress, SweepResult
+from graphcal.sweepfile import relative_difference
+
+
+class RichProgress(Progress):
+    """A bar with ETA; its description is the configuration being sampled right now."""
+
+    def __init__(self, console: Console) -> None:
+        self._bar = RichBar(
+            TextColumn("{task.description}", style="cyan"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+            refresh_per_second=4,
+        )
+        self._task = None
+        self._current = ""
+
+    def start(self, total: int) -> None:
+        self._bar.start()
+        self._task = self._bar.add_task("costing", total=total)
+
+    def timing(self, workload: str) -> None:
+        if workload != self._current and self._task is not None:
+            self._current = workload
+            self._bar.update(self._task, description=f"{workload:<34.34}")
+
+    def advance(self, count: int) -> None:
+        self._bar.advance(self._task, count)
+
+    def stop(self) -> None:
+        self._bar.stop()
+
+
+def render_summary(result: SweepResult, console: Console, noisiest: int = 5) -> None:
+    """Rows, elapsed time, how it stopped, repeatability and the noisiest configurations."""
+    state = {
+        "": "complete",
+        "interrupt": "interrupted (Ctrl-C): the block in flight was finished and written",
+        "budget": "stopped: --budget-s reached",
+    }[result.stopped]
+    console.print(
+        f"[bold]{result.out}[/]: {len(result.rows)} row(s) written in {result.elapsed_s:.1f} s"
+        + (f", {result.skipped} already there" if result.skipped else "")
+        + f"; {state}"
+        + (f"; {result.left} configuration(s) left: run again with --resume" if result.left else ""),
+        soft_wrap=True,
+    )
+    for note in result.notes:
+        console.print(f"note: {note}", soft_wrap=True, markup=False)
+    if result.repeats:
+        diffs = [relative_difference(float(m["latency_s"]), float(r["latency_s"])) for m, r in result.repeats]
+        console.print(
+            f"repeatability: {len(diffs)} configuration(s) re-timed at the end moved by "
+            f"{statistics.median(diffs):.1%} (median), {max(diffs):.1%} (max) in latency_s",
+            soft_wrap=True,
+        )
+    if result.rows:
+        table = Table(title="noisiest configurations (range of round medians / min)", title_justify="left")
+        for column in ("workload", "latency_s", "median_s", "p90_s", "spread"):
+            table.add_column(column, justify="left" if column == "workload" else "right")
+        for row in sorted(result.rows, key=lambda r: -float(r["spread"]))[:noisiest]:
+            table.add_row(
+                row["workload"],
+                *(f"{float(row[c]) * 1e6:.1f} us" for c in ("latency_s", "median_s", "p90_s")),
+                f"{float(row['spread']):.1%}",
+            )
+        console.print(table)

@@ -1,0 +1,277 @@
+"""Run a sweep: blocks of configurations timed with the protocol, each block's rows appended to
+the CSV before the next starts; resume, shards, budget, Ctrl-C and the closing repeat phase.
+
+Order of work: every check that can fail (output path, resume compatibility, costing, memory)
+happens before the first timing, so bad input never wastes a run.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from graphcal import __version__
+from graphcal.errors import GraphcalError
+from graphcal.load import InputSpec
+from graphcal.precision import Precision
+from graphcal.sweep.protocol import Protocol, Timing, time_block
+from graphcal.sweep.workload import Workload, build_call, cost_workload
+from graphcal.sweepfile import (
+    MEASURE, REPEAT, SWEEP_COLUMNS, _read_rows, append_rows, read_header, repair_tail,
+)
+
+# A configuration whose costed bytes exceed this share of the memory available now is refused.
+MEMORY_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Shard:
+    index: int  # 1-based
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Shard":
+        i, _, n = text.partition("/")
+        if not (i.isdigit() and n.isdigit()) or not 1 <= int(i) <= int(n):
+            raise GraphcalError(f"--shard {text!r}: expected I/N with 1 <= I <= N, e.g. 1/4")
+        return cls(int(i), int(n))
+
+    def take(self, items: list) -> list:
+        """Every N-th item, starting at the I-th: the shards 1/N..N/N partition `items`."""
+        return items[self.index - 1 :: self.count]
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    workloads: tuple[str, ...]          # MODEL texts, in grid order
+    out: Path
+    precision: Precision
+    threads: int
+    protocol: Protocol
+    grid: str                           # grid name, or "model"
+    input_specs: tuple[InputSpec, ...] = ()
+    resume: bool = False
+    force: bool = False
+    shard: Shard | None = None
+    budget_s: float | None = None
+    block_size: int = 4
+    repeat_share: float = 0.1           # of the configurations timed in this run
+    repeat_min: int = 3
+    repeat_max: int = 10
+    seed: int = 0
+
+
+@dataclass
+class SweepResult:
+    out: Path
+    rows: list[dict] = field(default_factory=list)        # measure rows written by this run
+    repeats: list[tuple[dict, dict]] = field(default_factory=list)  # (measure, repeat) rows
+    skipped: int = 0                                      # finished before (--resume)
+    left: int = 0                                         # not timed (Ctrl-C or budget)
+    elapsed_s: float = 0.0
+    stopped: str = ""                                     # "", "interrupt" or "budget"
+    notes: list[str] = field(default_factory=list)
+
+
+class Progress:
+    """What the runner reports while it works; the CLI renders it (graphcal.sweep.progress)."""
+
+    def start(self, total: int) -> None: ...
+    def timing(self, workload: str) -> None: ...
+    def advance(self, count: int) -> None: ...
+    def stop(self) -> None: ...
+
+
+# --- checks before timing -----------------------------------------------------------------------
+
+def check_output(plan: SweepPlan, host_id: str) -> set[tuple]:
+    """Refuse an unusable output before any timing; return the finished keys when resuming."""
+    out = plan.out
+    parent = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise GraphcalError(f"--out {out} is a directory; give a .csv file path")
+    if not parent.is_dir():
+        raise GraphcalError(f"cannot write {out}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise GraphcalError(f"cannot write {out}: permission denied")
+    if not out.exists() or out.stat().st_size == 0:
+        return set()
+    if not plan.resume:
+        if plan.force:
+            out.unlink()
+            return set()
+        raise GraphcalError(f"{out} exists: pass --resume to continue it or --force to overwrite it")
+    repair_tail(out)
+    header = read_header(out)
+    if tuple(header) != SWEEP_COLUMNS:
+        raise GraphcalError(f"{out}: not written by this version of `graphcal sweep` (other columns); use another --out")
+    finished = set()
+    for row in _read_rows(out):
+        if row.fields.get("role") == REPEAT:
+            continue
+        theirs = (row.host_id, row.threads, row.dtype)
+        ours = (host_id, plan.threads, plan.precision.value)
+        if theirs != ours and not plan.force:
+            raise GraphcalError(
+                f"{row.source}: written with host {row.host_id}, {row.threads} threads, {row.dtype}; this run is "
+                f"host {host_id}, {plan.threads} threads, {plan.precision.value}. Pass --force to mix them"
+            )
+        finished.add(row.workload)
+    return finished
+
+
+def available_memory_bytes() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def check_memory(workloads: list[Workload]) -> None:
+    """Refuse configurations whose costed bytes (an upper bound on what they hold) would not fit."""
+    available = available_memory_bytes()
+    if available is None:
+        return
+    too_big = [w for w in workloads if w.bytes > MEMORY_SHARE * available]
+    if too_big:
+        listed = ", ".join(f"{w.text} ({w.bytes / 1e9:.1f} GB)" for w in too_big[:5])
+        raise GraphcalError(
+            f"{len(too_big)} configuration(s) too large for this machine's memory "
+            f"({available / 1e9:.1f} GB available): {listed}; remove them from the grid"
+        )
+
+
+# --- the run ------------------------------------------------------------------------------------
+
+class _StopFlag:
+    """SIGINT sets the flag (the block in flight finishes); a second SIGINT aborts at once."""
+
+    def __init__(self) -> None:
+        self.set = False
+        self._previous = None
+
+    def __enter__(self):
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.set:
+            raise KeyboardInterrupt
+        self.set = True
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def plan_blocks(workloads: list[Workload], size: int, seed: int) -> list[list[Workload]]:
+    """Blocks of similar cost (sorted by flops + bytes, so a round's window is shared fairly),
+    in a seeded random order (so drift over the run does not follow size)."""
+    ordered = sorted(workloads, key=lambda w: (w.flops + w.bytes, w.text))
+    blocks = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+    random.Random(seed).shuffle(blocks)
+    return blocks
+
+
+def _row(w: Workload, t: Timing, plan: SweepPlan, host: dict, role: str) -> dict:
+    row = {
+        "workload": w.text, "dtype": plan.precision.value, "threads": str(plan.threads),
+        "latency_s": repr(t.latency_s), "median_s": repr(t.median_s), "p90_s": repr(t.p90_s),
+        "samples": str(t.samples), "flops": repr(float(w.flops)), "bytes": repr(float(w.bytes)),
+        **host, "graphcal_version": __version__,
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "best_round_median_s": repr(t.best_round_median_s), "role": role, "spread": f"{t.spread:.4f}", "calls_per_sample": str(t.inner),
+        "rounds": str(t.rounds_run), "contention": f"{t.contention:.3f}",
+        "unsupported_ops": w.unsupported, "grid": plan.grid,
+    }
+    assert set(row) == set(SWEEP_COLUMNS)
+    return row
+
+
+def _time_blocks(blocks, plan, host, role, progress, flag, started, result) -> list[dict]:
+    """Time and write blocks until done, interrupted or out of budget; the rows written."""
+    import torch
+
+    written: list[dict] = []
+    durations: list[float] = []
+    for i, block in enumerate(blocks):
+        if flag.set:
+            result.stopped = "interrupt"
+        elif plan.budget_s is not None:
+            expected = max(durations) if durations else 0.0
+            if time.monotonic() - started + expected > plan.budget_s:
+                result.stopped = "budget"
+        if result.stopped:
+            if role == MEASURE:
+                result.left = sum(len(b) for b in blocks[i:])
+            break
+        block_start = time.monotonic()
+        calls = [build_call(w.text, plan.precision, plan.input_specs) for w in block]
+        with torch.no_grad():
+            timings = time_block(calls, plan.protocol, on_switch=lambda j: progress.timing(block[j].text))
+        rows = [_row(w, t, plan, host, role) for w, t in zip(block, timings)]
+        append_rows(plan.out, rows)
+        written += rows
+        progress.advance(len(block))
+        durations.append(time.monotonic() - block_start)
+    return written
+
+
+def run_sweep(plan: SweepPlan, progress: Progress | None = None, announce=lambda text: None) -> SweepResult:
+    """Time every configuration of `plan` not yet in its output file and append the rows."""
+    import torch
+
+    from graphcal.host import fingerprint
+
+    started = time.monotonic()
+    progress = progress or Progress()
+    host = fingerprint().as_row()
+    finished = check_output(plan, host["host_id"])
+    chosen = list(plan.workloads) if plan.shard is None else plan.shard.take(list(plan.workloads))
+    result = SweepResult(plan.out)
+    costed = [cost_workload(text, plan.precision, plan.input_specs) for text in chosen]
+    todo = [w for w in costed if w.text not in finished]
+    result.skipped = len(costed) - len(todo)
+    check_memory(todo)
+    for w in todo:
+        if w.unsupported:
+            result.notes.append(f"{w.text}: flops/bytes leave out ops predict cannot cost: {w.unsupported}")
+    if plan.threads > (os.cpu_count() or 1):
+        result.notes.append(f"{plan.threads} threads on {os.cpu_count()} logical cores: oversubscribed")
+    repeats = 0 if not todo else min(len(todo), plan.repeat_max, max(plan.repeat_min, round(plan.repeat_share * len(todo))))
+    announce(
+        f"timing {len(todo)} configuration(s) into {plan.out}"
+        + (f" ({result.skipped} already there)" if result.skipped else "")
+        + (f", shard {plan.shard.index}/{plan.shard.count}" if plan.shard else "")
+        + f", then re-timing {repeats} for repeatability; {plan.threads} thread(s), {plan.precision.value}"
+    )
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(plan.threads)
+    progress.start(len(todo) + repeats)
+    try:
+        with _StopFlag() as flag:
+            blocks = plan_blocks(todo, plan.block_size, plan.seed)
+            result.rows = _time_blocks(blocks, plan, host, MEASURE, progress, flag, started, result)
+            if not result.stopped and repeats:
+                by_text = {r["workload"]: r for r in result.rows}
+                picked = random.Random(plan.seed).sample([w for w in todo], repeats)
+                again = _time_blocks(
+                    plan_blocks(picked, plan.block_size, plan.seed + 1), plan, host, REPEAT, progress, flag, started, result
+                )
+                result.repeats = [(by_text[r["workload"]], r) for r in again]
+    finally:
+        progress.stop()
+        torch.set_num_threads(threads_before)
+        result.elapsed_s = time.monotonic() - started
+    return result

@@ -1,0 +1,108 @@
+"""What a sweep times: a MODEL (spec, .pt2 file or factory) costed as predict costs it, and the
+same model built for real on the CPU as a zero-argument callable."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from graphcal.errors import GraphcalError
+from graphcal.load import FACTORY, InputSpec, load_graph
+from graphcal.precision import Precision
+from graphcal.specs import looks_like_spec, parse_spec
+
+
+@dataclass(frozen=True)
+class Workload:
+    text: str             # the `workload` column: what `graphcal predict` takes
+    flops: float          # as predict counts them
+    bytes: float
+    unsupported: str      # "target xN; ..." for ops predict cannot cost ("" when none)
+
+
+def cost_workload(model: str, precision: Precision, input_specs: tuple[InputSpec, ...] = ()) -> Workload:
+    """Flops and bytes exactly as `graphcal predict MODEL` counts them."""
+    from graphcal.cost import cost_graph
+
+    text = parse_spec(model).text if looks_like_spec(model) and not Path(model).exists() else model
+    costed = cost_graph(load_graph(text, precision, input_specs))
+    total = costed.total
+    unsupported = "; ".join(f"{t} x{n}" for t, n in sorted(costed.unsupported.items()))
+    return Workload(text, total.flops, total.bytes, unsupported)
+
+
+def build_call(model: str, precision: Precision, input_specs: tuple[InputSpec, ...] = ()) -> Callable[[], object]:
+    """MODEL built on the CPU in eval mode with random inputs, as `call()` -> its output.
+
+    The caller times it under `torch.no_grad()` with the thread count already set.
+    """
+    module, inputs = build_module(model, precision, input_specs)
+    module.eval()
+
+    def call():
+        return module(*inputs)
+
+    return call
+
+
+def build_module(model: str, precision: Precision, input_specs: tuple[InputSpec, ...] = ()):
+    """(nn.Module, inputs) on the CPU for anything `load_graph` accepts."""
+    path = Path(model)
+    if path.exists():
+        return _exported_module(path)
+    if looks_like_spec(model):
+        return parse_spec(model).build(dtype=precision.torch_dtype_name, device="cpu")
+    if FACTORY.match(model):
+        return _factory_module(model, precision, input_specs)
+    raise GraphcalError(f"MODEL {model!r} is not a file, a workload spec or a factory")
+
+
+def _exported_module(path: Path):
+    """A torch.export archive as a runnable module with its saved example inputs (or random
+    inputs of the exported shapes when none were saved)."""
+    import torch
+
+    program = torch.export.load(str(path))
+    saved = getattr(program, "example_inputs", None)
+    if saved is not None:
+        args, kwargs = saved
+        if kwargs:
+            raise GraphcalError(f"{path}: keyword example inputs are not supported by `sweep model`")
+        return program.module(), tuple(args)
+    user_inputs = set(program.graph_signature.user_inputs)
+    inputs = []
+    for node in program.graph.nodes:
+        if node.op == "placeholder" and node.name in user_inputs:
+            val = node.meta.get("val")
+            if val is None:
+                raise GraphcalError(f"{path}: input {node.name} has no recorded shape")
+            inputs.append(random_tensor(tuple(val.shape), val.dtype))
+    return program.module(), tuple(inputs)
+
+
+def _factory_module(ref: str, precision: Precision, input_specs: tuple[InputSpec, ...]):
+    import torch
+
+    module_name, _, function_name = ref.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), function_name)
+    except (ImportError, AttributeError) as exc:
+        raise GraphcalError(f"cannot load factory {ref}: {exc}") from None
+    if not input_specs:
+        raise GraphcalError(f"{ref}: needs --input-shape (e.g. --input-shape 1x3x224x224)")
+    module = factory().to(getattr(torch, precision.torch_dtype_name))
+    inputs = tuple(
+        random_tensor(s.shape, getattr(torch, s.dtype or precision.torch_dtype_name)) for s in input_specs
+    )
+    return module, inputs
+
+
+def random_tensor(shape: tuple[int, ...], dtype):
+    """randn for floating dtypes; zeros for integer ones (always valid indices)."""
+    import torch
+
+    if dtype.is_floating_point:
+        return torch.randn(shape, dtype=dtype)
+    return torch.zeros(shape, dtype=dtype)

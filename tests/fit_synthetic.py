@@ -1,0 +1,79 @@
+"""Synthetic sweeps for the fit tests: rows timed by a known profile through graphcal's own
+vectorised model, with small seeded noise, written in the sweep CSV format (sweepfile.COLUMNS)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from graphcal.fit import params as P
+from graphcal.fit.model import Facts, cost_rows, evaluate
+from graphcal.precision import Precision
+from graphcal.profile import load_profile
+from graphcal.sweepfile import COLUMNS
+
+FP32 = Precision.FP32
+HOST = "synthetic-host"
+
+# 8 cores, 1 TFLOP/s, 1 TB/s: with 1 thread an add is vector-compute-bound, with 8 memory-bound.
+FACTS = {
+    "cpu": {"model": "Synthetic CPU", "physical_cores": 8, "logical_cores": 8},
+    "memory": {"bandwidth_bytes_per_s": 1.0e12},
+    "peak_flops_per_s": {"fp32": 1.0e12},
+}
+BASE = {"efficiency_factor": 0.5, "memory_bottleneck_factor": 0.5, "tile_utilization": 0.5,
+        "instruction_efficiency": 0.5, "per_op_overhead_s": 1.0e-6}
+TRUTH = {"efficiency_factor": 0.5, "memory_bottleneck_factor": 0.7, "tile_utilization": 0.8,
+         "instruction_efficiency": 0.3, "per_op_overhead_s": 3.0e-6}
+
+# Every regime: matrix compute (big matmuls), vector compute (adds on 1 thread), memory (adds on
+# 8 threads, batch-1 linears), overhead (tiny ops); and MLPs that mix them.
+WORKLOADS = (
+    [(f"matmul:{n}x{n}x{n}", t) for n in (256, 512, 1024) for t in (1, 4, 8)]
+    + [(f"add:{n}", t) for n in (200_000, 1_000_000, 4_000_000, 16_000_000) for t in (1, 2, 8)]
+    + [(f"linear:1x{d}x{d}", t) for d in (1024, 2048, 4096) for t in (2, 8)]
+    + [(w, t) for w in ("add:16", "add:256", "matmul:4x4x4", "mlp:1:8x8x8") for t in (1, 8)]
+    + [(w, 8) for w in ("mlp:64:512x512x10", "mlp:256:1024x1024x1024", "mlp:4:2048x2048")]
+)
+MLP_ONLY = [(f"mlp:{b}:{d}x{d}x{d}", t) for b in (1, 16, 256) for d in (64, 512, 2048) for t in (1, 8)]
+
+
+def profile_data(name: str, values: dict) -> dict:
+    data = {"name": name, **{k: dict(v) for k, v in FACTS.items()}}
+    data["runtime"] = {"per_op_overhead_s": values["per_op_overhead_s"]}
+    data["coefficients"] = {"fp32": {k: v for k, v in values.items() if k != "per_op_overhead_s"}}
+    return data
+
+
+def predicted(profile_path: Path, workloads: list[tuple[str, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(latency_s, flops, bytes) of each (workload, threads) on the profile, by fit's model."""
+    profile = load_profile(profile_path)
+    rows = cost_rows([w for w, _ in workloads], [t for _, t in workloads], FP32)
+    latency = evaluate(rows, Facts.of(profile, FP32), P.base_values(profile, FP32)).latency_s
+    return latency, (rows.flops * rows.valid).sum(axis=1), (rows.bytes * rows.valid).sum(axis=1)
+
+
+def sweep_rows(profile_path: Path, workloads, sigma: float = 0.01, seed: int = 0, host: str = HOST) -> list[dict]:
+    latency, flops, nbytes = predicted(profile_path, list(workloads))
+    noise = np.exp(np.random.default_rng(seed).normal(0.0, sigma, size=len(latency)))
+    rows = []
+    for (workload, threads), lat, f, b in zip(workloads, latency * noise, flops, nbytes):
+        rows.append({
+            "workload": workload, "dtype": "fp32", "threads": threads, "latency_s": repr(float(lat)),
+            "median_s": repr(float(lat) * 1.02), "p90_s": repr(float(lat) * 1.05), "samples": 20,
+            "flops": repr(float(f)), "bytes": repr(float(b)), "host_id": host,
+            "host_cpu_model": "Synthetic CPU", "host_logical_cores": 8, "host_simd": "avx2+fma",
+            "torch_version": "2.13.0+cpu", "torch_backend": "onednn", "graphcal_version": "0.1.0",
+            "timestamp": "2026-01-01T00:00:00+00:00",
+        })
+    return rows
+
+
+def write_sweep(path: Path, rows: list[dict], columns=COLUMNS) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path

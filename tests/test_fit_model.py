@@ -1,0 +1,95 @@
+"""fit's vectorised model is the mapper: same latency as predict_graph, bit for bit, and each
+parameter moves only the terms it is declared to act on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from graphcal.fit import params as P
+from graphcal.fit.calibrate import identify, stratified_split
+from graphcal.fit.model import Facts, cost_rows, evaluate, log_jacobian
+from graphcal.load import graph_of_spec
+from graphcal.mapper import Target
+from graphcal.precision import Precision
+from graphcal.predict import predict_graph
+from graphcal.profile import COEFFICIENTS, load_profile
+from tests.conftest import base_profile_data
+
+FP32 = Precision.FP32
+SPECS = [
+    "mlp:8:512x1024x10", "mlp:1:8x8", "linear:3x100x7", "matmul:64x96x1536", "add:1000003",
+    "conv2d:1x16x14x14x16x3", "sdpa:1x4x64x64", "layer_norm:128x768", "eltwise:gelu:4096",
+]
+
+
+@pytest.mark.parametrize("profile_ref", ["i7-12700k-tiny", "i7-12700k-large", "custom"])
+def test_vectorised_latency_equals_predict_graph_exactly(profile_ref, write_profile):
+    if profile_ref == "custom":
+        data = base_profile_data(efficiency_factor=0.37, memory_bottleneck_factor=0.91)
+        data["runtime"]["per_op_overhead_s"] = 2.7e-6
+        profile_ref = str(write_profile("custom", data))
+    profile = load_profile(profile_ref)
+    workloads = [(s, t) for s in SPECS for t in (1, 3, 64)]
+    rows = cost_rows([w for w, _ in workloads], [t for _, t in workloads], FP32)
+    got = evaluate(rows, Facts.of(profile, FP32), P.base_values(profile, FP32)).latency_s
+    for (spec, threads), value in zip(workloads, got):
+        expected = predict_graph(graph_of_spec(spec, FP32), Target(profile, FP32, threads)).latency_s
+        assert value == expected, (spec, threads)  # exact: same float operations, same order
+
+
+def test_params_cover_every_profile_coefficient_and_round_trip():
+    assert {p.name for p in P.PARAMS if p.section == "coefficients"} == set(COEFFICIENTS)
+    values = {"efficiency_factor": 0.3, "memory_bottleneck_factor": 0.9, "tile_utilization": 0.6,
+              "instruction_efficiency": 0.2, "per_op_overhead_s": 4e-6}
+    free = ("per_op_overhead_s", "tile_utilization")
+    x = P.to_vector(values, free)
+    assert x.tolist() == pytest.approx([4.0, 0.6])  # overhead in units of its 1e-6 scale
+    assert P.from_vector(x, values, free) == pytest.approx(values)
+    lower, upper = P.bounds(free)
+    assert lower.tolist() == [0.0, 1e-4] and upper.tolist() == pytest.approx([1000.0, 1.0])
+
+
+def test_each_parameter_moves_only_its_terms():
+    profile = load_profile("i7-12700k")
+    # big matmul: matrix-compute; big add on 12 threads: memory; add:8: overhead
+    rows = cost_rows(["matmul:2048x2048x2048", "add:50000000", "add:8"], [12, 12, 12], FP32)
+    facts, base = Facts.of(profile, FP32), P.base_values(profile, FP32)
+    terms = evaluate(rows, facts, base)
+    assert terms.regimes().tolist() == ["compute", "memory", "overhead"]
+    jac = log_jacobian(terms, base, tuple(p.name for p in P.PARAMS))
+    names = [p.name for p in P.PARAMS]
+    col = {n: jac[:, i] for i, n in enumerate(names)}
+    assert col["tile_utilization"][0] < -0.99 and col["tile_utilization"][1:].tolist() == [0, 0]
+    assert col["memory_bottleneck_factor"][1] < -0.99 and col["memory_bottleneck_factor"][0] == 0
+    assert col["instruction_efficiency"].tolist() == [0, 0, 0]  # no vector op is compute-bound here
+    assert col["per_op_overhead_s"][2] * base["per_op_overhead_s"] > 0.5
+    # the analytic Jacobian matches a finite difference of the model
+    for name in names:
+        step = dict(base, **{name: base[name] * (1 + 1e-6)})
+        numeric = (np.log(evaluate(rows, facts, step).latency_s) - np.log(terms.latency_s)) / (base[name] * 1e-6)
+        assert numeric == pytest.approx(col[name], rel=1e-4, abs=1e-3)
+
+
+def test_identifiability_rules():
+    all_regimes = np.array(["matrix", "vector", "memory", "overhead"])
+    free, status = identify(all_regimes, ())
+    assert free == ("tile_utilization", "instruction_efficiency", "memory_bottleneck_factor", "per_op_overhead_s")
+    assert status["efficiency_factor"][0] == "confounded"
+    free, status = identify(all_regimes, ("tile_utilization",))
+    assert "efficiency_factor" in free and status["tile_utilization"][0] == "fixed"
+    free, status = identify(np.array(["matrix", "memory"]), ())
+    assert free == ("tile_utilization", "memory_bottleneck_factor")
+    assert status["instruction_efficiency"][0] == status["per_op_overhead_s"][0] == "no rows"
+    assert status["efficiency_factor"][0] == "confounded"
+
+
+def test_split_is_seeded_and_stratified():
+    labels = np.array(["matrix"] * 10 + ["memory"] * 5 + ["overhead"] * 1)
+    train, holdout = stratified_split(labels, 0.2, seed=3)
+    again = stratified_split(labels, 0.2, seed=3)
+    assert train.tolist() == again[0].tolist() and holdout.tolist() == again[1].tolist()
+    held = labels[holdout].tolist()
+    assert held.count("matrix") == 2 and held.count("memory") == 1 and "overhead" not in held  # 0.2*10, 0.2*5, min 1 train
+    assert sorted(train.tolist() + holdout.tolist()) == list(range(16))
+    assert stratified_split(labels, 0.2, seed=4)[1].tolist() != holdout.tolist()
