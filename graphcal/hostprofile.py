@@ -302,11 +302,11 @@ HEADER = (
 )
 
 
-def init_host_profile(out: Path, probe: Callable[[Detected], Probes] = run_probes) -> dict:
+def init_host_profile(out: Path, probe: Callable[[Detected], Probes] | None = None) -> dict:
     """Detect, probe, write `out` atomically (validated by loading it); return the document."""
     from graphcal.fit.write import write_profile
 
     detected = detect()
-    document = build_profile(out.stem, detected, probe(detected))
+    document = build_profile(out.stem, detected, (probe or run_probes)(detected))
     write_profile(document, out, HEADER)
     return document

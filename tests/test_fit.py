@@ -225,16 +225,15 @@ def test_unknown_fix_name_and_bad_holdout(run_cli, rows, tmp_path):
 
 
 def test_a_failed_fit_writes_nothing(run_cli, rows, tmp_path, monkeypatch):
-    from graphcal.fit import solver
+    from graphcal.fit import calibrate, solver
 
     base, sweep, _ = rows
-    monkeypatch.setattr(solver, "SolverSettings", solver.SolverSettings)  # keep the class
-    monkeypatch.setattr("graphcal.fit.calibrate.SolverSettings", lambda: solver.SolverSettings(max_nfev=1))
-    from graphcal.fit import calibrate
-
-    monkeypatch.setattr(calibrate.FitOptions, "__init__", calibrate.FitOptions.__init__)
-    out = tmp_path / "o.yaml"
     original = calibrate.solve
     monkeypatch.setattr(calibrate, "solve", lambda *a: original(*a[:5], solver.SolverSettings(max_nfev=1)))
-    message = bad(run_cli, out, sweep, "--base", base)
+    message = bad(run_cli, tmp_path / "o.yaml", sweep, "--base", base)
     assert "did not converge" in message and "nothing was written" in message
+    previous = tmp_path / "previous.yaml"
+    previous.write_text("kept: true\n")
+    result = run_cli("fit", sweep, "--base", base, "--out", previous)
+    assert result.code == 2 and previous.read_text() == "kept: true\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left

@@ -25,6 +25,8 @@ from graphcal.trace import export_module, graph_from_fx
 
 from conftest import REPO, base_profile_data
 
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
+
 FP32 = Precision.FP32
 X = (InputSpec((2, 3, 8, 8), None),)  # the input of gc_models.Net
 
@@ -127,6 +129,20 @@ def test_pt2_reads_no_weight_and_unpickles_nothing(zoo, monkeypatch):
     assert any(name.endswith("models/model.json") for name in opened)
     # the config that describes the weights is read; no payload (data/weights/weight_N) is
     assert not [name for name in opened if "/weights/weight_" in name or "sample_inputs" in name]
+
+
+def test_program_decoding_matches_torch(zoo):
+    """graphcal's cached JSON-to-schema decoder builds what torch's own decoder builds."""
+    import json
+
+    from torch._export.serde import schema
+    from torch._export.serde.serialize import _dict_to_dataclass
+
+    from graphcal.models.exported import to_dataclass
+
+    with zipfile.ZipFile(zoo / "net.pt2") as archive:
+        data = json.loads(archive.read("net/models/model.json"))
+    assert to_dataclass(schema.ExportedProgram, data) == _dict_to_dataclass(schema.ExportedProgram, data)
 
 
 def test_format_is_detected_by_content_not_extension(zoo, tmp_path):

@@ -208,3 +208,19 @@ def test_noise_floor_pairs_repeats_with_their_measurement(tmp_path):
     # |1.1-1|/1 = 0.1, 0, |3-4|/4 = 0.25: median 0.1
     assert noise_floor([out]) == pytest.approx(0.1)
     assert [r.workload for r in read_sweep(out)] == ["a", "b", "c"]
+
+
+@pytest.mark.slow
+def test_sweep_model_times_specs_and_pt2_files(run_cli, tmp_path):
+    import torch
+
+    program = torch.export.export(torch.nn.Sequential(torch.nn.Linear(8, 4)).eval(), (torch.randn(2, 8),))
+    pt2 = tmp_path / "m.pt2"
+    torch.export.save(program, str(pt2))
+    out = tmp_path / "models.csv"
+    result = run_cli("sweep", "model", "mlp:2:8x8", str(pt2), "--out", out, "--threads", "1")
+    assert result.code == 0, result.stderr
+    rows = {r["workload"]: r for r in rows_of(out) if r["role"] == "measure"}
+    assert set(rows) == {"mlp:2:8x8", str(pt2)}
+    assert float(rows[str(pt2)]["flops"]) == 2 * 2 * 8 * 4  # 128, as predict counts the file
+    assert all(r["grid"] == "model" for r in rows.values())

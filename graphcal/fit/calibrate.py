@@ -89,7 +89,11 @@ class Calibration:
         return tuple(p.name for p in self.params if p.status == FITTED)
 
     def notes(self) -> list[str]:
-        return [f"{p.name}: {p.note}" for p in self.params if p.status in (NO_ROWS, CONFOUNDED)]
+        notes = [f"{p.name}: {p.note}" for p in self.params if p.status in (NO_ROWS, CONFOUNDED)]
+        unsupported = sum(1 for t in self.costed.tables if t.unsupported)
+        if unsupported:
+            notes.append(f"{unsupported} row(s) have ops graphcal cannot cost; their predictions are understated")
+        return notes
 
 
 def calibrate(
@@ -117,9 +121,6 @@ def calibrate(
             f"{len(rows)} row(s) cannot fit {len(free_requested)} free coefficients "
             f"({', '.join(free_requested)}); sweep more configurations or --fix some"
         )
-    for row in rows:
-        if row.threads < 1:
-            raise GraphcalError(f"{row.source}: threads must be at least 1, got {row.threads}")
 
     costed = cost_rows([r.workload for r in rows], [r.threads for r in rows], precision,
                        [r.source for r in rows], progress)
@@ -185,7 +186,7 @@ def identify(fine_regimes: np.ndarray, fixed: tuple[str, ...]) -> tuple[tuple[st
     vectors: list[list[int]] = []
     statuses: dict[str, tuple[str, str]] = {}
     for spec in P.PARAMS:
-        regimes = " or ".join(sorted(spec.acts_on))
+        regimes = " or ".join(P.TERM_LABELS[t] for t in P.TERMS if t in spec.acts_on)
         if spec.name in fixed:
             statuses[spec.name] = (FIXED, "fixed by --fix at the base value")
             continue
@@ -201,7 +202,7 @@ def identify(fine_regimes: np.ndarray, fixed: tuple[str, ...]) -> tuple[tuple[st
             others = [n for n in free if P.BY_NAME[n].acts_on & footprint]
             statuses[spec.name] = (
                 CONFOUNDED,
-                f"its rows ({' and '.join(sorted(footprint))}-bound) already fit {', '.join(others)}, and the "
+                f"its rows ({' and '.join(P.TERM_LABELS[t] for t in P.TERMS if t in footprint)}-bound) already fit {', '.join(others)}, and the "
                 f"product is all they determine; kept at the base value (--fix {','.join(others)} to fit it instead)",
             )
             continue

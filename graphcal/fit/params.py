@@ -26,6 +26,7 @@ from graphcal.precision import Precision
 from graphcal.profile import COEFFICIENTS, HardwareProfile
 
 TERMS = ("matrix", "vector", "memory", "overhead")
+TERM_LABELS = {"matrix": "matrix-compute", "vector": "vector-compute", "memory": "memory", "overhead": "overhead"}
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from graphcal import __version__
 from graphcal.errors import GraphcalError
 from graphcal.fit import params as P
 from graphcal.fit.calibrate import Calibration
-from graphcal.profile import load_profile, resolve_path
+from graphcal.profile import load_profile, resolve_path, user_profile_dir
 
 STRATIFIED_BY = "regime under the base profile (compute split into matrix and vector)"
 
@@ -34,6 +34,9 @@ def check_out(out: Path, base_ref: str | None) -> None:
         raise GraphcalError(f"--out {out}: a profile file must end in .yaml")
     if base_ref is None:
         return
+    looks_like_path = "/" in base_ref or os.sep in base_ref or base_ref.endswith((".yaml", ".yml"))
+    if not looks_like_path and out.stem == base_ref and out.resolve().parent == user_profile_dir().resolve():
+        raise GraphcalError(f"--out {out} would shadow the base profile {base_ref!r} it extends; choose another name")
     try:
         base_path = resolve_path(base_ref)
     except GraphcalError:

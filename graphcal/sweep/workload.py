@@ -39,7 +39,6 @@ def build_call(model: str, precision: Precision, input_specs: tuple[InputSpec, .
     The caller times it under `torch.no_grad()` with the thread count already set.
     """
     module, inputs = build_module(model, precision, input_specs)
-    module.eval()
 
     def call():
         return module(*inputs)
@@ -70,7 +69,7 @@ def _exported_module(path: Path):
         args, kwargs = saved
         if kwargs:
             raise GraphcalError(f"{path}: keyword example inputs are not supported by `sweep model`")
-        return program.module(), tuple(args)
+        return program.module(), tuple(args)  # NB: an exported module is already in eval mode
     user_inputs = set(program.graph_signature.user_inputs)
     inputs = []
     for node in program.graph.nodes:
@@ -96,7 +95,7 @@ def _factory_module(ref: str, precision: Precision, input_specs: tuple[InputSpec
     inputs = tuple(
         random_tensor(s.shape, getattr(torch, s.dtype or precision.torch_dtype_name)) for s in input_specs
     )
-    return module, inputs
+    return module.eval(), inputs
 
 
 def random_tensor(shape: tuple[int, ...], dtype):

@@ -1,0 +1,123 @@
+"""`graphcal profiles init --host`: detection from /proc and /sys, probes, a profile that loads."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import yaml
+
+from graphcal import hostprofile as H
+from graphcal.precision import Precision
+from graphcal.profile import load_profile
+
+CPUINFO = """processor\t: 0
+model name\t: Example(R) CPU E-1234 @ 2.50GHz
+physical id\t: 0
+core id\t: 0
+cpu MHz\t\t: 1200.000
+flags\t\t: fpu sse sse2 avx fma avx2
+
+processor\t: 1
+model name\t: Example(R) CPU E-1234 @ 2.50GHz
+physical id\t: 0
+core id\t: 0
+flags\t\t: fpu sse sse2 avx fma avx2
+
+processor\t: 2
+model name\t: Example(R) CPU E-1234 @ 2.50GHz
+physical id\t: 0
+core id\t: 1
+flags\t\t: fpu sse sse2 avx fma avx2
+
+processor\t: 3
+model name\t: Example(R) CPU E-1234 @ 2.50GHz
+physical id\t: 0
+core id\t: 1
+flags\t\t: fpu sse sse2 avx fma avx2
+"""
+
+
+@pytest.fixture
+def fake_system(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(CPUINFO)
+    sys_cpu = tmp_path / "cpu"
+    for index, (level, kind, size) in enumerate([("1", "Data", "32K"), ("1", "Instruction", "32K"),
+                                                 ("2", "Unified", "1024K"), ("3", "Unified", "16384K")]):
+        d = sys_cpu / "cpu0" / "cache" / f"index{index}"
+        d.mkdir(parents=True)
+        for name, value in (("level", level), ("type", kind), ("size", size)):
+            (d / name).write_text(value + "\n")
+    (sys_cpu / "cpu0" / "cpufreq").mkdir()
+    (sys_cpu / "cpu0" / "cpufreq" / "cpuinfo_max_freq").write_text("3000000\n")  # kHz
+    return cpuinfo, sys_cpu
+
+
+def test_detect_reads_cores_simd_clocks_and_caches(fake_system):
+    d = H.detect(*fake_system)
+    assert d.get("cpu.model") == "Example(R) CPU E-1234 @ 2.50GHz"
+    assert d.get("cpu.logical_cores") == 4 and d.get("cpu.physical_cores") == 2  # 2 cores x 2 threads
+    assert d.get("cpu.fp32_flops_per_cycle_per_core") == 32  # 256-bit: 8 lanes x 2 (FMA) x 2 units
+    assert "assumed" in d.facts["cpu.fp32_flops_per_cycle_per_core"].source
+    assert d.get("cpu.max_clock_hz") == 3_000_000_000 and d.get("cpu.base_clock_hz") == 2_500_000_000
+    assert d.get("caches.l1d_bytes_per_core") == 32 * 1024
+    assert d.get("caches.l2_bytes_per_core") == 1024 * 1024 and d.get("caches.l3_bytes") == 16 * 1024**2
+
+
+def test_detect_without_sysfs_or_fma(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: Old CPU\ncpu MHz\t\t: 2000.000\nflags\t\t: sse sse2 avx\n")
+    d = H.detect(cpuinfo, tmp_path / "nothing")
+    assert d.get("cpu.physical_cores") == 1 and "assumed" in d.facts["cpu.physical_cores"].source
+    assert d.get("cpu.fp32_flops_per_cycle_per_core") == 16  # 8 lanes, one add + one multiply
+    assert d.get("cpu.base_clock_hz") == 2_000_000_000 and d.get("cpu.max_clock_hz") is None
+    assert d.get("caches.l3_bytes") is None
+
+
+def fake_probes(peak=1.0e11):
+    return H.Probes(H.Probe(peak, "fake sgemm"), H.Probe(2.0e10, "fake copy"), H.Probe(3.0e-6, "fake add"))
+
+
+def test_profile_peak_is_the_larger_of_computed_and_probed(fake_system):
+    d = H.detect(*fake_system)
+    computed = 2 * 32 * 3.0e9  # cores x FLOP/cycle x max clock = 192 GFLOP/s
+    doc = H.build_profile("x", d, fake_probes(peak=1.0e11))
+    assert doc["peak_flops_per_s"]["fp32"] == computed
+    assert doc["coefficients"]["fp32"]["tile_utilization"] == pytest.approx(1.0e11 / computed)
+    assert doc["provenance"]["sources"]["peak_flops_per_s.fp32"].startswith("computed")
+    faster = H.build_profile("x", d, fake_probes(peak=3.0e11))
+    assert faster["peak_flops_per_s"]["fp32"] == 3.0e11 and faster["coefficients"]["fp32"]["tile_utilization"] == 1.0
+    assert faster["provenance"]["sources"]["peak_flops_per_s.fp32"].startswith("probed")
+
+
+def test_init_host_writes_a_profile_that_loads_with_probes_marked(run_cli, tmp_path, monkeypatch, fake_system):
+    monkeypatch.setattr(H, "run_probes", lambda detected: fake_probes())
+    real_detect = H.detect
+    monkeypatch.setattr(H, "detect", lambda: real_detect(*fake_system))
+    out = tmp_path / "host.yaml"
+    result = run_cli("profiles", "init", "--host", "--out", out, "--json")
+    assert result.code == 0, result.stderr
+    profile = load_profile(out)
+    assert profile.bandwidth_bytes_per_s == 2.0e10 and profile.per_op_overhead_s == 3.0e-6
+    assert 0 < profile.coefficient(Precision.FP32, "tile_utilization") <= 1
+    written = yaml.safe_load(out.read_text())
+    sources = written["provenance"]["sources"]
+    assert sources["memory.bandwidth_bytes_per_s"].startswith("probed: fake copy")
+    assert sources["runtime.per_op_overhead_s"].startswith("probed")
+    assert sources["cpu.physical_cores"].startswith("detected")
+    assert written["measured"]["sgemm_flops_per_s"] == {"value": 1.0e11, "method": "fake sgemm"}
+    assert "probed" in out.read_text().splitlines()[0] + out.read_text().splitlines()[1]
+    # the written profile is a usable --hw and --base
+    assert run_cli("predict", "mlp:8:64x64", "--hw", out, "--json").code == 0
+    again = run_cli("profiles", "init", "--host", "--out", out)
+    assert again.code == 2 and "--force" in again.stderr
+    assert run_cli("profiles", "init", "--out", tmp_path / "y.yaml").code == 2  # --host is required
+
+
+def test_real_probes_run_briefly_and_give_positive_figures():
+    peak = H.probe_peak_flops(threads=1, n=128, budget_s=0.05)
+    copy = H.probe_bandwidth(threads=1, nbytes=4 * 1024**2, budget_s=0.05)
+    overhead = H.probe_overhead(calls=50)
+    for probe in (peak, copy, overhead):
+        assert math.isfinite(probe.value) and probe.value > 0 and probe.method
