@@ -30,7 +30,7 @@ for _name in COMMAND_MODULES:
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except GraphcalError as exc:
         if os.environ.get("GRAPHCAL_DEBUG"):
             raise
@@ -51,3 +51,5 @@ def main() -> None:
             print("graphcal: interrupted", file=sys.stderr)
             sys.exit(130)
         raise
+    if isinstance(code, int):
+        sys.exit(code)
