@@ -77,9 +77,7 @@ def _run(workloads, grid_name, protocol, out, threads, dtype, budget_s, resume, 
     result = run_sweep(plan, RichProgress(err), announce=lambda text: err.print(f"graphcal sweep: {text}", soft_wrap=True, markup=False))
     render_summary(result, Console())
     if result.stopped == "interrupt":
-        # SystemExit, not typer.Exit: main() runs click with standalone_mode=False, which turns
-        # typer.Exit into a return value that main() drops.
-        raise SystemExit(130)
+        raise typer.Exit(130)
 
 
 def _grid_command(kind: str):
