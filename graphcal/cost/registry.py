@@ -89,6 +89,8 @@ FREE_OPS: frozenset[str] = frozenset(
         "aten.dropout.default", "aten.feature_dropout.default", "aten.alpha_dropout.default",
         # Shape queries and assertions: no tensor data touched.
         "aten.sym_size.int", "aten.sym_numel.default", "aten.sym_stride.int",
+        "aten.size.int", "aten.size.default", "aten.numel.default", "aten.dim.default",
+        "aten.stride.int", "aten.stride.default",  # TorchScript's shape queries
         "aten._assert_tensor_metadata.default", "aten._assert_scalar.default",
     }
 )

@@ -31,9 +31,9 @@ def attention_flops(q: TensorMeta, k: TensorMeta, v: TensorMeta) -> int:
     "aten._scaled_dot_product_attention_math.default",
 )
 def attention(node: OpNode) -> OpCost:
-    """softmax(Q K^T + mask) V: 4*B*H*L*S*D FLOPs; bytes: Q, K, V, mask read, outputs written.
-    NB: the softmax's own work is not counted (as FlopCounterMode), and a causal mask is costed
-    as the full L x S product though a flash kernel skips about half of it."""
+    """softmax(Q K^T + mask) V: 4*B*H*L*S*D FLOPs; Q, K, V, mask read, outputs written."""
+    # NB: the softmax's own work is not counted (nor by FlopCounterMode on GPU).
+    # NB: a causal mask is costed as the full L x S product; a flash kernel skips about half.
     q, k, v = node.args[0], node.args[1], node.args[2]
     return io_cost(node, attention_flops(q, k, v), MATRIX, "attention")
 
@@ -60,10 +60,10 @@ def _pointwise(elements: int, flops_per_element: int, reads: int, extra_read: in
 
 
 def _sum(parts: list[OpCost], node: OpNode, extra_inputs: tuple, extra_outputs: tuple) -> OpCost:
-    """Total of a fused op's kernels, plus the mask it reads and any extra outputs it writes.
-    NB: intermediates (projections, hidden activations) are counted written once and read once;
-    the vector parts (norms, activations, residual adds) are costed at the matrix rate because
-    an op has one kind: they are a small fraction of the FLOPs at the usual sizes."""
+    """Total of a fused op's kernels, plus the mask it reads and any extra outputs it writes."""
+    # NB: intermediates (projections, hidden activations) count written once and read once.
+    # NB: the vector parts (norms, activation, residual adds) go at the matrix rate, since an op
+    # has one kind; they are a small fraction of the FLOPs at the usual sizes.
     extra_read = sum(t.nbytes for t in extra_inputs if isinstance(t, TensorMeta))
     extra_written = sum(t.nbytes for t in extra_outputs)
     return OpCost(
@@ -74,8 +74,8 @@ def _sum(parts: list[OpCost], node: OpNode, extra_inputs: tuple, extra_outputs: 
 
 @register("aten._native_multi_head_attention.default")
 def native_multi_head_attention(node: OpNode) -> OpCost:
-    """nn.MultiheadAttention fast path: Q, K, V projections, the attention core, the output
-    projection. NB: with need_weights the kernel runs explicit bmm + softmax; costed the same."""
+    """nn.MultiheadAttention fast path: Q, K, V projections, attention core, out projection."""
+    # NB: with need_weights the kernel runs explicit bmm + softmax; costed the same.
     query, key = node.args[0], node.args[1]
     dim, heads = node.args[3], node.args[4]
     itemsize = ITEMSIZE[query.dtype]
@@ -92,8 +92,7 @@ def native_multi_head_attention(node: OpNode) -> OpCost:
 
 @register("aten._transformer_encoder_layer_fwd.default")
 def transformer_encoder_layer(node: OpNode) -> OpCost:
-    """nn.TransformerEncoderLayer fast path: QKV projection, attention core, output projection,
-    two residual adds and layer norms, the FFN (Linear, ReLU or GELU, Linear)."""
+    """nn.TransformerEncoderLayer fast path: attention, FFN, two residual adds and norms."""
     src, dim, heads = node.args[0], node.args[1], node.args[2]
     use_gelu, ffn = bool(node.args[7]), node.args[14].shape[0]
     itemsize = ITEMSIZE[src.dtype]

@@ -46,8 +46,7 @@ def bmm(node: OpNode) -> OpCost:
 
 @register("aten.matmul.default", "aten.mv.default", "aten.dot.default", "aten.vdot.default")
 def matmul(node: OpNode) -> OpCost:
-    """Broadcasting matmul (and matrix-vector, dot): 2 * output elements * K, K the contracted
-    dimension (a scalar result has one element)."""
+    """Broadcasting matmul, matrix-vector, dot: 2 * output elements * K (K contracted)."""
     k = node.args[0].shape[-1]
     return io_cost(node, 2 * out(node).numel * k, MATRIX, "matmul")
 
@@ -65,8 +64,8 @@ _TRANSPOSED_CONV = {
     "aten.conv1d.padding", "aten.conv2d.padding", "aten.conv3d.padding",
 )
 def convolution(node: OpNode) -> OpCost:
-    """2 * N * prod(weight shape) * prod(output spatial) (input spatial when transposed), as
-    FlopCounterMode's conv_flop_count; groups are in the weight's C_in/groups dimension."""
+    """2 * N * prod(weight shape) * prod(output spatial; input spatial if transposed)."""
+    # As FlopCounterMode's conv_flop_count; groups are in the weight's C_in/groups dimension.
     x, w = node.args[0], node.args[1]
     transposed = node.target in _TRANSPOSED_CONV or (node.target in _GENERIC_CONV and bool(node.args[6]))
     spatial_dims = len(w.shape) - 2

@@ -33,15 +33,15 @@ per_element("memory", 0, (
 
 @register(*overloads("empty_like new_empty empty_strided", "default"), "aten.empty.memory_format")
 def allocation(node: OpNode) -> OpCost:
-    """Uninitialised allocation: no FLOPs and no bytes (nothing is read or written).
-    NB: the allocator's own time is left to the per-op overhead."""
+    """Uninitialised allocation: no FLOPs and no bytes (nothing is read or written)."""
+    # NB: the allocator's own time is left to the per-op overhead.
     return OpCost(0.0, 0.0, 0.0, VECTOR, "memory")
 
 
 @register(*overloads("to", "dtype", "dtype_layout", "device", "other"), "aten.type_as.default")
 def conversion(node: OpNode) -> OpCost:
-    """Tensor.to / type_as: a copy when the dtype changes or copy=True, else it returns its
-    input: no cost. NB: a device change alone is assumed not to happen on a CPU graph."""
+    """Tensor.to / type_as: a copy if the dtype changes or copy=True, else free (returns self)."""
+    # NB: a device change alone is assumed not to happen on a CPU graph.
     source = node.args[0]
     copies = bool(node.arg(4 if node.target == "aten.to.device" else 3, "copy", False))
     if out(node).dtype == source.dtype and not copies:
@@ -54,8 +54,9 @@ def conversion(node: OpNode) -> OpCost:
     "aten.index.Tensor", "aten.take.default",
 )
 def gather(node: OpNode) -> OpCost:
-    """Row or element gather: no FLOPs. NB: reads only the gathered data (as many bytes as it
-    writes) and the indices, not the whole source table."""
+    """Row or element gather (embedding, index_select): no FLOPs, gathered data moved."""
+    # NB: reads only the gathered data (as many bytes as it writes) and the indices, not the
+    # whole source table.
     result = out(node)
     indices = sum(t.nbytes for t in node.inputs[1:])
     return OpCost(0.0, float(indices + result.nbytes), float(result.nbytes), VECTOR, "embedding")

@@ -61,7 +61,7 @@ per_element("norm", AFFINE, overloads(
 
 per_element("softmax", SOFTMAX, (
     *overloads("softmax log_softmax", "int"), *overloads("_softmax _log_softmax _safe_softmax", "default"),
-), doc="Softmax: max, subtract, exp, sum, divide per element.")
+), doc="Softmax: max, subtract, exp, sum, divide: 4 ARITH + 1 TRANSCENDENTAL per element.")
 
 # Reductions: ARITH per input element read (comparisons for max/argmax, adds for sum/mean).
 per_element("reduction", ARITH, (
@@ -95,6 +95,7 @@ def _window(node: OpNode) -> int:
 )
 def pool(node: OpNode) -> OpCost:
     """Windowed pooling: ARITH per window element per output element."""
+    # NB: a window that overlaps the padding is counted whole.
     return io_cost(node, _window(node) * out(node).numel * ARITH, VECTOR, "pool")
 
 
