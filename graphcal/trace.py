@@ -85,3 +85,42 @@ def export_module(module: Any, inputs: tuple, model: str) -> OpGraph:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise GraphcalError(f"could not trace {model}: {first_line}") from exc
     return graph_from_fx(program.graph, model)
+
+
+def record_calls(fn: Any, inputs: tuple, model: str) -> OpGraph:
+    """Run `fn(*inputs)` on real tensors (eval, no grad) and record every aten call the
+    dispatcher sees, at the decomposed level (aten.addmm, aten.convolution, ...). The last
+    resort for TorchScript code that neither fake nor proxy tensors can trace."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Recorder(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.nodes: list[OpNode] = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            try:
+                out = func(*args, **kwargs)
+            except RuntimeError:
+                if any(isinstance(a, torch.Tensor) for a in args):
+                    raise
+                # The TorchScript interpreter hands some shape arithmetic (.item() of a size,
+                # aten.equal of two sizes) to the mode with its 0-d tensors unwrapped to
+                # Python numbers: no tensor work, so it runs on rewrapped numbers, unrecorded.
+                return func(*(torch.tensor(a) for a in args), **kwargs)
+            self.nodes.append(
+                OpNode(
+                    name=f"{func.__name__.split('.')[0]}_{len(self.nodes)}",
+                    target=str(func),
+                    args=tuple(_meta_of(a) for a in args),
+                    kwargs={k: _meta_of(v) for k, v in kwargs.items()},
+                    outputs=_outputs(out),
+                )
+            )
+            return out
+
+    with torch.no_grad(), Recorder() as recorder:
+        fn(*inputs)
+    return OpGraph(model=model, nodes=tuple(recorder.nodes))

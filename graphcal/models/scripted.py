@@ -22,7 +22,7 @@ from graphcal.precision import Precision
 def load_scripted(mf: ModelFile, precision: Precision, input_specs: tuple) -> OpGraph:
     import torch
 
-    from graphcal.trace import graph_from_fx
+    from graphcal.trace import graph_from_fx, record_calls
 
     name = mf.path.name
     inputs = zero_inputs(input_specs, precision, name, "a TorchScript archive")
@@ -31,7 +31,15 @@ def load_scripted(mf: ModelFile, precision: Precision, input_specs: tuple) -> Op
     except Exception as exc:  # torch raises RuntimeError with a C++ backtrace on corrupt archives
         raise GraphcalError(f"{mf.path}: cannot load the TorchScript archive: {first_line(exc)}") from None
     module = module.to(getattr(torch, precision.torch_dtype_name)).eval()
-    return graph_from_fx(trace_callable(module, inputs, name).graph, name)
+    try:
+        return graph_from_fx(trace_callable(module, inputs, name).graph, name)
+    except GraphcalError:
+        # e.g. torch.jit.trace archives of attention models, whose shape arithmetic
+        # make_fx cannot follow: record the calls of one real run instead.
+        try:
+            return record_calls(module, inputs, name)
+        except Exception as exc:
+            raise GraphcalError(f"could not trace {name} on the given --input-shape: {first_line(exc)}") from None
 
 
 def trace_callable(fn: Any, inputs: tuple, name: str) -> Any:
