@@ -33,6 +33,7 @@ from graphcal.host import SIMD_FLAGS
 CPUINFO = Path("/proc/cpuinfo")
 SYS_CPU = Path("/sys/devices/system/cpu")
 UNCALIBRATED_VECTOR = 0.5  # instruction_efficiency before any fit: a guess, and said to be one
+INITIAL_HALF_RATE_ROWS = 16  # matrix_half_rate_rows before any fit: a guess, and said to be one
 
 
 @dataclass
@@ -206,11 +207,29 @@ def probe_overhead(elements: int = 16, calls: int = 2000) -> Probe:
     return Probe(best, f"torch.add on {elements} fp32 elements, mean of {calls} back-to-back calls, fastest of 6 batches")
 
 
+def probe_matrix_overhead(features: int = 16, calls: int = 2000) -> Probe:
+    """BLAS dispatch cost: mean time of a 1 x 16 x 16 linear called back to back, fastest of 6 batches."""
+    import torch
+    from torch.nn import functional as F
+
+    x, w, b = torch.ones(1, features), torch.ones(features, features), torch.ones(features)
+    best = float("inf")
+    with torch.no_grad():
+        for _ in range(6):
+            t0 = time.perf_counter()
+            for _ in range(calls):
+                F.linear(x, w, b)
+            best = min(best, (time.perf_counter() - t0) / calls)
+    return Probe(best, f"F.linear 1x{features}x{features} fp32, mean of {calls} back-to-back calls, fastest of 6 batches")
+
+
 @dataclass(frozen=True)
 class Probes:
     peak: Probe
     bandwidth: Probe
     overhead: Probe
+    cache_bandwidth: Probe
+    matrix_overhead: Probe
 
 
 def run_probes(detected: Detected) -> Probes:
@@ -221,10 +240,16 @@ def run_probes(detected: Detected) -> Probes:
     last_level = detected.get("caches.l3_bytes") or detected.get("caches.l2_bytes_per_core") or 32 * 1024**2
     # Buffers twice the last-level cache, so the copy streams from memory; 64 MiB to 1 GiB.
     nbytes = int(min(max(2 * last_level, 64 * 1024**2), 1024**3))
+    # A copy whose two buffers take an eighth of the last-level cache (1 to 32 MiB each) stays
+    # there between calls: the rate of an op whose working set fits.
+    cache_nbytes = int(min(max(last_level // 16, 1024**2), 32 * 1024**2))
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        return Probes(probe_peak_flops(threads), probe_bandwidth(threads, nbytes), probe_overhead())
+        return Probes(
+            probe_peak_flops(threads), probe_bandwidth(threads, nbytes), probe_overhead(),
+            probe_bandwidth(threads, cache_nbytes, budget_s=0.5), probe_matrix_overhead(),
+        )
     finally:
         torch.set_num_threads(previous)
 
@@ -248,7 +273,14 @@ def build_profile(name: str, detected: Detected, probes: Probes, date: str | Non
         d.set("peak_flops_per_s.fp32", float(probes.peak.value), f"probed: {probes.peak.method} ({why})")
     peak = d.get("peak_flops_per_s.fp32")
     d.set("memory.bandwidth_bytes_per_s", float(probes.bandwidth.value), f"probed: {probes.bandwidth.method}")
+    d.set("memory.cache_bandwidth_bytes_per_s", max(float(probes.cache_bandwidth.value), float(probes.bandwidth.value)),
+          f"probed: {probes.cache_bandwidth.method} (at least the DRAM figure)")
+    if d.get("caches.l3_bytes") is None:
+        d.set("caches.l3_bytes", 32 * 1024**2, "assumed: 32 MiB (no last-level cache size could be read)")
     d.set("runtime.per_op_overhead_s", float(probes.overhead.value), f"probed: {probes.overhead.method}")
+    d.set("runtime.matrix_op_overhead_s", float(probes.matrix_overhead.value), f"probed: {probes.matrix_overhead.method}")
+    d.set("runtime.matrix_half_rate_rows", INITIAL_HALF_RATE_ROWS,
+          f"assumed: {INITIAL_HALF_RATE_ROWS} rows, uncalibrated: graphcal fit sets it from MLP sweeps")
     tile = min(1.0, probes.peak.value / peak)
     coefficients = {
         "efficiency_factor": 1.0,
@@ -268,6 +300,8 @@ def build_profile(name: str, detected: Detected, probes: Probes, date: str | Non
         "sgemm_flops_per_s": {"value": probes.peak.value, "method": probes.peak.method},
         "copy_bandwidth_bytes_per_s": {"value": probes.bandwidth.value, "method": probes.bandwidth.method},
         "per_op_overhead_s": {"value": probes.overhead.value, "method": probes.overhead.method},
+        "cache_copy_bandwidth_bytes_per_s": {"value": probes.cache_bandwidth.value, "method": probes.cache_bandwidth.method},
+        "matrix_op_overhead_s": {"value": probes.matrix_overhead.value, "method": probes.matrix_overhead.method},
     }
     sources = {path: fact.source for path, fact in d.facts.items()}
     sources.update({

@@ -1,15 +1,24 @@
 """Map op costs onto a hardware profile: a roofline with calibrated coefficients.
 
-    op time = per-op overhead + max(compute time, memory time)
+    op time = overhead + max(compute time, memory time)
+    compute time = FLOPs / compute rate        memory time = bytes / memory rate
 
-Each coefficient of `coefficients.<precision>` is applied in exactly one function below:
+Each profile value is read in exactly one function below, whose docstring says what it
+multiplies:
 
-    efficiency_factor         compute_peak()        every op's compute rate
-    tile_utilization          matrix_compute_rate() matrix ops (linear, matmul, conv, attention)
-    instruction_efficiency    vector_compute_rate() vector ops (elementwise, norms, pools, ...)
-    memory_bottleneck_factor  memory_rate()         every op's memory rate
+    coefficients.<p>.efficiency_factor         compute_peak()          every compute rate
+    coefficients.<p>.tile_utilization          matrix_compute_rate()   matrix ops
+    runtime.matrix_half_rate_rows              row_utilization()       matrix ops, by GEMM rows
+    coefficients.<p>.instruction_efficiency    vector_compute_rate()   vector ops
+    memory.bandwidth_bytes_per_s               tier_bandwidth()        working sets beyond the LLC
+    memory.cache_bandwidth_bytes_per_s         tier_bandwidth()        working sets within the LLC
+    caches.l3_bytes                            tier_bandwidth()        which of the two
+    coefficients.<p>.memory_bottleneck_factor  memory_rate()           every memory rate
+    runtime.per_op_overhead_s                  op_overhead()           vector ops
+    runtime.matrix_op_overhead_s               op_overhead()           matrix ops
 
-and the profile's `runtime.per_op_overhead_s` only in op_time().
+Matrix ops are linear, matmul, bmm, convolution, attention and recurrent cells; vector ops are
+the rest (elementwise, activations, norms, softmax, pooling, reductions, copies).
 """
 
 from __future__ import annotations
@@ -72,9 +81,21 @@ def compute_peak(target: Target) -> float:
     )
 
 
-def matrix_compute_rate(target: Target) -> float:
-    """Matrix ops (linear, matmul, bmm, conv, attention): compute_peak x tile_utilization."""
-    return compute_peak(target) * target.profile.coefficient(target.precision, "tile_utilization")
+def row_utilization(rows: int, target: Target) -> float:
+    """Share of the matrix rate a GEMM with `rows` rows (M) reaches: rows / (rows + h), with
+    h = runtime.matrix_half_rate_rows. Short GEMMs (a small batch) cannot fill the kernel's
+    register tiles and threads; h = 0 turns the term off."""
+    half = target.profile.runtime("matrix_half_rate_rows")
+    return rows / (rows + half) if half else 1.0
+
+
+def matrix_compute_rate(target: Target, rows: int) -> float:
+    """Matrix ops: compute_peak x tile_utilization x row_utilization(rows)."""
+    return (
+        compute_peak(target)
+        * target.profile.coefficient(target.precision, "tile_utilization")
+        * row_utilization(rows, target)
+    )
 
 
 def vector_compute_rate(target: Target) -> float:
@@ -83,18 +104,38 @@ def vector_compute_rate(target: Target) -> float:
     return compute_peak(target) * target.profile.coefficient(target.precision, "instruction_efficiency")
 
 
-def memory_rate(target: Target) -> float:
-    """Every op's memory rate: bandwidth_bytes_per_s x memory_bottleneck_factor."""
-    return target.profile.bandwidth_bytes_per_s * target.profile.coefficient(
+def tier_bandwidth(working_set_bytes: float, target: Target) -> float:
+    """The bandwidth an op streams at: memory.cache_bandwidth_bytes_per_s when its working set
+    (every byte it reads and writes) fits in the last-level cache caches.l3_bytes, where
+    repeated calls find it; memory.bandwidth_bytes_per_s (DRAM) otherwise."""
+    profile = target.profile
+    if working_set_bytes <= profile.last_level_cache_bytes:
+        return profile.cache_bandwidth_bytes_per_s
+    return profile.bandwidth_bytes_per_s
+
+
+def memory_rate(working_set_bytes: float, target: Target) -> float:
+    """Every op's memory rate: tier_bandwidth x memory_bottleneck_factor."""
+    return tier_bandwidth(working_set_bytes, target) * target.profile.coefficient(
         target.precision, "memory_bottleneck_factor"
     )
 
 
+def op_overhead(cost: OpCost, target: Target) -> float:
+    """The fixed cost of one eager call: runtime.matrix_op_overhead_s for a matrix op (BLAS
+    and oneDNN dispatch), runtime.per_op_overhead_s for any other."""
+    name = "matrix_op_overhead_s" if cost.kind is OpKind.MATRIX else "per_op_overhead_s"
+    return target.profile.runtime(name)
+
+
 def op_time(cost: OpCost, target: Target) -> OpTime:
-    """Time of one op: runtime.per_op_overhead_s + max(compute, memory)."""
-    rate = matrix_compute_rate(target) if cost.kind is OpKind.MATRIX else vector_compute_rate(target)
+    """Time of one op: op_overhead + max(compute, memory)."""
+    if cost.kind is OpKind.MATRIX:
+        rate = matrix_compute_rate(target, cost.rows)
+    else:
+        rate = vector_compute_rate(target)
     return OpTime(
         compute_s=cost.flops / rate,
-        memory_s=cost.bytes / memory_rate(target),
-        overhead_s=target.profile.per_op_overhead_s,
+        memory_s=cost.bytes / memory_rate(cost.bytes, target),
+        overhead_s=op_overhead(cost, target),
     )

@@ -88,20 +88,22 @@ SCHEMA: dict[str, Any] = {
     "caches": {
         "l1d_bytes_per_core": Leaf((int,), _positive, OPT),
         "l2_bytes_per_core": Leaf((int,), _positive, OPT),
-        "l3_bytes": Leaf((int,), _positive, OPT),
+        "l3_bytes": Leaf((int,), _positive),  # the last-level cache: picks the memory tier
     },
     "memory": {
-        "bandwidth_bytes_per_s": Leaf(NUMBER, _positive),
+        "bandwidth_bytes_per_s": Leaf(NUMBER, _positive),        # DRAM
+        "cache_bandwidth_bytes_per_s": Leaf(NUMBER, _positive),  # working sets within l3_bytes
     },
     "peak_flops_per_s": PrecisionMap(Leaf(NUMBER, _positive)),
     "runtime": {
         "per_op_overhead_s": Leaf(NUMBER, _non_negative),
+        "matrix_op_overhead_s": Leaf(NUMBER, _non_negative),
+        "matrix_half_rate_rows": Leaf(NUMBER, _non_negative),
     },
     "coefficients": PrecisionMap(COEFFICIENT_SECTION),
     "provenance": Leaf((dict,), None, OPT),
     "measured": Leaf((dict,), None, OPT),
 }
-OPTIONAL_SECTIONS = {"caches"}
 
 
 @dataclass(frozen=True)
@@ -121,8 +123,15 @@ class HardwareProfile:
         return float(self.data["memory"]["bandwidth_bytes_per_s"])
 
     @property
-    def per_op_overhead_s(self) -> float:
-        return float(self.data["runtime"]["per_op_overhead_s"])
+    def cache_bandwidth_bytes_per_s(self) -> float:
+        return float(self.data["memory"]["cache_bandwidth_bytes_per_s"])
+
+    @property
+    def last_level_cache_bytes(self) -> int:
+        return self.data["caches"]["l3_bytes"]
+
+    def runtime(self, name: str) -> float:
+        return float(self.data["runtime"][name])
 
     @property
     def precisions(self) -> list[Precision]:
@@ -256,7 +265,7 @@ def _validate(data: Any, schema: Any, label: str, prefix: str) -> None:
     for key, sub in schema.items():
         path = _join(prefix, key)
         if key not in data:
-            if _required(sub) and key not in OPTIONAL_SECTIONS:
+            if _required(sub):
                 raise GraphcalError(f"{label}: {path}: missing (a measured fact has no default)")
             continue
         _validate(data[key], sub, label, path)

@@ -18,15 +18,21 @@ FP32 = Precision.FP32
 HOST = "synthetic-host"
 
 # 8 cores, 1 TFLOP/s, 1 TB/s: with 1 thread an add is vector-compute-bound, with 8 memory-bound.
+# The cache tier has the DRAM's bandwidth, so memory_bottleneck_factor is the one memory knob.
 FACTS = {
     "cpu": {"model": "Synthetic CPU", "physical_cores": 8, "logical_cores": 8},
-    "memory": {"bandwidth_bytes_per_s": 1.0e12},
+    "caches": {"l3_bytes": 8 * 2**20},
+    "memory": {"bandwidth_bytes_per_s": 1.0e12, "cache_bandwidth_bytes_per_s": 1.0e12},
     "peak_flops_per_s": {"fp32": 1.0e12},
 }
+RUNTIME = ("per_op_overhead_s", "matrix_op_overhead_s", "matrix_half_rate_rows")
 BASE = {"efficiency_factor": 0.5, "memory_bottleneck_factor": 0.5, "tile_utilization": 0.5,
-        "instruction_efficiency": 0.5, "per_op_overhead_s": 1.0e-6}
+        "instruction_efficiency": 0.5, "per_op_overhead_s": 1.0e-6, "matrix_op_overhead_s": 1.0e-6,
+        "matrix_half_rate_rows": 4.0}
+# per_op_overhead_s is confounded with matrix_op_overhead_s (both add time): the truth keeps it.
 TRUTH = {"efficiency_factor": 0.5, "memory_bottleneck_factor": 0.7, "tile_utilization": 0.8,
-         "instruction_efficiency": 0.3, "per_op_overhead_s": 3.0e-6}
+         "instruction_efficiency": 0.3, "per_op_overhead_s": 1.0e-6, "matrix_op_overhead_s": 4.0e-6,
+         "matrix_half_rate_rows": 12.0}
 
 # Every regime: matrix compute (big matmuls), vector compute (adds on 1 thread), memory (adds on
 # 8 threads, batch-1 linears), overhead (tiny ops); and MLPs that mix them.
@@ -42,8 +48,8 @@ MLP_ONLY = [(f"mlp:{b}:{d}x{d}x{d}", t) for b in (1, 16, 256) for d in (64, 512,
 
 def profile_data(name: str, values: dict) -> dict:
     data = {"name": name, **{k: dict(v) for k, v in FACTS.items()}}
-    data["runtime"] = {"per_op_overhead_s": values["per_op_overhead_s"]}
-    data["coefficients"] = {"fp32": {k: v for k, v in values.items() if k != "per_op_overhead_s"}}
+    data["runtime"] = {k: values[k] for k in RUNTIME}
+    data["coefficients"] = {"fp32": {k: v for k, v in values.items() if k not in RUNTIME}}
     return data
 
 

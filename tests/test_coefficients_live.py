@@ -53,12 +53,15 @@ def profiles(write_profile):
     """The base profile, a huge-bandwidth twin (vector ops compute-bound), and a builder of
     variants that change one field."""
 
-    def make(name: str, bandwidth: float | None = None, overhead: float = 0.0, **coefficients):
+    def make(name: str, bandwidth: float | None = None, overhead: float = 0.0, runtime=None, memory=None,
+             **coefficients):
         data = base_profile_data(**coefficients)
         data["name"] = name
         if bandwidth is not None:
-            data["memory"]["bandwidth_bytes_per_s"] = bandwidth
-        data["runtime"]["per_op_overhead_s"] = overhead
+            data["memory"] = {"bandwidth_bytes_per_s": bandwidth, "cache_bandwidth_bytes_per_s": bandwidth}
+        data["memory"].update(memory or {})
+        data["runtime"].update(per_op_overhead_s=overhead, matrix_op_overhead_s=overhead)
+        data["runtime"].update(runtime or {})
         return write_profile(name, data)
 
     return make
@@ -118,3 +121,37 @@ def test_threads_scale_compute_but_not_memory(run_cli, profiles):
     assert eight == four  # no more cores than the profile has
     mem_one = run_cli("predict", ADD, "--hw", base, "--threads", "1", "--json").json()["latency_s"]
     assert mem_one == latency(run_cli, ADD, base)
+
+
+# --- the terms measurements added (README, "The model") -----------------------------------------
+
+def test_matrix_op_overhead_moves_only_matrix_ops(run_cli, profiles):
+    base = profiles("calls", overhead=1.0e-6)
+    slow_blas = profiles("slowblas", overhead=1.0e-6, runtime={"matrix_op_overhead_s": 4.0e-6})
+    # mlp:1:8x8x8 = linear, relu, linear: two matrix calls pay 3 us more each, the relu nothing
+    assert latency(run_cli, "mlp:1:8x8x8", slow_blas) - latency(run_cli, "mlp:1:8x8x8", base) == pytest.approx(6.0e-6, rel=1e-6)
+    assert latency(run_cli, TINY_ADD, slow_blas) == latency(run_cli, TINY_ADD, base)
+
+
+def test_half_rate_rows_slows_short_gemms_by_rows_over_rows_plus_h(run_cli, profiles):
+    base = profiles("base")
+    short = profiles("short", runtime={"matrix_half_rate_rows": 16})
+    # compute-bound matmuls: M = 16 runs at 16/(16+16) = 1/2 the rate, M = 2048 at 2048/2064
+    tall, flat = "matmul:2048x2048x2048", "matmul:16x65536x4096"
+    assert bounds(run_cli, flat, base) == {"compute"}
+    assert latency(run_cli, flat, short) / latency(run_cli, flat, base) == pytest.approx(2.0, rel=1e-9)
+    assert latency(run_cli, tall, short) / latency(run_cli, tall, base) == pytest.approx(2064 / 2048, rel=1e-9)
+    assert latency(run_cli, ADD, short) == latency(run_cli, ADD, base)  # vector ops have no rows
+
+
+def test_cache_bandwidth_applies_to_working_sets_within_the_last_level_cache(run_cli, profiles):
+    base = profiles("base")  # l3_bytes = 32 MiB; both tiers 100 GB/s
+    fast_cache = profiles("fastcache", memory={"cache_bandwidth_bytes_per_s": 400_000_000_000})
+    small, large = "add:1000000", ADD  # 12 MB and 600 MB of traffic
+    assert bounds(run_cli, small, base) == {"memory"}
+    assert latency(run_cli, small, base) / latency(run_cli, small, fast_cache) == pytest.approx(4.0, rel=1e-9)
+    assert latency(run_cli, large, fast_cache) == latency(run_cli, large, base)
+    smaller_cache = profiles("smallcache", memory={"cache_bandwidth_bytes_per_s": 400_000_000_000})
+    data = smaller_cache.read_text().replace("l3_bytes: 33554432", "l3_bytes: 1048576")
+    smaller_cache.write_text(data)
+    assert latency(run_cli, small, smaller_cache) == latency(run_cli, small, base)  # 12 MB > 1 MiB: DRAM

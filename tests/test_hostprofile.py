@@ -76,7 +76,8 @@ def test_detect_without_sysfs_or_fma(tmp_path):
 
 
 def fake_probes(peak=1.0e11):
-    return H.Probes(H.Probe(peak, "fake sgemm"), H.Probe(2.0e10, "fake copy"), H.Probe(3.0e-6, "fake add"))
+    return H.Probes(H.Probe(peak, "fake sgemm"), H.Probe(2.0e10, "fake copy"), H.Probe(3.0e-6, "fake add"),
+                    H.Probe(6.0e10, "fake cached copy"), H.Probe(6.0e-6, "fake linear"))
 
 
 def test_profile_peak_is_the_larger_of_computed_and_probed(fake_system):
@@ -99,7 +100,8 @@ def test_init_host_writes_a_profile_that_loads_with_probes_marked(run_cli, tmp_p
     result = run_cli("profiles", "init", "--host", "--out", out, "--json")
     assert result.code == 0, result.stderr
     profile = load_profile(out)
-    assert profile.bandwidth_bytes_per_s == 2.0e10 and profile.per_op_overhead_s == 3.0e-6
+    assert profile.bandwidth_bytes_per_s == 2.0e10 and profile.runtime("per_op_overhead_s") == 3.0e-6
+    assert profile.cache_bandwidth_bytes_per_s == 6.0e10 and profile.runtime("matrix_op_overhead_s") == 6.0e-6
     assert 0 < profile.coefficient(Precision.FP32, "tile_utilization") <= 1
     written = yaml.safe_load(out.read_text())
     sources = written["provenance"]["sources"]

@@ -46,15 +46,20 @@ def list_profiles(as_json: JsonOption = False) -> None:
     Console().print(table)
 
 
+LARGE_GEMM_ROWS = 1 << 30  # where row_utilization is within a millionth of 1
+
+
 def effective_rates(profile) -> dict[str, dict[str, float]]:
-    """Per precision: the matrix, vector and memory rates at the profile's own core count."""
+    """Per precision, at the profile's own core count: the matrix rate of a large GEMM, the
+    vector rate, and the memory rate of a working set within and beyond the last-level cache."""
     rates = {}
     for precision in profile.precisions:
         target = Target(profile, precision, profile.physical_cores)
         rates[precision.value] = {
-            "matrix_flops_per_s": matrix_compute_rate(target),
+            "matrix_flops_per_s": matrix_compute_rate(target, LARGE_GEMM_ROWS),
             "vector_flops_per_s": vector_compute_rate(target),
-            "memory_bytes_per_s": memory_rate(target),
+            "cache_bytes_per_s": memory_rate(profile.last_level_cache_bytes, target),
+            "memory_bytes_per_s": memory_rate(profile.last_level_cache_bytes + 1, target),
         }
     return rates
 
@@ -74,13 +79,14 @@ def show_profile(
     console.print(f"[bold]{profile.name}[/] ({profile.source})")
     console.print(yaml.safe_dump(profile.data, sort_keys=False).rstrip())
     table = Table(title=f"effective throughput at {profile.physical_cores} threads")
-    for column in ("precision", "matrix GFLOP/s", "vector GFLOP/s", "memory GB/s"):
+    for column in ("precision", "matrix GFLOP/s (large GEMM)", "vector GFLOP/s", "LLC GB/s", "DRAM GB/s"):
         table.add_column(column, justify="right")
     for precision, r in rates.items():
         table.add_row(
             precision,
             f"{r['matrix_flops_per_s'] / 1e9:.1f}",
             f"{r['vector_flops_per_s'] / 1e9:.1f}",
+            f"{r['cache_bytes_per_s'] / 1e9:.1f}",
             f"{r['memory_bytes_per_s'] / 1e9:.1f}",
         )
     console.print(table)

@@ -31,6 +31,7 @@ class OpCost:
     bytes_written: float = 0.0
     kind: OpKind = OpKind.VECTOR
     family: str = "other"  # op class for reports: linear, conv, attention, elementwise, ...
+    rows: int = 0  # matrix ops: rows M of the GEMM each output tile is computed for; 0 otherwise
 
     @property
     def bytes(self) -> float:
@@ -43,6 +44,7 @@ class OpCost:
             self.bytes_written + other.bytes_written,
             self.kind,
             self.family,
+            max(self.rows, other.rows),
         )
 
 

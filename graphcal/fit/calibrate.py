@@ -198,6 +198,10 @@ def identify(fine_regimes: np.ndarray, fixed: tuple[str, ...]) -> tuple[tuple[st
             )
             continue
         vector = [int(t in footprint) for t in P.TERMS]
+        if spec.kind == "shape":  # its effect varies with op shape: no rate can stand in for it
+            free.append(spec.name)
+            statuses[spec.name] = (FITTED, "")
+            continue
         if np.linalg.matrix_rank(np.array(vectors + [vector])) <= len(vectors):
             others = [n for n in free if P.BY_NAME[n].acts_on & footprint]
             statuses[spec.name] = (

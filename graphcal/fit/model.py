@@ -1,14 +1,14 @@
 """Sweep rows, costed once per workload, and their predicted latency for any parameter values.
 
-`evaluate` is graphcal.mapper applied to every op of every row at once with numpy, in the same
-floating-point order, so its latency equals `predict_graph(...).latency_s` bit for bit (a test
-holds it there). Fitting evaluates it hundreds of times; each workload is traced and costed only
-once (`cost_workload`, about 40 ms a spec).
+`evaluate` applies graphcal.mapper.op_time itself to every op of every row, so its latency is
+`predict_graph(...).latency_s` by construction (a test holds it there): the fit has no model of
+its own. Fitting evaluates it hundreds of times; each workload is traced and costed only once
+(`cost_workload`, about 40 ms a spec).
 
 The regime of a row is defined here, once (`Terms.regimes`): the largest of its three terms
 under the profile evaluated,
 
-    overhead  n_ops x runtime.per_op_overhead_s
+    overhead  the ops' fixed costs (mapper.op_overhead)
     compute   the compute time of the ops whose compute time >= memory time (mapper's `bound`)
     memory    the memory time of the other ops
 
@@ -23,9 +23,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from graphcal.cost import OpKind
+from graphcal.cost import OpCost, OpKind
 from graphcal.errors import GraphcalError
-from graphcal.fit.params import BY_NAME
+from graphcal.fit.params import BY_NAME, with_values
+from graphcal.mapper import Target, op_time
 from graphcal.precision import Precision
 from graphcal.profile import HardwareProfile
 
@@ -41,6 +42,7 @@ class OpTable:
     matrix: tuple[bool, ...]
     families: tuple[str, ...]
     unsupported: tuple[tuple[str, int], ...]
+    costs: tuple[OpCost, ...]
 
 
 @lru_cache(maxsize=None)
@@ -57,6 +59,7 @@ def cost_workload(workload: str, precision: Precision) -> OpTable:
         tuple(c.kind is OpKind.MATRIX for c in ops),
         tuple(c.family for c in ops),
         tuple(sorted(costed.unsupported.items())),
+        tuple(ops),
     )
 
 
@@ -127,15 +130,15 @@ def cost_rows(
 
 @dataclass(frozen=True)
 class Facts:
-    """What a profile states and fit never moves: peak, bandwidth, cores."""
+    """The base profile and precision whose parameters a fit moves (everything else stays)."""
 
-    peak_flops_per_s: float
-    bandwidth_bytes_per_s: float
-    physical_cores: int
+    profile: HardwareProfile
+    precision: Precision
 
     @classmethod
     def of(cls, profile: HardwareProfile, precision: Precision) -> "Facts":
-        return cls(profile.peak_flops_per_s(precision), profile.bandwidth_bytes_per_s, profile.physical_cores)
+        profile.coefficient(precision, "efficiency_factor")  # raises if the precision is absent
+        return cls(profile, precision)
 
 
 @dataclass(frozen=True)
@@ -173,48 +176,43 @@ def op_classes(rows: CostedRows, terms: Terms) -> np.ndarray:
 
 
 def evaluate(rows: CostedRows, facts: Facts, values: dict[str, float]) -> Terms:
-    """graphcal.mapper on every op, with the parameters in `values`; same float operations, same order."""
-    cores = facts.physical_cores
-    share = np.minimum(rows.threads, cores) / cores                                # thread_share
-    compute_peak = (facts.peak_flops_per_s * values["efficiency_factor"]) * share  # compute_peak
-    matrix_rate = compute_peak * values["tile_utilization"]                        # matrix_compute_rate
-    vector_rate = compute_peak * values["instruction_efficiency"]                  # vector_compute_rate
-    memory_rate = facts.bandwidth_bytes_per_s * values["memory_bottleneck_factor"]  # memory_rate
-    overhead = values["per_op_overhead_s"]
-
-    rate = np.where(rows.matrix, matrix_rate[:, None], vector_rate[:, None])
-    compute_s = rows.flops / rate
-    memory_s = rows.bytes / memory_rate
-    roofline = np.maximum(compute_s, memory_s)
-    op_total = np.where(rows.valid, overhead + roofline, 0.0)                      # op_time().total_s
-    latency = np.zeros(rows.n)
-    for j in range(op_total.shape[1]):  # Python's sum() order: op by op, left to right
-        latency = latency + op_total[:, j]
-    compute_bound = rows.valid & (compute_s >= memory_s)
-    memory_bound = rows.valid & ~compute_bound
-    n_ops = rows.n_ops
-    return Terms(
-        latency_s=latency,
-        overhead_s=n_ops * overhead,
-        matrix_s=np.where(compute_bound & rows.matrix, compute_s, 0.0).sum(axis=1),
-        vector_s=np.where(compute_bound & ~rows.matrix, compute_s, 0.0).sum(axis=1),
-        memory_s=np.where(memory_bound, memory_s, 0.0).sum(axis=1),
-        n_ops=n_ops,
-        dominant_op=np.argmax(np.where(rows.valid, roofline, -1.0), axis=1),
-    )
+    """graphcal.mapper.op_time on every op of every row, on the base profile with `values`:
+    the very function predict uses, so fit and predict cannot disagree."""
+    profile = with_values(facts.profile, facts.precision, values)
+    targets = {t: Target(profile, facts.precision, int(t)) for t in set(rows.threads.tolist())}
+    n = rows.n
+    latency, overhead = np.zeros(n), np.zeros(n)
+    matrix_s, vector_s, memory_s = np.zeros(n), np.zeros(n), np.zeros(n)
+    dominant = np.zeros(n, dtype=int)
+    for i, (table, threads) in enumerate(zip(rows.tables, rows.threads)):
+        target = targets[int(threads)]
+        longest = -1.0
+        for j, cost in enumerate(table.costs):
+            time = op_time(cost, target)
+            latency[i] += time.total_s
+            overhead[i] += time.overhead_s
+            if time.compute_s >= time.memory_s:
+                if cost.kind is OpKind.MATRIX:
+                    matrix_s[i] += time.compute_s
+                else:
+                    vector_s[i] += time.compute_s
+            else:
+                memory_s[i] += time.memory_s
+            roofline = max(time.compute_s, time.memory_s)
+            if roofline > longest:
+                longest, dominant[i] = roofline, j
+    return Terms(latency, overhead, matrix_s, vector_s, memory_s, rows.n_ops, dominant)
 
 
-def log_jacobian(terms: Terms, values: dict[str, float], names: tuple[str, ...]) -> np.ndarray:
-    """d log(latency) / d value for each parameter in `names`, one column each: a `rate`
-    parameter divides the time of the terms it acts on, an `additive` one adds once per op."""
+def log_jacobian(rows: CostedRows, facts: Facts, values: dict[str, float], names: tuple[str, ...]) -> np.ndarray:
+    """d log(latency) / d value for each parameter in `names`, by central differences of
+    `evaluate` (a relative step of 1e-4, kept inside the parameter's bounds)."""
     columns = []
     for name in names:
         spec = BY_NAME[name]
-        if spec.kind == "rate":
-            acted = sum(terms.term(t) for t in spec.acts_on)
-            columns.append(-acted / values[name] / terms.latency_s)
-        elif spec.kind == "additive":
-            columns.append(terms.n_ops / terms.latency_s)
-        else:
-            raise ValueError(f"parameter {name}: unknown kind {spec.kind!r}")
-    return np.stack(columns, axis=1) if columns else np.zeros((len(terms.latency_s), 0))
+        step = max(abs(values[name]) * 1e-4, spec.scale * 1e-6)
+        up = dict(values, **{name: min(values[name] + step, spec.upper)})
+        down = dict(values, **{name: max(values[name] - step, spec.lower)})
+        rise = np.log(evaluate(rows, facts, up).latency_s) - np.log(evaluate(rows, facts, down).latency_s)
+        columns.append(rise / (up[name] - down[name]))
+    return np.stack(columns, axis=1) if columns else np.zeros((rows.n, 0))

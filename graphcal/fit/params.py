@@ -37,7 +37,8 @@ class ParamSpec:
     upper: float
     scale: float          # typical magnitude: the solver works on value / scale
     acts_on: frozenset    # terms of TERMS this parameter changes
-    kind: str             # "rate": divides those terms' time; "additive": added per op
+    kind: str             # "rate": divides those terms' time; "additive": added per op;
+                          # "shape": changes those terms by op shape (not confounded with a rate)
     doc: str
 
     def path(self, precision: Precision) -> str:
@@ -56,8 +57,12 @@ PARAMS: tuple[ParamSpec, ...] = (
               "vector compute rate"),
     ParamSpec("memory_bottleneck_factor", "coefficients", *COEFFICIENT_BOUNDS, 1.0, frozenset({"memory"}), "rate",
               "memory rate"),
+    ParamSpec("matrix_op_overhead_s", "runtime", 0.0, 1e-3, 1e-6, frozenset({"overhead"}), "additive",
+              "fixed time per matrix op"),
     ParamSpec("per_op_overhead_s", "runtime", 0.0, 1e-3, 1e-6, frozenset({"overhead"}), "additive",
-              "fixed time per op"),
+              "fixed time per vector op"),
+    ParamSpec("matrix_half_rate_rows", "runtime", 0.0, 4096.0, 16.0, frozenset({"matrix"}), "shape",
+              "GEMM rows at half the matrix rate"),
     ParamSpec("efficiency_factor", "coefficients", *COEFFICIENT_BOUNDS, 1.0, frozenset({"matrix", "vector"}), "rate",
               "every compute rate"),
 )

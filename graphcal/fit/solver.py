@@ -28,7 +28,7 @@ class SolverSettings:
     x_scale: str = "jac"
     max_nfev: int = 500
     tr_solver: str = "exact"
-    jac: str = "analytic"        # model.log_jacobian
+    jac: str = "central differences of the mapper"  # model.log_jacobian
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -77,8 +77,7 @@ def solve(
         return np.log(terms.latency_s) - log_measured
 
     def jacobian(x: np.ndarray) -> np.ndarray:
-        values = P.from_vector(x, start, free)
-        return log_jacobian(evaluate(rows, facts, values), values, free) * scales
+        return log_jacobian(rows, facts, P.from_vector(x, start, free), free) * scales
 
     if not free:
         values = dict(start)
@@ -119,7 +118,7 @@ def solve(
     r = np.log(terms.latency_s) - log_measured
     if not np.all(np.isfinite(r)):
         raise GraphcalError("the fit produced non-finite predictions; nothing was written")
-    stderr = standard_errors(log_jacobian(terms, values, free), r, free)
+    stderr = standard_errors(log_jacobian(rows, facts, values, free), r, free)
     at_bounds = tuple(
         n for n, xi, lo, hi in zip(free, result.x, lower, upper) if np.isclose(xi, lo, rtol=1e-6, atol=0) or np.isclose(xi, hi, rtol=1e-6, atol=0)
     )

@@ -15,11 +15,12 @@ from graphcal.graph import OpNode, TensorMeta
 MATRIX, VECTOR = OpKind.MATRIX, OpKind.VECTOR
 
 
-def io_cost(node: OpNode, flops: float, kind: OpKind, family: str) -> OpCost:
-    """Cost that reads every input tensor of `node` once and writes every output once."""
+def io_cost(node: OpNode, flops: float, kind: OpKind, family: str, rows: int = 0) -> OpCost:
+    """Cost that reads every input tensor of `node` once and writes every output once.
+    Matrix ops give `rows`, the M of their GEMM (see mapper.row_utilization)."""
     read = sum(t.nbytes for t in node.inputs)
     written = sum(t.nbytes for t in node.outputs)
-    return OpCost(float(flops), float(read), float(written), kind, family)
+    return OpCost(float(flops), float(read), float(written), kind, family, int(rows))
 
 
 def out(node: OpNode) -> TensorMeta:

@@ -41,6 +41,15 @@ def _layers(node: OpNode) -> tuple[list[list[TensorMeta]], bool]:
     ], bool(has_biases)
 
 
+def _step_rows(node: OpNode, x: TensorMeta) -> int:
+    """The rows of one time step's GEMM: the batch (time steps run one after another)."""
+    if len(x.shape) < 3:  # a cell, or an unbatched sequence (L, H_in)
+        return x.shape[0] if node.target.endswith("_cell.default") else 1
+    # lstm/gru/rnn take batch_first as argument 8; mkldnn_rnn_layer is always time-major
+    batch_first = node.target.startswith(("aten.lstm", "aten.gru", "aten.rnn")) and bool(node.arg(8, "batch_first", False))
+    return x.shape[0] if batch_first else x.shape[1]
+
+
 def recurrent_formula(step: tuple[int, int, int]) -> Callable[[OpNode], OpCost]:
     """A formula for one recurrent cell type: `step` = (gates, transcendentals, other ops)."""
     gates, transcendentals, other = step
@@ -57,7 +66,7 @@ def recurrent_formula(step: tuple[int, int, int]) -> Callable[[OpNode], OpCost]:
             flops += 2 * rows * sum(w.numel for w in weights) + rows * hidden * pointwise
         # NB: weights are counted read once (the steps reuse them from cache) and the gate
         # intermediates not at all: bytes are the op's inputs and outputs.
-        return io_cost(node, flops, MATRIX, "recurrent")
+        return io_cost(node, flops, MATRIX, "recurrent", _step_rows(node, x))
 
     formula.__doc__ = f"Recurrent cell with {gates} gate(s): gate matmuls plus gate elementwise work."
     return formula
