@@ -1,8 +1,14 @@
 """Validation models from families the calibration never saw, written from torch.nn.
 
-Each entry is (name, factory, input builder). Sizes are chosen so one forward pass takes about
-1-100 ms on a 2-core machine: big enough to be more than call overhead, small enough to time
-many rounds. Usable as factories: `graphcal predict benchmarks.zoo:resnet --input-shape 1x3x96x96`.
+`ZOO` maps a name to (factory, input builder); every factory takes no argument (its defaults are
+the sizes timed), so each is usable as a MODEL: `graphcal predict benchmarks.zoo:resnet
+--input-shape 1x3x112x112` (`input_shapes` gives the --input-shape texts of an entry). Sizes are
+chosen so one forward pass takes about 1-100 ms on a 2-core machine: big enough to be more than
+call overhead, small enough to time many rounds.
+
+`HF_ZOO` holds the same kind of entries built with transformers (BERT, GPT-2, ViT from small
+configs, random weights, never downloaded, return_dict=False); its factories import transformers
+when called, so this module imports without it.
 """
 
 from __future__ import annotations
@@ -208,3 +214,55 @@ ZOO = {
     "transformer-encoder b4 s64": (transformer_encoder, _x(4, 64, 256)),
     "conv1d-audio b4 8000": (conv1d_audio, _x(4, 1, 8000)),
 }
+
+
+# --- transformers models (optional dependency) ---------------------------------------------
+# NB: sizes match the torch.nn versions above (d=256, 4 heads, 4 layers, ff=1024, vocab 8000) so
+# the two implementations of one family can be compared.
+
+def hf_bert() -> nn.Module:
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=8000, hidden_size=256, num_hidden_layers=4, num_attention_heads=4,
+                        intermediate_size=1024, max_position_embeddings=512, return_dict=False)
+    return BertModel(config, add_pooling_layer=False)
+
+
+def hf_gpt2() -> nn.Module:
+    from transformers import GPT2Config, GPT2Model
+
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=8000, n_embd=256, n_layer=4, n_head=4, n_positions=512,
+                        use_cache=False, return_dict=False)
+    return GPT2Model(config)
+
+
+def hf_vit() -> nn.Module:
+    from transformers import ViTConfig, ViTModel
+
+    torch.manual_seed(0)
+    config = ViTConfig(image_size=96, patch_size=16, hidden_size=256, num_hidden_layers=4,
+                       num_attention_heads=4, intermediate_size=1024, return_dict=False)
+    return ViTModel(config, add_pooling_layer=False)
+
+
+HF_ZOO = {
+    "hf-bert b1 s128": (hf_bert, _ids(1, 128)),
+    "hf-gpt2 b1 s128": (hf_gpt2, _ids(1, 128)),
+    "hf-vit b1 96px": (hf_vit, _x(1, 3, 96, 96)),
+}
+
+
+def factory_ref(factory) -> str:
+    """The MODEL text graphcal takes for a factory of this module: `benchmarks.zoo:resnet`."""
+    return f"{factory.__module__}:{factory.__name__}"
+
+
+def input_shapes(make_inputs) -> list[str]:
+    """The --input-shape texts of an entry's inputs: `1x3x112x112`, `1x128:int64`."""
+    texts = []
+    for tensor in make_inputs():
+        shape = "x".join(str(d) for d in tensor.shape)
+        texts.append(shape if tensor.dtype.is_floating_point else f"{shape}:{str(tensor.dtype).removeprefix('torch.')}")
+    return texts

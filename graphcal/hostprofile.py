@@ -33,7 +33,6 @@ from graphcal.host import SIMD_FLAGS
 CPUINFO = Path("/proc/cpuinfo")
 SYS_CPU = Path("/sys/devices/system/cpu")
 UNCALIBRATED_VECTOR = 0.5  # instruction_efficiency before any fit: a guess, and said to be one
-INITIAL_HALF_RATE_ROWS = 16  # matrix_half_rate_rows before any fit: a guess, and said to be one
 
 
 @dataclass
@@ -279,8 +278,9 @@ def build_profile(name: str, detected: Detected, probes: Probes, date: str | Non
         d.set("caches.l3_bytes", 32 * 1024**2, "assumed: 32 MiB (no last-level cache size could be read)")
     d.set("runtime.per_op_overhead_s", float(probes.overhead.value), f"probed: {probes.overhead.method}")
     d.set("runtime.matrix_op_overhead_s", float(probes.matrix_overhead.value), f"probed: {probes.matrix_overhead.method}")
-    d.set("runtime.matrix_half_rate_rows", INITIAL_HALF_RATE_ROWS,
-          f"assumed: {INITIAL_HALF_RATE_ROWS} rows, uncalibrated: graphcal fit sets it from MLP sweeps")
+    for dimension in ("rows", "depth", "columns"):
+        d.set(f"runtime.matrix_half_rate_{dimension}", 0,
+              "assumed: 0 (no shape term), uncalibrated: graphcal fit sets it from MLP sweeps")
     tile = min(1.0, probes.peak.value / peak)
     coefficients = {
         "efficiency_factor": 1.0,

@@ -8,7 +8,7 @@ multiplies:
 
     coefficients.<p>.efficiency_factor         compute_peak()          every compute rate
     coefficients.<p>.tile_utilization          matrix_compute_rate()   matrix ops
-    runtime.matrix_half_rate_rows              row_utilization()       matrix ops, by GEMM rows
+    runtime.matrix_half_rate_{rows,depth,columns}  shape_utilization()  matrix ops, by GEMM shape
     coefficients.<p>.instruction_efficiency    vector_compute_rate()   vector ops
     memory.bandwidth_bytes_per_s               tier_bandwidth()        working sets beyond the LLC
     memory.cache_bandwidth_bytes_per_s         tier_bandwidth()        working sets within the LLC
@@ -81,20 +81,30 @@ def compute_peak(target: Target) -> float:
     )
 
 
-def row_utilization(rows: int, target: Target) -> float:
-    """Share of the matrix rate a GEMM with `rows` rows (M) reaches: rows / (rows + h), with
-    h = runtime.matrix_half_rate_rows. Short GEMMs (a small batch) cannot fill the kernel's
-    register tiles and threads; h = 0 turns the term off."""
-    half = target.profile.runtime("matrix_half_rate_rows")
-    return rows / (rows + half) if half else 1.0
+GEMM_DIMENSIONS = ("rows", "depth", "columns")  # M, K, N
 
 
-def matrix_compute_rate(target: Target, rows: int) -> float:
-    """Matrix ops: compute_peak x tile_utilization x row_utilization(rows)."""
+def shape_utilization(cost: OpCost, target: Target) -> float:
+    """Share of the matrix rate a GEMM of M x K x N reaches: the product over its three sizes
+    of size / (size + h), h = runtime.matrix_half_rate_<rows|depth|columns>, the size at which
+    that dimension alone halves the rate. A small batch (M), a short contraction (K) or few
+    outputs (N) leave the kernel's fixed costs (packing, loading and storing tiles, splitting
+    work over threads) unamortised; h = 0 turns a dimension's term off."""
+    share = 1.0
+    for dimension in GEMM_DIMENSIONS:
+        half = target.profile.runtime(f"matrix_half_rate_{dimension}")
+        size = getattr(cost, dimension)
+        if half:
+            share *= size / (size + half)
+    return share
+
+
+def matrix_compute_rate(target: Target, cost: OpCost) -> float:
+    """Matrix ops: compute_peak x tile_utilization x shape_utilization(the op's GEMM)."""
     return (
         compute_peak(target)
         * target.profile.coefficient(target.precision, "tile_utilization")
-        * row_utilization(rows, target)
+        * shape_utilization(cost, target)
     )
 
 
@@ -131,7 +141,7 @@ def op_overhead(cost: OpCost, target: Target) -> float:
 def op_time(cost: OpCost, target: Target) -> OpTime:
     """Time of one op: op_overhead + max(compute, memory)."""
     if cost.kind is OpKind.MATRIX:
-        rate = matrix_compute_rate(target, cost.rows)
+        rate = matrix_compute_rate(target, cost)
     else:
         rate = vector_compute_rate(target)
     return OpTime(

@@ -99,6 +99,8 @@ SCHEMA: dict[str, Any] = {
         "per_op_overhead_s": Leaf(NUMBER, _non_negative),
         "matrix_op_overhead_s": Leaf(NUMBER, _non_negative),
         "matrix_half_rate_rows": Leaf(NUMBER, _non_negative),
+        "matrix_half_rate_depth": Leaf(NUMBER, _non_negative),
+        "matrix_half_rate_columns": Leaf(NUMBER, _non_negative),
     },
     "coefficients": PrecisionMap(COEFFICIENT_SECTION),
     "provenance": Leaf((dict,), None, OPT),

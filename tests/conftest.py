@@ -69,6 +69,7 @@ def base_profile_data(**coefficients) -> dict:
         "caches": {"l3_bytes": 32 * 2**20},
         "memory": {"bandwidth_bytes_per_s": 100_000_000_000, "cache_bandwidth_bytes_per_s": 100_000_000_000},
         "peak_flops_per_s": {"fp32": 1_000_000_000_000},
-        "runtime": {"per_op_overhead_s": 1.0e-6, "matrix_op_overhead_s": 1.0e-6, "matrix_half_rate_rows": 0},
+        "runtime": {"per_op_overhead_s": 1.0e-6, "matrix_op_overhead_s": 1.0e-6, "matrix_half_rate_rows": 0,
+                    "matrix_half_rate_depth": 0, "matrix_half_rate_columns": 0},
         "coefficients": {"fp32": coeffs},
     }

@@ -25,14 +25,15 @@ FACTS = {
     "memory": {"bandwidth_bytes_per_s": 1.0e12, "cache_bandwidth_bytes_per_s": 1.0e12},
     "peak_flops_per_s": {"fp32": 1.0e12},
 }
-RUNTIME = ("per_op_overhead_s", "matrix_op_overhead_s", "matrix_half_rate_rows")
+RUNTIME = ("per_op_overhead_s", "matrix_op_overhead_s", "matrix_half_rate_rows", "matrix_half_rate_depth",
+           "matrix_half_rate_columns")
 BASE = {"efficiency_factor": 0.5, "memory_bottleneck_factor": 0.5, "tile_utilization": 0.5,
         "instruction_efficiency": 0.5, "per_op_overhead_s": 1.0e-6, "matrix_op_overhead_s": 1.0e-6,
-        "matrix_half_rate_rows": 4.0}
+        "matrix_half_rate_rows": 4.0, "matrix_half_rate_depth": 0.0, "matrix_half_rate_columns": 0.0}
 # per_op_overhead_s is confounded with matrix_op_overhead_s (both add time): the truth keeps it.
 TRUTH = {"efficiency_factor": 0.5, "memory_bottleneck_factor": 0.7, "tile_utilization": 0.8,
          "instruction_efficiency": 0.3, "per_op_overhead_s": 1.0e-6, "matrix_op_overhead_s": 4.0e-6,
-         "matrix_half_rate_rows": 12.0}
+         "matrix_half_rate_rows": 12.0, "matrix_half_rate_depth": 0.0, "matrix_half_rate_columns": 0.0}
 
 # Every regime: matrix compute (big matmuls), vector compute (adds on 1 thread), memory (adds on
 # 8 threads, batch-1 linears), overhead (tiny ops); and MLPs that mix them.

@@ -71,17 +71,20 @@ def test_each_parameter_moves_only_its_terms():
     assert col["matrix_half_rate_rows"][1:].tolist() == [0, 0]
 
 
+SHAPE = ("matrix_half_rate_rows", "matrix_half_rate_depth", "matrix_half_rate_columns")
+
+
 def test_identifiability_rules():
     all_regimes = np.array(["matrix", "vector", "memory", "overhead"])
     free, status = identify(all_regimes, ())
     assert free == ("tile_utilization", "instruction_efficiency", "memory_bottleneck_factor",
-                    "matrix_op_overhead_s", "matrix_half_rate_rows")
+                    "matrix_op_overhead_s", *SHAPE)
     assert status["efficiency_factor"][0] == "confounded"
     assert status["per_op_overhead_s"][0] == "confounded"  # with matrix_op_overhead_s: both add time
     free, status = identify(all_regimes, ("tile_utilization",))
     assert "efficiency_factor" in free and status["tile_utilization"][0] == "fixed"
     free, status = identify(np.array(["matrix", "memory"]), ())
-    assert free == ("tile_utilization", "memory_bottleneck_factor", "matrix_half_rate_rows")
+    assert free == ("tile_utilization", "memory_bottleneck_factor", *SHAPE)
     assert status["instruction_efficiency"][0] == status["per_op_overhead_s"][0] == "no rows"
     assert status["efficiency_factor"][0] == "confounded"
 

@@ -14,6 +14,7 @@ from rich.table import Table
 from graphcal.cli import app
 from graphcal.cli.options import JsonOption
 from graphcal.errors import GraphcalError
+from graphcal.cost import OpCost, OpKind
 from graphcal.mapper import Target, matrix_compute_rate, memory_rate, vector_compute_rate
 from graphcal.profile import load_profile, shipped_profiles, user_profile_dir, user_profiles
 
@@ -46,7 +47,7 @@ def list_profiles(as_json: JsonOption = False) -> None:
     Console().print(table)
 
 
-LARGE_GEMM_ROWS = 1 << 30  # where row_utilization is within a millionth of 1
+LARGE_GEMM = OpCost(kind=OpKind.MATRIX, rows=1 << 30, depth=1 << 30, columns=1 << 30)  # shape_utilization ~ 1
 
 
 def effective_rates(profile) -> dict[str, dict[str, float]]:
@@ -56,7 +57,7 @@ def effective_rates(profile) -> dict[str, dict[str, float]]:
     for precision in profile.precisions:
         target = Target(profile, precision, profile.physical_cores)
         rates[precision.value] = {
-            "matrix_flops_per_s": matrix_compute_rate(target, LARGE_GEMM_ROWS),
+            "matrix_flops_per_s": matrix_compute_rate(target, LARGE_GEMM),
             "vector_flops_per_s": vector_compute_rate(target),
             "cache_bytes_per_s": memory_rate(profile.last_level_cache_bytes, target),
             "memory_bytes_per_s": memory_rate(profile.last_level_cache_bytes + 1, target),

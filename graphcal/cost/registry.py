@@ -31,7 +31,10 @@ class OpCost:
     bytes_written: float = 0.0
     kind: OpKind = OpKind.VECTOR
     family: str = "other"  # op class for reports: linear, conv, attention, elementwise, ...
-    rows: int = 0  # matrix ops: rows M of the GEMM each output tile is computed for; 0 otherwise
+    # matrix ops: the GEMM's M x K x N (rows, contracted depth, columns); 0 for vector ops
+    rows: int = 0
+    depth: int = 0
+    columns: int = 0
 
     @property
     def bytes(self) -> float:
@@ -45,6 +48,8 @@ class OpCost:
             self.kind,
             self.family,
             max(self.rows, other.rows),
+            max(self.depth, other.depth),
+            max(self.columns, other.columns),
         )
 
 

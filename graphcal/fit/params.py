@@ -61,8 +61,8 @@ PARAMS: tuple[ParamSpec, ...] = (
               "fixed time per matrix op"),
     ParamSpec("per_op_overhead_s", "runtime", 0.0, 1e-3, 1e-6, frozenset({"overhead"}), "additive",
               "fixed time per vector op"),
-    ParamSpec("matrix_half_rate_rows", "runtime", 0.0, 4096.0, 16.0, frozenset({"matrix"}), "shape",
-              "GEMM rows at half the matrix rate"),
+    *(ParamSpec(f"matrix_half_rate_{d}", "runtime", 0.0, 4096.0, 16.0, frozenset({"matrix"}), "shape",
+                f"GEMM {d} at half the matrix rate") for d in ("rows", "depth", "columns")),
     ParamSpec("efficiency_factor", "coefficients", *COEFFICIENT_BOUNDS, 1.0, frozenset({"matrix", "vector"}), "rate",
               "every compute rate"),
 )

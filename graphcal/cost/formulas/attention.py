@@ -35,7 +35,7 @@ def attention(node: OpNode) -> OpCost:
     # NB: the softmax's own work is not counted (nor by FlopCounterMode on GPU).
     # NB: a causal mask is costed as the full L x S product; a flash kernel skips about half.
     q, k, v = node.args[0], node.args[1], node.args[2]
-    return io_cost(node, attention_flops(q, k, v), MATRIX, "attention", q.shape[-2])
+    return io_cost(node, attention_flops(q, k, v), MATRIX, "attention", (q.shape[-2], q.shape[-1], v.shape[-1]))
 
 
 # --- fused layers, costed as the sum of the kernels they run ------------------------------------
@@ -43,14 +43,14 @@ def attention(node: OpNode) -> OpCost:
 def _gemm(rows: int, k: int, n: int, itemsize: int) -> OpCost:
     """rows x k @ k x n plus a bias: reads input, weight and bias, writes the result."""
     return OpCost(2.0 * rows * k * n, float((rows * k + k * n + n) * itemsize),
-                  float(rows * n * itemsize), MATRIX, rows=rows)
+                  float(rows * n * itemsize), MATRIX, rows=rows, depth=k, columns=n)
 
 
 def _core(batch_heads: int, length: int, source: int, depth: int, itemsize: int) -> OpCost:
     """The attention core on Q, K, V of depth `depth` (as `attention` above, without a mask)."""
     read = batch_heads * (length + 2 * source) * depth * itemsize
     return OpCost(4.0 * batch_heads * length * source * depth, float(read),
-                  float(batch_heads * length * depth * itemsize), MATRIX, rows=length)
+                  float(batch_heads * length * depth * itemsize), MATRIX, rows=length, depth=depth, columns=depth)
 
 
 def _pointwise(elements: int, flops_per_element: int, reads: int, extra_read: int, itemsize: int) -> OpCost:
@@ -69,7 +69,9 @@ def _sum(parts: list[OpCost], node: OpNode, extra_inputs: tuple, extra_outputs: 
     return OpCost(
         sum(p.flops for p in parts), sum(p.bytes_read for p in parts) + extra_read,
         sum(p.bytes_written for p in parts) + extra_written, MATRIX, "attention",
-        min(p.rows for p in parts if p.rows),  # NB: the shortest GEMM sets the row utilization
+        min(p.rows for p in parts if p.rows),  # NB: the smallest GEMM sets the shape terms
+        min(p.depth for p in parts if p.depth),
+        min(p.columns for p in parts if p.columns),
     )
 
 

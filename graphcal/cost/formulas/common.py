@@ -15,12 +15,13 @@ from graphcal.graph import OpNode, TensorMeta
 MATRIX, VECTOR = OpKind.MATRIX, OpKind.VECTOR
 
 
-def io_cost(node: OpNode, flops: float, kind: OpKind, family: str, rows: int = 0) -> OpCost:
+def io_cost(node: OpNode, flops: float, kind: OpKind, family: str, gemm: tuple[int, int, int] = (0, 0, 0)) -> OpCost:
     """Cost that reads every input tensor of `node` once and writes every output once.
-    Matrix ops give `rows`, the M of their GEMM (see mapper.row_utilization)."""
+    Matrix ops give `gemm`, the M, K, N of their GEMM (see mapper.shape_utilization)."""
     read = sum(t.nbytes for t in node.inputs)
     written = sum(t.nbytes for t in node.outputs)
-    return OpCost(float(flops), float(read), float(written), kind, family, int(rows))
+    rows, depth, columns = (int(d) for d in gemm)
+    return OpCost(float(flops), float(read), float(written), kind, family, rows, depth, columns)
 
 
 def out(node: OpNode) -> TensorMeta:

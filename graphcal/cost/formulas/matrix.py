@@ -19,21 +19,21 @@ def linear(node: OpNode) -> OpCost:
     x, w = node.args[0], node.args[1]
     rows = x.numel // x.shape[-1]
     out_features = w.shape[0] if len(w.shape) == 2 else 1
-    return io_cost(node, 2 * rows * w.shape[-1] * out_features, MATRIX, "linear", rows)
+    return io_cost(node, 2 * rows * w.shape[-1] * out_features, MATRIX, "linear", (rows, w.shape[-1], out_features))
 
 
 @register("aten.addmm.default", "aten.addmm_.default")
 def addmm(node: OpNode) -> OpCost:
     """bias + A (M, K) @ B (K, N): 2 * M * K * N (FlopCounterMode leaves out the bias add)."""
     a, b = node.args[1], node.args[2]
-    return io_cost(node, 2 * a.shape[0] * a.shape[1] * b.shape[1], MATRIX, "linear", a.shape[0])
+    return io_cost(node, 2 * a.shape[0] * a.shape[1] * b.shape[1], MATRIX, "linear", (a.shape[0], a.shape[1], b.shape[1]))
 
 
 @register("aten.mm.default")
 def mm(node: OpNode) -> OpCost:
     """A (M, K) @ B (K, N): 2 * M * K * N."""
     a, b = node.args[0], node.args[1]
-    return io_cost(node, 2 * a.shape[0] * a.shape[1] * b.shape[1], MATRIX, "matmul", a.shape[0])
+    return io_cost(node, 2 * a.shape[0] * a.shape[1] * b.shape[1], MATRIX, "matmul", (a.shape[0], a.shape[1], b.shape[1]))
 
 
 @register("aten.bmm.default", "aten.baddbmm.default", "aten.baddbmm_.default")
@@ -42,7 +42,7 @@ def bmm(node: OpNode) -> OpCost:
     a, b = node.args[0:2] if node.target == "aten.bmm.default" else node.args[1:3]
     batch, m, k = a.shape
     # NB: rows are one matrix's M; the batch adds parallel work, not taller tiles
-    return io_cost(node, 2 * batch * m * k * b.shape[-1], MATRIX, "matmul", m)
+    return io_cost(node, 2 * batch * m * k * b.shape[-1], MATRIX, "matmul", (m, k, b.shape[-1]))
 
 
 @register("aten.matmul.default", "aten.mv.default", "aten.dot.default", "aten.vdot.default")
@@ -51,7 +51,8 @@ def matmul(node: OpNode) -> OpCost:
     k = node.args[0].shape[-1]
     a = node.args[0]
     rows = a.shape[-2] if len(a.shape) >= 2 else 1  # NB: one matrix's M, as for bmm
-    return io_cost(node, 2 * out(node).numel * k, MATRIX, "matmul", rows)
+    columns = out(node).shape[-1] if out(node).shape else 1
+    return io_cost(node, 2 * out(node).numel * k, MATRIX, "matmul", (rows, k, columns))
 
 
 # Targets whose argument 6 says whether the convolution is transposed.
@@ -75,4 +76,8 @@ def convolution(node: OpNode) -> OpCost:
     batch = x.shape[0] if len(x.shape) == len(w.shape) else 1  # an unbatched input has no N
     spatial = (x if transposed else out(node)).shape[-spatial_dims:]
     rows = batch * math.prod(spatial)  # the im2col GEMM's M: one row per output position
-    return io_cost(node, 2 * batch * math.prod(w.shape) * math.prod(spatial), MATRIX, "conv", rows)
+    # NB: columns are all output channels, the dimension oneDNN vectorises (grouped and
+    # depthwise convolutions too: their channel blocks span groups)
+    columns = out(node).shape[-spatial_dims - 1]
+    depth = math.prod(w.shape[1:])  # C_in / groups x kernel elements per output
+    return io_cost(node, 2 * batch * math.prod(w.shape) * math.prod(spatial), MATRIX, "conv", (rows, depth, columns))

@@ -66,7 +66,10 @@ def recurrent_formula(step: tuple[int, int, int]) -> Callable[[OpNode], OpCost]:
             flops += 2 * rows * sum(w.numel for w in weights) + rows * hidden * pointwise
         # NB: weights are counted read once (the steps reuse them from cache) and the gate
         # intermediates not at all: bytes are the op's inputs and outputs.
-        return io_cost(node, flops, MATRIX, "recurrent", _step_rows(node, x))
+        # NB: the GEMM of the first layer: M = batch, K = input + hidden, N = gates x hidden
+        w_ih, w_hh = layers[0][0], layers[0][1]
+        gemm = (_step_rows(node, x), w_ih.shape[1] + w_hh.shape[1], w_ih.shape[0])
+        return io_cost(node, flops, MATRIX, "recurrent", gemm)
 
     formula.__doc__ = f"Recurrent cell with {gates} gate(s): gate matmuls plus gate elementwise work."
     return formula
