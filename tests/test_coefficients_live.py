@@ -133,15 +133,20 @@ def test_matrix_op_overhead_moves_only_matrix_ops(run_cli, profiles):
     assert latency(run_cli, TINY_ADD, slow_blas) == latency(run_cli, TINY_ADD, base)
 
 
-def test_half_rate_rows_slows_short_gemms_by_rows_over_rows_plus_h(run_cli, profiles):
+@pytest.mark.parametrize("dimension, short_gemm", [
+    ("rows", "matmul:16x65536x4096"),     # M = 16
+    ("depth", "matmul:4096x16x4096"),     # K = 16
+    ("columns", "matmul:4096x4096x16"),   # N = 16
+])
+def test_half_rate_size_slows_gemms_short_in_that_dimension(dimension, short_gemm, run_cli, profiles):
     base = profiles("base")
-    short = profiles("short", runtime={"matrix_half_rate_rows": 16})
-    # compute-bound matmuls: M = 16 runs at 16/(16+16) = 1/2 the rate, M = 2048 at 2048/2064
-    tall, flat = "matmul:2048x2048x2048", "matmul:16x65536x4096"
-    assert bounds(run_cli, flat, base) == {"compute"}
-    assert latency(run_cli, flat, short) / latency(run_cli, flat, base) == pytest.approx(2.0, rel=1e-9)
-    assert latency(run_cli, tall, short) / latency(run_cli, tall, base) == pytest.approx(2064 / 2048, rel=1e-9)
-    assert latency(run_cli, ADD, short) == latency(run_cli, ADD, base)  # vector ops have no rows
+    short = profiles("short", runtime={f"matrix_half_rate_{dimension}": 16})
+    # compute-bound: the short dimension runs at 16/(16+16) = 1/2 the rate; a 2048 cube at 2048/2064
+    assert bounds(run_cli, short_gemm, base) == {"compute"}
+    assert latency(run_cli, short_gemm, short) / latency(run_cli, short_gemm, base) == pytest.approx(2.0, rel=1e-9)
+    cube = "matmul:2048x2048x2048"
+    assert latency(run_cli, cube, short) / latency(run_cli, cube, base) == pytest.approx(2064 / 2048, rel=1e-9)
+    assert latency(run_cli, ADD, short) == latency(run_cli, ADD, base)  # vector ops have no GEMM shape
 
 
 def test_cache_bandwidth_applies_to_working_sets_within_the_last_level_cache(run_cli, profiles):
