@@ -53,6 +53,9 @@ LAYERS = (1, 4)
 WIDTH = (16, 4096)
 QUICK_MODEL = "conv1d-audio b4 8000"
 QUICK_BATCH, QUICK_WIDTH = 64, 1024  # NB: --quick draws small MLPs so the smoke run stays short
+# NB: --quick also times its MLPs with smoke-mlp's weak protocol: a check that the pipeline runs,
+# not a measurement
+QUICK_PROTOCOL = {"rounds": 2, "max_rounds": 4, "window_s": 0.01, "min_samples": 3}
 
 
 def graphcal_cmd() -> list[str]:
@@ -73,6 +76,12 @@ def run(cmd: list[str], capture: bool = False) -> str:
 
 def pct(value: float | None) -> str:
     return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1%}"
+
+
+def number(fields: dict, column: str) -> str:
+    """A share column of a sweep row (spread, contention) as a percentage, '-' when empty."""
+    value = fields.get(column) or ""
+    return pct(float(value)) if value else "-"
 
 
 def ms(seconds: float) -> str:
@@ -124,6 +133,7 @@ def sweep_mlps(args, out_dir: Path, tag: str) -> Path:
                        f"in {WIDTH[0]}-{QUICK_WIDTH if args.quick else WIDTH[1]}; "
                        "written by benchmarks/validate_accuracy.py",
         "workloads": specs,
+        **({"protocol": QUICK_PROTOCOL} if args.quick else {}),
     }, sort_keys=False))
     out = out_dir / f"mlp-validation{tag}.csv"
     check_same_grid(out, grid_name)
@@ -137,17 +147,17 @@ def sweep_mlps(args, out_dir: Path, tag: str) -> Path:
 def report_mlps(csv_path: Path, hw: str) -> dict:
     result = json.loads(run(graphcal_cmd() + ["compare", str(csv_path), "--hw", hw, "--json"], capture=True))
     noise = noise_floor([csv_path])
-    spreads = {r.workload: r.fields.get("spread", "") for r in read_sweep(csv_path)}
+    measured = {r.workload: r.fields for r in read_sweep(csv_path)}
     print(f"\nMLPs no shipped grid holds, on {result['hardware']}  ({csv_path})")
     print(f"  n = {result['n']}   MAPE {pct(result['mape'])}   within +-10%: {pct(result['within_10'])}"
           f"   | repeatability (noise floor): {pct(noise)}")
     for regime, m in result["by_regime"].items():
         print(f"    {regime:>9}: n = {m['n']:3d}   MAPE {pct(m['mape'])}   within +-10%: {pct(m['within_10'])}")
-    print(f"  {'workload':34} {'threads':>7} {'measured':>12} {'predicted':>12} {'error':>8} {'regime':>9} {'spread':>7}")
+    print(f"  {'workload':34} {'threads':>7} {'measured':>12} {'predicted':>12} {'error':>8} {'regime':>9} {'spread':>7} {'busy':>6}")
     for row in sorted(result["rows"], key=lambda r: -abs(r["error"])):
-        spread = spreads.get(row["workload"], "")
+        fields = measured.get(row["workload"], {})
         print(f"  {row['workload']:34} {row['threads']:>7} {ms(row['measured_s']):>12} {ms(row['predicted_s']):>12} "
-              f"{row['error']:>+8.1%} {row['regime']:>9} {pct(float(spread)) if spread else '-':>7}")
+              f"{row['error']:>+8.1%} {row['regime']:>9} {number(fields, 'spread'):>7} {number(fields, 'contention'):>6}")
     return {"n": result["n"], "mape": result["mape"], "within_10": result["within_10"], "noise_floor": noise}
 
 
@@ -208,12 +218,11 @@ def report_models(csv_path: Path, models: dict, hw: str) -> dict:
     print(f"\nWhole models, timed end to end, on {hw}  ({csv_path})")
     print(f"  n = {summary.n}   MAPE {pct(summary.mape)}   within +-10%: {pct(summary.within_10)}"
           f"   | repeatability (noise floor): {pct(noise)}")
-    print(f"  {'model':28} {'threads':>7} {'measured':>12} {'predicted':>12} {'error':>8} {'spread':>7} {'repeat':>7}  unsupported")
+    print(f"  {'model':28} {'threads':>7} {'measured':>12} {'predicted':>12} {'error':>8} {'spread':>7} {'busy':>6} {'repeat':>7}  unsupported")
     for (name, ref, row, result), error in zip(lines, errors):
-        spread = row.fields.get("spread", "")
         unsupported = ", ".join(f"{t} x{n}" for t, n in result["unsupported_ops"].items()) or "-"
         print(f"  {name:28} {row.threads:>7} {ms(row.latency_s):>12} {ms(result['latency_s']):>12} {error:>+8.1%} "
-              f"{pct(float(spread)) if spread else '-':>7} {pct(repeat.get(ref)):>7}  {unsupported}")
+              f"{number(row.fields, 'spread'):>7} {number(row.fields, 'contention'):>6} {pct(repeat.get(ref)):>7}  {unsupported}")
     return {"n": summary.n, "mape": summary.mape, "within_10": summary.within_10, "noise_floor": noise}
 
 

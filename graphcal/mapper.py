@@ -10,9 +10,9 @@ multiplies:
     coefficients.<p>.tile_utilization          matrix_compute_rate()   matrix ops
     runtime.matrix_half_rate_{rows,depth,columns}  shape_utilization()  matrix ops, by GEMM shape
     coefficients.<p>.instruction_efficiency    vector_compute_rate()   vector ops
-    memory.bandwidth_bytes_per_s               tier_bandwidth()        working sets beyond the LLC
-    memory.cache_bandwidth_bytes_per_s         tier_bandwidth()        working sets within the LLC
-    caches.l3_bytes                            tier_bandwidth()        which of the two
+    memory.bandwidth_bytes_per_s               tier_bandwidth()        the share beyond the LLC
+    memory.cache_bandwidth_bytes_per_s         tier_bandwidth()        the share within the LLC
+    caches.l3_bytes                            tier_bandwidth()        how much of it fits
     coefficients.<p>.memory_bottleneck_factor  memory_rate()           every memory rate
     runtime.per_op_overhead_s                  op_overhead()           vector ops
     runtime.matrix_op_overhead_s               op_overhead()           matrix ops
@@ -115,13 +115,13 @@ def vector_compute_rate(target: Target) -> float:
 
 
 def tier_bandwidth(working_set_bytes: float, target: Target) -> float:
-    """The bandwidth an op streams at: memory.cache_bandwidth_bytes_per_s when its working set
-    (every byte it reads and writes) fits in the last-level cache caches.l3_bytes, where
-    repeated calls find it; memory.bandwidth_bytes_per_s (DRAM) otherwise."""
+    """The bandwidth an op streams at, from where its working set (every byte it reads and
+    writes) lives between calls: the share h = min(1, caches.l3_bytes / working set) that fits
+    in the last-level cache moves at memory.cache_bandwidth_bytes_per_s, the rest at
+    memory.bandwidth_bytes_per_s (DRAM): 1 / (h / cache + (1 - h) / dram)."""
     profile = target.profile
-    if working_set_bytes <= profile.last_level_cache_bytes:
-        return profile.cache_bandwidth_bytes_per_s
-    return profile.bandwidth_bytes_per_s
+    cached = min(1.0, profile.last_level_cache_bytes / working_set_bytes) if working_set_bytes else 1.0
+    return 1.0 / (cached / profile.cache_bandwidth_bytes_per_s + (1.0 - cached) / profile.bandwidth_bytes_per_s)
 
 
 def memory_rate(working_set_bytes: float, target: Target) -> float:

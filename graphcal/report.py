@@ -49,6 +49,12 @@ def human_count(value: float, unit: str = "") -> str:
     return f"{value:.3g} {unit}".rstrip()
 
 
+def short_target(target: str) -> str:
+    """An op's target as the table shows it: `aten.linear.default` -> `linear`, `aten.add.Tensor`
+    -> `add.Tensor` (the JSON keeps the full target)."""
+    return str(target).removeprefix("aten.").removesuffix(".default")
+
+
 def render_prediction(p: Prediction, console: Console, top: int) -> None:
     total = p.latency_s
     bounds: dict[str, float] = {}
@@ -65,12 +71,15 @@ def render_prediction(p: Prediction, console: Console, top: int) -> None:
     )
     table = Table(title=f"costliest {min(top, len(p.ops))} of {len(p.ops)} ops")
     for column in ("op", "target", "time", "share", "FLOPs", "bytes", "FLOP/B", "bound"):
-        table.add_column(column, justify="left" if column in ("op", "target", "bound") else "right")
+        names = column in ("op", "target")
+        # NB: names fold onto several lines rather than end in an ellipsis
+        table.add_column(column, justify="left" if names or column == "bound" else "right",
+                         overflow="fold" if names else "ellipsis", min_width=8 if names else None)
     for op in sorted(p.ops, key=lambda o: o.time.total_s, reverse=True)[:top]:
         intensity = op.cost.flops / op.cost.bytes if op.cost.bytes else float("inf")
         table.add_row(
             op.node.name,
-            op.node.target,
+            short_target(op.node.target),
             human_time(op.time.total_s),
             f"{op.time.total_s / total:.1%}" if total else "-",
             human_count(op.cost.flops),

@@ -1,6 +1,10 @@
 """Convert the measured i7-12700K kernel latencies (shared/data/i7-12700k) into graphcal sweep
 files: sweeps/data/i7-12700k/{calibration,validation}.csv.
 
+Also writes each split cut by work, for the two variants: `-small` rows do under SMALL_WORK_FLOPS
+(2e7 FLOP, about 0.1 ms on that machine: call overhead and cache-resident data dominate), `-large`
+rows the rest.
+
 Source: branes-ai/graphs, validation/model_v4/results/baselines/i7_12700k_*.csv (MIT licence,
 copyright 2025 branes.ai). Each source row is the median of 11 timed calls after 3 warm-ups.
 
@@ -30,6 +34,7 @@ HOST = {
     "torch_version": "unknown",
     "torch_backend": "unknown",
 }
+SMALL_WORK_FLOPS = 2e7
 # Not recorded by the source: PyTorch's default on that machine, most likely its 12 physical cores.
 ASSUMED_THREADS = 12
 
@@ -65,12 +70,15 @@ def main() -> None:
     args = parser.parse_args()
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     for split, rows in convert(args.source).items():
-        path = OUT_DIR / f"{split}.csv"
-        with path.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(COLUMNS))
-            writer.writeheader()
-            writer.writerows(rows)
-        print(f"{path.relative_to(REPO)}: {len(rows)} rows")
+        small = [r for r in rows if float(r["flops"]) < SMALL_WORK_FLOPS]
+        large = [r for r in rows if float(r["flops"]) >= SMALL_WORK_FLOPS]
+        for name, part in ((split, rows), (f"{split}-small", small), (f"{split}-large", large)):
+            path = OUT_DIR / f"{name}.csv"
+            with path.open("w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=list(COLUMNS))
+                writer.writeheader()
+                writer.writerows(part)
+            print(f"{path.relative_to(REPO)}: {len(part)} rows")
 
 
 if __name__ == "__main__":

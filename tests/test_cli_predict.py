@@ -35,6 +35,16 @@ def test_predict_table_names_model_profile_and_ops(run_cli):
     assert "costliest 2 of 3 ops" in result.stdout
 
 
+def test_predict_table_shows_whole_op_targets_in_80_columns(run_cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    result = run_cli("predict", "mlp:8:512x1024x10", "--hw", "i7-12700k-tiny")
+    assert result.code == 0
+    table = result.stdout.split("costliest 3 of 3 ops")[1]
+    assert "…" not in table  # was `aten.li…` before targets lost their `aten.` prefix
+    # the target column, row by row: linear, linear, relu
+    assert [line.split("│")[2].strip() for line in table.splitlines() if line.startswith("│")] == ["linear", "linear", "relu"]
+
+
 def test_spec_never_allocates(run_cli):
     # 200000^2 fp32 weights would be 160 GB each; costing must not touch memory
     result = run_cli("predict", "matmul:200000x200000x200000", "--hw", "i7-12700k", "--json")

@@ -217,7 +217,7 @@ def test_fewer_rows_than_free_coefficients(run_cli, rows, tmp_path):
     # fixing enough coefficients makes the same rows fittable
     fit_json(run_cli, sweep, "--base", base, "--out", tmp_path / "o.yaml", "--holdout", "0",
              "--fix", "efficiency_factor,instruction_efficiency,per_op_overhead_s,matrix_op_overhead_s,"
-             "matrix_half_rate_rows,matrix_half_rate_depth,matrix_half_rate_columns")
+             "matrix_half_rate_rows,matrix_half_rate_depth,matrix_half_rate_columns,cache_bandwidth_bytes_per_s")
 
 
 def test_unknown_fix_name_and_bad_holdout(run_cli, rows, tmp_path):

@@ -78,13 +78,12 @@ def test_identifiability_rules():
     all_regimes = np.array(["matrix", "vector", "memory", "overhead"])
     free, status = identify(all_regimes, ())
     assert free == ("tile_utilization", "instruction_efficiency", "memory_bottleneck_factor",
-                    "matrix_op_overhead_s", *SHAPE)
+                    "matrix_op_overhead_s", "per_op_overhead_s", *SHAPE, "cache_bandwidth_bytes_per_s")
     assert status["efficiency_factor"][0] == "confounded"
-    assert status["per_op_overhead_s"][0] == "confounded"  # with matrix_op_overhead_s: both add time
     free, status = identify(all_regimes, ("tile_utilization",))
     assert "efficiency_factor" in free and status["tile_utilization"][0] == "fixed"
     free, status = identify(np.array(["matrix", "memory"]), ())
-    assert free == ("tile_utilization", "memory_bottleneck_factor", *SHAPE)
+    assert free == ("tile_utilization", "memory_bottleneck_factor", *SHAPE, "cache_bandwidth_bytes_per_s")
     assert status["instruction_efficiency"][0] == status["per_op_overhead_s"][0] == "no rows"
     assert status["efficiency_factor"][0] == "confounded"
 

@@ -20,7 +20,7 @@ def fit(
     out: Annotated[Path, typer.Option("--out", help="Where to write the fitted profile (.yaml); nothing is written if the fit fails.")],
     holdout: Annotated[float, typer.Option("--holdout", help="Share of rows held out (per regime) to measure the error on.")] = 0.2,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the holdout split.")] = 0,
-    fix: Annotated[Optional[str], typer.Option("--fix", metavar="NAME,...", help="Parameters to keep at the base value: tile_utilization, instruction_efficiency, memory_bottleneck_factor, matrix_op_overhead_s, per_op_overhead_s, matrix_half_rate_rows, matrix_half_rate_depth, matrix_half_rate_columns, efficiency_factor.")] = None,
+    fix: Annotated[Optional[str], typer.Option("--fix", metavar="NAME,...", help="Parameters to keep at the base value: tile_utilization, instruction_efficiency, memory_bottleneck_factor, matrix_op_overhead_s, per_op_overhead_s, matrix_half_rate_rows, matrix_half_rate_depth, matrix_half_rate_columns, cache_bandwidth_bytes_per_s, efficiency_factor.")] = None,
     dtype: Annotated[Optional[str], typer.Option("--dtype", help="Fit this precision's rows (default: the only one in the sweeps).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Fit rows from several hosts together.")] = False,
     as_json: JsonOption = False,

@@ -17,7 +17,9 @@ from graphcal.cli.options import (
 MODEL_HELP = (
     "A torch.export .pt2 archive, a TorchScript file (with --input-shape), a factory "
     "package.module:function returning an nn.Module (with --input-shape), or a workload spec: "
-    "mlp:B:D0xD1x...xDn, linear:BxINxOUT, matmul:MxKxN, add:N (see the README for all)."
+    "mlp:BATCH:D0xD1x...xDn, linear:BxINxOUT, matmul:MxKxN, add:N, or one op as `sweep ops` times it "
+    "(conv2d:BxCxHxWxOxK[:sS][:pP][:gG], conv1d, bmm, sdpa, eltwise:OP:N, layer_norm, batch_norm, "
+    "softmax, maxpool2d, avgpool2d, global_avgpool2d, embedding; grammar in the README)."
 )
 
 

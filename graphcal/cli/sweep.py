@@ -14,7 +14,7 @@ from graphcal.cli import app
 from graphcal.cli.options import DtypeOption, InputShapeOption, input_specs
 
 sweep_app = typer.Typer(
-    help="Time workloads on this machine and write one CSV row per configuration (see docs/sweep-protocol.md).",
+    help="Time workloads on this machine and write one CSV row per configuration (protocol: README, 'Measuring: graphcal sweep').",
     no_args_is_help=True,
 )
 app.add_typer(sweep_app, name="sweep")

@@ -198,7 +198,7 @@ def identify(fine_regimes: np.ndarray, fixed: tuple[str, ...]) -> tuple[tuple[st
             )
             continue
         vector = [int(t in footprint) for t in P.TERMS]
-        if spec.kind == "shape":  # its effect varies with op shape: no rate can stand in for it
+        if spec.kind in ("shape", "distinct"):  # no other parameter can stand in for it
             free.append(spec.name)
             statuses[spec.name] = (FITTED, "")
             continue

@@ -38,7 +38,8 @@ class ParamSpec:
     scale: float          # typical magnitude: the solver works on value / scale
     acts_on: frozenset    # terms of TERMS this parameter changes
     kind: str             # "rate": divides those terms' time; "additive": added per op;
-                          # "shape": changes those terms by op shape (not confounded with a rate)
+                          # "shape": changes those terms by op shape (not confounded with a rate);
+                          # "distinct": acts on other ops than the earlier parameters of its terms
     doc: str
 
     def path(self, precision: Precision) -> str:
@@ -59,10 +60,12 @@ PARAMS: tuple[ParamSpec, ...] = (
               "memory rate"),
     ParamSpec("matrix_op_overhead_s", "runtime", 0.0, 1e-3, 1e-6, frozenset({"overhead"}), "additive",
               "fixed time per matrix op"),
-    ParamSpec("per_op_overhead_s", "runtime", 0.0, 1e-3, 1e-6, frozenset({"overhead"}), "additive",
+    ParamSpec("per_op_overhead_s", "runtime", 0.0, 1e-3, 1e-6, frozenset({"overhead"}), "distinct",
               "fixed time per vector op"),
     *(ParamSpec(f"matrix_half_rate_{d}", "runtime", 0.0, 4096.0, 16.0, frozenset({"matrix"}), "shape",
                 f"GEMM {d} at half the matrix rate") for d in ("rows", "depth", "columns")),
+    ParamSpec("cache_bandwidth_bytes_per_s", "memory", 1e9, 1e13, 1e10, frozenset({"memory"}), "shape",
+              "bandwidth of working sets within the last-level cache"),
     ParamSpec("efficiency_factor", "coefficients", *COEFFICIENT_BOUNDS, 1.0, frozenset({"matrix", "vector"}), "rate",
               "every compute rate"),
 )

@@ -127,11 +127,17 @@ def solve(
 
 
 def standard_errors(jac: np.ndarray, residuals: np.ndarray, free: tuple[str, ...]) -> dict[str, float]:
-    """sqrt(diag(s^2 (J^T J)^-1)) in the parameters' own units; nan where J is rank-deficient
-    or there are no degrees of freedom left."""
+    """sqrt(diag(s^2 (J^T J)^+)) in the parameters' own units (a pseudo-inverse, so one
+    parameter the rows cannot move does not blank the others); nan for such a parameter, and
+    for all when no degrees of freedom are left."""
     n, p = jac.shape
-    if n <= p or np.linalg.matrix_rank(jac) < p:
+    if n <= p:
         return {name: float("nan") for name in free}
     s2 = float(residuals @ residuals) / (n - p)
-    cov = s2 * np.linalg.inv(jac.T @ jac)
-    return {name: float(np.sqrt(max(cov[i, i], 0.0))) for i, name in enumerate(free)}
+    cov = s2 * np.linalg.pinv(jac.T @ jac)
+    scale = np.abs(jac).max() if jac.size else 0.0
+    errors = {}
+    for i, name in enumerate(free):
+        moved = np.abs(jac[:, i]).max() > 1e-9 * scale
+        errors[name] = float(np.sqrt(max(cov[i, i], 0.0))) if moved else float("nan")
+    return errors

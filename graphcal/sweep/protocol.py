@@ -1,4 +1,4 @@
-"""The measurement protocol: how one block of workloads is timed (docs/sweep-protocol.md).
+"""The measurement protocol: how one block of workloads is timed (README: "Measuring: graphcal sweep").
 
 1. Every workload runs in eval mode under `torch.no_grad()`, with `torch.set_num_threads`
    fixed for the whole sweep and Python's garbage collector paused while timing.
@@ -13,11 +13,11 @@
    `max_contention` does not count: rounds go on until `rounds` quiet ones are in, or
    `max_rounds` were run (then every round counts, and the row's `contention` column says so).
    On a shared machine one busy neighbour can make a multi-threaded op 20-200x slower for
-   seconds (OpenMP threads wait on a descheduled peer): see docs/sweep-protocol.md.
+   seconds (OpenMP threads wait on a descheduled peer): see the README, "Measuring: graphcal sweep".
 5. Statistics over the counted rounds: `latency_s` is the minimum over rounds of each round's
    fastest sample (a sample being the mean of `inner` calls lasting >= `min_sample_s`), chosen
    over the minimum of the round medians (`best_round_median_s`, also recorded) because it
-   repeated better here, quiet or contended (docs/sweep-protocol.md has the figures).
+   repeated better here, quiet or contended (the README has the figures).
    `median_s` and `p90_s` are taken over all their samples; `spread` is the relative range of
    the round medians, the per-configuration noise the summary reports.
 
@@ -37,7 +37,7 @@ from typing import Callable
 
 @dataclass(frozen=True)
 class Protocol:
-    """Timing settings; the defaults are the ones documented and measured in the protocol doc."""
+    """Timing settings; the defaults are the ones documented and measured in the README."""
 
     rounds: int = 5
     max_rounds: int = 15
