@@ -16,6 +16,8 @@ multiplies:
     coefficients.<p>.memory_bottleneck_factor  memory_rate()           every memory rate
     runtime.per_op_overhead_s                  op_overhead()           vector ops
     runtime.matrix_op_overhead_s               op_overhead()           matrix ops
+    families.<family>_overhead_s               op_overhead()           that family's ops, added
+    families.<family>_rate_factor              family_rate_factor()    that family's compute and memory rates
 
 Matrix ops are linear, matmul, bmm, convolution, attention and recurrent cells; vector ops are
 the rest (elementwise, activations, norms, softmax, pooling, reductions, copies).
@@ -133,9 +135,20 @@ def memory_rate(working_set_bytes: float, target: Target) -> float:
 
 def op_overhead(cost: OpCost, target: Target) -> float:
     """The fixed cost of one eager call: runtime.matrix_op_overhead_s for a matrix op (BLAS
-    and oneDNN dispatch), runtime.per_op_overhead_s for any other."""
+    and oneDNN dispatch), runtime.per_op_overhead_s for any other, plus
+    families.<family>_overhead_s where the profile states one for the op's family (a
+    convolution's primitive setup, say)."""
     name = "matrix_op_overhead_s" if cost.kind is OpKind.MATRIX else "per_op_overhead_s"
-    return target.profile.runtime(name)
+    extra = target.profile.family_term(f"{cost.family}_overhead_s")
+    return target.profile.runtime(name) + (extra or 0.0)
+
+
+def family_rate_factor(cost: OpCost, target: Target) -> float:
+    """families.<family>_rate_factor: multiplies both the compute and the memory rate of the
+    op's family (a kernel that reaches more or less of its class's rates: max-pooling's
+    scalar loops, say); 1 where the profile states none."""
+    factor = target.profile.family_term(f"{cost.family}_rate_factor")
+    return 1.0 if factor is None else factor
 
 
 def op_time(cost: OpCost, target: Target) -> OpTime:
@@ -144,8 +157,9 @@ def op_time(cost: OpCost, target: Target) -> OpTime:
         rate = matrix_compute_rate(target, cost)
     else:
         rate = vector_compute_rate(target)
+    factor = family_rate_factor(cost, target)
     return OpTime(
-        compute_s=cost.flops / rate,
-        memory_s=cost.bytes / memory_rate(cost.bytes, target),
+        compute_s=cost.flops / (rate * factor),
+        memory_s=cost.bytes / (memory_rate(cost.bytes, target) * factor),
         overhead_s=op_overhead(cost, target),
     )

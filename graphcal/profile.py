@@ -30,6 +30,14 @@ COEFFICIENTS = (
 )
 
 
+# Op families (OpCost.family) that may carry their own corrections under `families:`, each
+# applied in one mapper function: `<family>_rate_factor` (mapper.family_rate_factor) and
+# `<family>_overhead_s` (mapper.op_overhead). linear and elementwise have none: they are the
+# references that the coefficients and the class overheads are fitted on.
+FAMILIES = ("matmul", "conv", "attention", "activation", "norm", "softmax", "pool", "adaptive_pool", "embedding")
+FAMILY_RATE_FACTOR_MAX = 10.0
+
+
 def user_profile_dir() -> Path:
     """Where `--hw NAME` finds the user's own profiles: $GRAPHCAL_PROFILE_DIR, else
     ~/.config/graphcal/hardware."""
@@ -51,6 +59,10 @@ def _non_negative(v: float) -> str | None:
 
 def _unit_interval(v: float) -> str | None:
     return None if 0 < v <= 1 else f"must be in (0, 1], got {v}"
+
+
+def _rate_factor(v: float) -> str | None:
+    return None if 0 < v <= FAMILY_RATE_FACTOR_MAX else f"must be in (0, {FAMILY_RATE_FACTOR_MAX:g}], got {v}"
 
 
 NUMBER = (float, int)
@@ -103,6 +115,12 @@ SCHEMA: dict[str, Any] = {
         "matrix_half_rate_columns": Leaf(NUMBER, _non_negative),
     },
     "coefficients": PrecisionMap(COEFFICIENT_SECTION),
+    # Optional corrections for op families whose kernels depart from their class (fit sets them
+    # from `graphcal sweep ops`); an absent one is no correction: factor 1, extra overhead 0.
+    "families": {
+        **{f"{f}_rate_factor": Leaf(NUMBER, _rate_factor, OPT) for f in FAMILIES},
+        **{f"{f}_overhead_s": Leaf(NUMBER, _non_negative, OPT) for f in FAMILIES},
+    },
     "provenance": Leaf((dict,), None, OPT),
     "measured": Leaf((dict,), None, OPT),
 }
@@ -134,6 +152,11 @@ class HardwareProfile:
 
     def runtime(self, name: str) -> float:
         return float(self.data["runtime"][name])
+
+    def family_term(self, name: str) -> float | None:
+        """`families.<name>`, or None where the profile states no correction."""
+        value = self.data.get("families", {}).get(name)
+        return None if value is None else float(value)
 
     @property
     def precisions(self) -> list[Precision]:

@@ -12,6 +12,10 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = REPO / "configs" / "hardware"
+# The predecessor's i7-12700K variants (efficiency 0.20 and 0.60): the shipped profiles are now
+# calibrated on measurements, so the coefficient-ratio tests use these fixed values instead.
+PREDECESSOR_TINY = REPO / "tests" / "fixtures" / "predecessor-tiny.yaml"
+PREDECESSOR_LARGE = REPO / "tests" / "fixtures" / "predecessor-large.yaml"
 
 
 @dataclass

@@ -10,6 +10,7 @@ from graphcal.mapper import Target
 from graphcal.precision import Precision
 from graphcal.predict import predict_graph
 from graphcal.profile import load_profile
+from tests.conftest import PREDECESSOR_LARGE, PREDECESSOR_TINY
 
 
 def test_predict_json_has_the_contract_keys(run_cli):
@@ -116,14 +117,14 @@ def test_debug_env_shows_the_traceback(run_cli, monkeypatch):
 def test_profiles_list_and_show_json(run_cli):
     listing = run_cli("profiles", "list", "--json").json()
     assert {"i7-12700k", "i7-12700k-tiny", "i7-12700k-large"} <= {p["name"] for p in listing["profiles"]}
-    shown = run_cli("profiles", "show", "i7-12700k-tiny", "--json").json()
+    shown = run_cli("profiles", "show", PREDECESSOR_TINY, "--json").json()
     assert shown["coefficients"]["fp32"]["efficiency_factor"] == 0.20
     # effective matrix rate: 720 GFLOP/s x 0.20 x 0.50 = 72 GFLOP/s; large: x 0.60 x 0.80 = 345.6
     assert shown["effective"]["fp32"]["matrix_flops_per_s"] == pytest.approx(72e9)
-    large = run_cli("profiles", "show", "i7-12700k-large", "--json").json()
+    large = run_cli("profiles", "show", PREDECESSOR_LARGE, "--json").json()
     assert large["effective"]["fp32"]["matrix_flops_per_s"] == pytest.approx(345.6e9)
 
 
 def test_profiles_show_table_prints_effective_throughput(run_cli):
-    result = run_cli("profiles", "show", "i7-12700k-large")
+    result = run_cli("profiles", "show", PREDECESSOR_LARGE)
     assert result.code == 0 and "345.6" in result.stdout

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import base_profile_data
+from tests.conftest import PREDECESSOR_LARGE, PREDECESSOR_TINY, base_profile_data
 
 MATMUL = "matmul:2048x2048x2048"
 ADD = "add:50000000"
@@ -33,17 +33,17 @@ def test_predecessor_variants_differ_by_the_coefficient_ratios(run_cli):
     # compute-bound: (0.60*0.80)/(0.20*0.50) = 4.8; memory-bound: 0.65/0.25 = 2.6
     big_matmul = "matmul:4096x4096x4096"
     big_add = "add:100000000"
-    assert bounds(run_cli, big_matmul, "i7-12700k-tiny") == {"compute"}
-    assert bounds(run_cli, big_add, "i7-12700k-large") == {"memory"}
-    compute_ratio = latency(run_cli, big_matmul, "i7-12700k-tiny") / latency(run_cli, big_matmul, "i7-12700k-large")
-    memory_ratio = latency(run_cli, big_add, "i7-12700k-tiny") / latency(run_cli, big_add, "i7-12700k-large")
+    assert bounds(run_cli, big_matmul, PREDECESSOR_TINY) == {"compute"}
+    assert bounds(run_cli, big_add, PREDECESSOR_LARGE) == {"memory"}
+    compute_ratio = latency(run_cli, big_matmul, PREDECESSOR_TINY) / latency(run_cli, big_matmul, PREDECESSOR_LARGE)
+    memory_ratio = latency(run_cli, big_add, PREDECESSOR_TINY) / latency(run_cli, big_add, PREDECESSOR_LARGE)
     assert compute_ratio == pytest.approx(4.8, rel=0.01)
     assert memory_ratio == pytest.approx(2.6, rel=0.01)
 
 
 def test_compare_shows_the_same_ratio(run_cli):
-    rows = run_cli("compare", "matmul:4096x4096x4096", "--hw", "i7-12700k-large", "--hw", "i7-12700k-tiny", "--json").json()["rows"]
-    assert [r["hardware"] for r in rows] == ["i7-12700k-large", "i7-12700k-tiny"]
+    rows = run_cli("compare", "matmul:4096x4096x4096", "--hw", PREDECESSOR_LARGE, "--hw", PREDECESSOR_TINY, "--json").json()["rows"]
+    assert [r["hardware"] for r in rows] == ["predecessor-large", "predecessor-tiny"]
     assert rows[0]["ratio_to_first"] == 1.0
     assert rows[1]["ratio_to_first"] == pytest.approx(4.8, rel=0.01)
 

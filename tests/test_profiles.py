@@ -10,7 +10,7 @@ import pytest
 from graphcal.errors import GraphcalError
 from graphcal.precision import Precision
 from graphcal.profile import COEFFICIENTS, load_profile, shipped_profiles
-from tests.conftest import base_profile_data
+from tests.conftest import PREDECESSOR_LARGE, PREDECESSOR_TINY, base_profile_data
 
 FP32 = Precision.FP32
 
@@ -24,16 +24,28 @@ def test_every_shipped_profile_loads():
             assert 0 < profile.coefficient(FP32, name) <= 1
 
 
-def test_variants_extend_the_physical_machine_with_the_predecessors_values():
-    base, tiny, large = (load_profile(n) for n in ("i7-12700k", "i7-12700k-tiny", "i7-12700k-large"))
+def test_variants_extend_the_calibrated_machine_and_carry_their_validation():
+    spec, base, tiny, large = (load_profile(n) for n in ("i7-12700k-spec", "i7-12700k", "i7-12700k-tiny", "i7-12700k-large"))
+    assert base.data["extends"] == "i7-12700k-spec"
     assert tiny.data["extends"] == large.data["extends"] == "i7-12700k"
+    for profile in (base, tiny, large):
+        assert profile.peak_flops_per_s(FP32) == spec.peak_flops_per_s(FP32) == 720e9
+        assert profile.bandwidth_bytes_per_s == 75e9
+        assert profile.data["cpu"] == spec.data["cpu"]
+        validation = profile.data["provenance"]["validation"]
+        assert validation["n"] > 0 and 0 <= validation["mape"] < 1
+        assert validation["command"].startswith("graphcal compare sweeps/data/i7-12700k/validation")
+    assert tiny.coefficient(FP32, "tile_utilization") != large.coefficient(FP32, "tile_utilization")
+
+
+def test_predecessor_fixtures_keep_the_predecessors_values():
+    tiny, large = load_profile(PREDECESSOR_TINY), load_profile(PREDECESSOR_LARGE)
     for profile in (tiny, large):
         assert profile.peak_flops_per_s(FP32) == 720e9
         assert profile.bandwidth_bytes_per_s == 75e9
-        assert profile.data["cpu"] == base.data["cpu"]
     expected = {
-        "i7-12700k-tiny": (0.20, 0.25, 0.50, 0.65),
-        "i7-12700k-large": (0.60, 0.65, 0.80, 0.80),
+        "predecessor-tiny": (0.20, 0.25, 0.50, 0.65),
+        "predecessor-large": (0.60, 0.65, 0.80, 0.80),
     }
     for profile in (tiny, large):
         assert tuple(profile.coefficient(FP32, n) for n in COEFFICIENTS) == expected[profile.name]

@@ -6,7 +6,9 @@ Identifiability: a parameter is fitted only if some row's regime under the base 
 it acts on (see params.PARAMS `acts_on` and model.Terms.fine_regimes), and if it is not
 confounded with parameters fitted before it: efficiency_factor scales matrix and vector compute
 alike, so with tile_utilization and instruction_efficiency free it keeps its base value. A
-parameter that is not fitted keeps its base value and the report says why.
+family's terms (`conv_rate_factor`, `conv_overhead_s`, ...) are fitted only from at least
+FAMILY_MIN_ROWS rows whose longest op (under the base profile) is of that family. A parameter
+that is not fitted keeps its base value and the report says why.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from graphcal.profile import HardwareProfile, load_profile
 from graphcal.sweepfile import SweepRow
 
 FITTED, FIXED, NO_ROWS, CONFOUNDED = "fitted", "fixed", "no rows", "confounded"
+FAMILY_MIN_ROWS = 3  # a family's rate factor and overhead, and one row to spare
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,7 @@ def calibrate(
     rows_per_file = tuple(sum(1 for r in file_rows if id(r) in kept) for file_rows in per_file)
     precision = Precision.parse(dtype)
     base = load_base(base_ref, precision)
-    free_requested = [s.name for s in P.PARAMS if s.name not in options.fixed]
+    free_requested = [s.name for s in P.PARAMS if s.name not in options.fixed and s.kind != "family"]
     if len(rows) < len(free_requested):
         raise GraphcalError(
             f"{len(rows)} row(s) cannot fit {len(free_requested)} free coefficients "
@@ -131,8 +134,9 @@ def calibrate(
     facts = Facts.of(base, precision)
     start = P.base_values(base, precision)
 
-    base_regimes = evaluate(costed, facts, start).fine_regimes()
-    free, statuses = identify(base_regimes, options.fixed)
+    base_terms = evaluate(costed, facts, start)
+    base_regimes = base_terms.fine_regimes()
+    free, statuses = identify(base_regimes, options.fixed, op_classes(costed, base_terms))
     train, holdout = stratified_split(base_regimes, options.holdout, options.seed)
     if len(train) < len(free):
         raise GraphcalError(
@@ -179,8 +183,12 @@ def check_hosts(rows: list[SweepRow], force: bool) -> None:
         )
 
 
-def identify(fine_regimes: np.ndarray, fixed: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, tuple[str, str]]]:
-    """Which parameters the rows can determine, in PARAMS order; (free names, {name: (status, note)})."""
+def identify(
+    fine_regimes: np.ndarray, fixed: tuple[str, ...], classes: np.ndarray | None = None,
+) -> tuple[tuple[str, ...], dict[str, tuple[str, str]]]:
+    """Which parameters the rows can determine, in PARAMS order; (free names, {name: (status, note)}).
+    `classes` is each row's op class under the base profile (model.op_classes)."""
+    classes = np.array([], dtype=object) if classes is None else classes
     present = set(fine_regimes.tolist())
     free: list[str] = []
     vectors: list[list[int]] = []
@@ -189,6 +197,18 @@ def identify(fine_regimes: np.ndarray, fixed: tuple[str, ...]) -> tuple[tuple[st
         regimes = " or ".join(P.TERM_LABELS[t] for t in P.TERMS if t in spec.acts_on)
         if spec.name in fixed:
             statuses[spec.name] = (FIXED, "fixed by --fix at the base value")
+            continue
+        if spec.kind == "family":
+            n = int(np.sum(classes == spec.family))
+            if n < FAMILY_MIN_ROWS:
+                statuses[spec.name] = (
+                    NO_ROWS,
+                    f"{n} row(s) whose longest op is a {spec.family} op (it takes {FAMILY_MIN_ROWS}; "
+                    "graphcal sweep ops times them); kept at the base value",
+                )
+            else:
+                free.append(spec.name)
+                statuses[spec.name] = (FITTED, "")
             continue
         footprint = spec.acts_on & present
         if not footprint:

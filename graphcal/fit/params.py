@@ -23,7 +23,7 @@ import numpy as np
 
 from graphcal.errors import GraphcalError
 from graphcal.precision import Precision
-from graphcal.profile import COEFFICIENTS, HardwareProfile
+from graphcal.profile import COEFFICIENTS, FAMILIES, FAMILY_RATE_FACTOR_MAX, HardwareProfile
 
 TERMS = ("matrix", "vector", "memory", "overhead")
 TERM_LABELS = {"matrix": "matrix-compute", "vector": "vector-compute", "memory": "memory", "overhead": "overhead"}
@@ -39,8 +39,12 @@ class ParamSpec:
     acts_on: frozenset    # terms of TERMS this parameter changes
     kind: str             # "rate": divides those terms' time; "additive": added per op;
                           # "shape": changes those terms by op shape (not confounded with a rate);
-                          # "distinct": acts on other ops than the earlier parameters of its terms
+                          # "distinct": acts on other ops than the earlier parameters of its terms;
+                          # "family": acts only on the ops of `family` (fitted from rows whose
+                          # longest op is of that family)
     doc: str
+    family: str | None = None
+    default: float | None = None  # the value a profile that states none implies (families only)
 
     def path(self, precision: Precision) -> str:
         if self.section == "coefficients":
@@ -68,6 +72,12 @@ PARAMS: tuple[ParamSpec, ...] = (
               "bandwidth of working sets within the last-level cache"),
     ParamSpec("efficiency_factor", "coefficients", *COEFFICIENT_BOUNDS, 1.0, frozenset({"matrix", "vector"}), "rate",
               "every compute rate"),
+    *(ParamSpec(f"{f}_rate_factor", "families", 1e-3, FAMILY_RATE_FACTOR_MAX, 1.0,
+                frozenset({"matrix", "vector", "memory"}), "family", f"{f} ops' compute and memory rates", f, 1.0)
+      for f in FAMILIES),
+    *(ParamSpec(f"{f}_overhead_s", "families", 0.0, 1e-3, 1e-6, frozenset({"overhead"}), "family",
+                f"extra fixed time per {f} op", f, 0.0)
+      for f in FAMILIES),
 )
 BY_NAME = {p.name: p for p in PARAMS}
 assert {p.name for p in PARAMS if p.section == "coefficients"} == set(COEFFICIENTS), "PARAMS must cover COEFFICIENTS"
@@ -92,6 +102,9 @@ def base_values(profile: HardwareProfile, precision: Precision) -> dict[str, flo
     for spec in PARAMS:
         if spec.section == "coefficients":
             values[spec.name] = profile.coefficient(precision, spec.name)
+        elif spec.section == "families":
+            stated = profile.family_term(spec.name)
+            values[spec.name] = spec.default if stated is None else stated
         else:
             values[spec.name] = float(profile.data[spec.section][spec.name])
     return values
@@ -141,5 +154,5 @@ def with_values(profile: HardwareProfile, precision: Precision, values: dict[str
         if spec.section == "coefficients":
             data["coefficients"][precision.value][name] = value
         else:
-            data[spec.section][name] = value
+            data.setdefault(spec.section, {})[name] = value
     return HardwareProfile(profile.name, profile.source, data)

@@ -22,11 +22,11 @@ class SolverSettings:
     method: str = "trf"          # bounded trust region
     loss: str = "soft_l1"        # robust: residuals beyond f_scale count less than squared
     f_scale: float = 0.1         # in log units: about 10%
-    ftol: float = 1e-10
-    xtol: float = 1e-10
-    gtol: float = 1e-10
+    ftol: float = 1e-8
+    xtol: float = 1e-8
+    gtol: float = 1e-8
     x_scale: str = "jac"
-    max_nfev: int = 500
+    max_nfev: int = 2000
     tr_solver: str = "exact"
     jac: str = "central differences of the mapper"  # model.log_jacobian
 

@@ -100,7 +100,7 @@ def pool(node: OpNode) -> OpCost:
 
 
 # NB: adaptive pooling reads each input element into about one window: ARITH per input element.
-per_element("pool", ARITH, overloads(
+per_element("adaptive_pool", ARITH, overloads(
     "adaptive_avg_pool1d adaptive_avg_pool2d adaptive_avg_pool3d _adaptive_avg_pool2d _adaptive_avg_pool3d "
     "adaptive_max_pool1d adaptive_max_pool2d adaptive_max_pool3d", "default",
 ), count="input")
