@@ -91,11 +91,15 @@ def shape_utilization(cost: OpCost, target: Target) -> float:
     of size / (size + h), h = runtime.matrix_half_rate_<rows|depth|columns>, the size at which
     that dimension alone halves the rate. A small batch (M), a short contraction (K) or few
     outputs (N) leave the kernel's fixed costs (packing, loading and storing tiles, splitting
-    work over threads) unamortised; h = 0 turns a dimension's term off."""
+    work over threads) unamortised; h = 0 turns a dimension's term off. A GEMM of one row
+    (M = 1, a batch-1 linear) is a matrix-vector product, which BLAS runs without packing
+    tiles: the rows term does not apply to it."""
     share = 1.0
     for dimension in GEMM_DIMENSIONS:
         half = target.profile.runtime(f"matrix_half_rate_{dimension}")
         size = getattr(cost, dimension)
+        if dimension == "rows" and size == 1:
+            continue
         if half:
             share *= size / (size + half)
     return share

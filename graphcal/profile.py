@@ -32,9 +32,15 @@ COEFFICIENTS = (
 
 # Op families (OpCost.family) that may carry their own corrections under `families:`, each
 # applied in one mapper function: `<family>_rate_factor` (mapper.family_rate_factor) and
-# `<family>_overhead_s` (mapper.op_overhead). linear and elementwise have none: they are the
-# references that the coefficients and the class overheads are fitted on.
-FAMILIES = ("matmul", "conv", "attention", "activation", "norm", "softmax", "pool", "adaptive_pool", "embedding")
+# `<family>_overhead_s` (mapper.op_overhead), mapped to their class's reference family. linear
+# and elementwise have none: they are the references that the coefficients and the class
+# overheads are fitted on, so a correction is relative to them.
+FAMILY_REFERENCE = {
+    "matmul": "linear", "conv": "linear", "attention": "linear",
+    "activation": "elementwise", "norm": "elementwise", "softmax": "elementwise", "pool": "elementwise",
+    "adaptive_pool": "elementwise", "embedding": "elementwise",
+}
+FAMILIES = tuple(FAMILY_REFERENCE)
 FAMILY_RATE_FACTOR_MAX = 10.0
 
 

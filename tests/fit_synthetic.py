@@ -47,10 +47,19 @@ WORKLOADS = (
 MLP_ONLY = [(f"mlp:{b}:{d}x{d}x{d}", t) for b in (1, 16, 256) for d in (64, 512, 2048) for t in (1, 8)]
 
 
+FAMILY_TERMS = {p.name for p in P.PARAMS if p.section == "families"}
+# Convolutions of several sizes and thread counts, for the family terms.
+CONVS = [(f"conv2d:{b}x{c}x{h}x{h}x{c}x3", t) for b, c, h in ((1, 8, 8), (1, 32, 28), (4, 64, 28), (1, 64, 56))
+         for t in (1, 8)]
+
+
 def profile_data(name: str, values: dict) -> dict:
     data = {"name": name, **{k: dict(v) for k, v in FACTS.items()}}
     data["runtime"] = {k: values[k] for k in RUNTIME}
-    data["coefficients"] = {"fp32": {k: v for k, v in values.items() if k not in RUNTIME}}
+    data["coefficients"] = {"fp32": {k: v for k, v in values.items() if k not in RUNTIME and k not in FAMILY_TERMS}}
+    families = {k: v for k, v in values.items() if k in FAMILY_TERMS}
+    if families:
+        data["families"] = families
     return data
 
 

@@ -11,6 +11,7 @@ expected factor and leave the others exactly where they were.
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from tests.conftest import PREDECESSOR_LARGE, PREDECESSOR_TINY, base_profile_data
 
@@ -160,3 +161,48 @@ def test_cache_bandwidth_applies_to_the_share_of_the_working_set_that_fits(run_c
     h = 32 * 2**20 / 600e6
     assert latency(run_cli, large, fast_cache) / latency(run_cli, large, base) == pytest.approx(h / 4 + 1 - h, rel=1e-9)
     assert latency(run_cli, MATMUL, fast_cache) == latency(run_cli, MATMUL, base)  # compute-bound
+
+
+CONV = "conv2d:8x64x56x56x64x3"  # compute-bound: 2*8*64*64*9*56*56 = 14.8 GFLOP
+MAXPOOL = "maxpool2d:8x64x56x56x2"  # memory-bound: 8*64*56*56*4 B read + a quarter of it written
+
+
+def test_a_family_rate_factor_moves_only_that_familys_ops(run_cli, profiles):
+    base = profiles("base")
+    slow_conv = profiles("slowconv")
+    slow_pool = profiles("slowpool")
+    for path, family in ((slow_conv, "conv"), (slow_pool, "pool")):
+        data = yaml.safe_load(path.read_text())
+        data["families"] = {f"{family}_rate_factor": 0.25}
+        path.write_text(yaml.safe_dump(data))
+    assert bounds(run_cli, CONV, base) == {"compute"} and bounds(run_cli, MAXPOOL, base) == {"memory"}
+    # a quarter of the rate: four times the compute time of the convolution, in either regime
+    assert latency(run_cli, CONV, slow_conv) / latency(run_cli, CONV, base) == pytest.approx(4.0, rel=1e-9)
+    assert latency(run_cli, MAXPOOL, slow_pool) / latency(run_cli, MAXPOOL, base) == pytest.approx(4.0, rel=1e-9)
+    # and nowhere else: the other family, a GEMM of the same class, a vector op
+    assert latency(run_cli, MAXPOOL, slow_conv) == latency(run_cli, MAXPOOL, base)
+    assert latency(run_cli, CONV, slow_pool) == latency(run_cli, CONV, base)
+    for other in (MATMUL, ADD):
+        assert latency(run_cli, other, slow_conv) == latency(run_cli, other, base)
+
+
+def test_a_family_overhead_adds_once_per_op_of_that_family(run_cli, profiles):
+    base = profiles("calls", overhead=1.0e-6)
+    slow_setup = profiles("slowsetup", overhead=1.0e-6)
+    data = yaml.safe_load(slow_setup.read_text())
+    data["families"] = {"conv_overhead_s": 3.0e-5}
+    slow_setup.write_text(yaml.safe_dump(data))
+    assert latency(run_cli, CONV, slow_setup) - latency(run_cli, CONV, base) == pytest.approx(3.0e-5, rel=1e-6)
+    for other in ("mlp:1:8x8x8", TINY_ADD, MAXPOOL):
+        assert latency(run_cli, other, slow_setup) == latency(run_cli, other, base)
+
+
+def test_a_one_row_gemm_is_a_matrix_vector_product_without_the_rows_term(run_cli, profiles):
+    base = profiles("base", bandwidth=HUGE_BANDWIDTH)  # compute-bound even at one row
+    short = profiles("short", bandwidth=HUGE_BANDWIDTH, runtime={"matrix_half_rate_rows": 16})
+    gemv, two_rows = "linear:1x4096x4096", "linear:2x4096x4096"
+    assert bounds(run_cli, gemv, base) == {"compute"}
+    assert latency(run_cli, gemv, short) == latency(run_cli, gemv, base)
+    # two rows are a GEMM: 2/(2+16) of the rate, nine times the compute time
+    ratio = latency(run_cli, two_rows, short) / latency(run_cli, two_rows, base)
+    assert ratio == pytest.approx(9.0, rel=1e-3)  # overheads are 0 in these profiles

@@ -58,6 +58,34 @@ def test_recovers_known_coefficients_within_2_percent(run_cli, synthetic, tmp_pa
     assert fitted.peak_flops_per_s(S.FP32) == 1.0e12  # facts come from the base
 
 
+def test_recovers_a_familys_rate_factor_and_overhead(run_cli, synthetic, tmp_path):
+    base, make = synthetic
+    truth = dict(S.TRUTH, conv_rate_factor=0.4, conv_overhead_s=2.0e-5)
+    out = tmp_path / "fitted.yaml"
+    report = fit_json(run_cli, make(truth, S.WORKLOADS + S.CONVS), "--base", base, "--out", out, "--seed", "3")
+    for name in ("conv_rate_factor", "conv_overhead_s", "tile_utilization", "matrix_op_overhead_s"):
+        assert report["coefficients"][name] == pytest.approx(truth[name], rel=0.02), name
+    parameters = report["provenance"]["parameters"]
+    assert parameters["conv_rate_factor"]["status"] == "fitted"
+    # no pooling row: its terms keep the base value (no correction), and the report says why
+    assert parameters["pool_rate_factor"]["status"] == "no rows" and "pool" in parameters["pool_rate_factor"]["note"]
+    assert report["coefficients"]["pool_rate_factor"] == 1.0
+    # the sweep's matmuls are a family too, one the truth does not correct: recovered as none
+    assert report["coefficients"]["matmul_rate_factor"] == pytest.approx(1.0, rel=0.02)
+    written = yaml.safe_load(out.read_text())
+    assert {"conv_rate_factor", "conv_overhead_s"} <= set(written["families"])
+
+
+def test_a_family_without_reference_rows_is_not_fitted(run_cli, synthetic, tmp_path):
+    base, make = synthetic
+    truth = dict(S.TRUTH, conv_rate_factor=0.4)
+    convs_and_matmuls = S.CONVS + [(f"matmul:{n}x{n}x{n}", t) for n in (256, 512, 1024) for t in (1, 4, 8)]
+    report = fit_json(run_cli, make(truth, convs_and_matmuls), "--base", base, "--out", tmp_path / "f.yaml")
+    status = report["provenance"]["parameters"]["conv_rate_factor"]
+    assert status["status"] == "no rows" and "reference family linear" in status["note"]
+    assert report["coefficients"]["conv_rate_factor"] == 1.0
+
+
 def test_fix_frees_the_confounded_coefficient(run_cli, synthetic, tmp_path):
     base, make = synthetic
     truth = dict(S.TRUTH, tile_utilization=S.BASE["tile_utilization"], efficiency_factor=0.8, instruction_efficiency=0.2)

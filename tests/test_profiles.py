@@ -109,6 +109,16 @@ BAD_PROFILES = {
         lambda d: d["coefficients"]["fp32"].update(efficiency_factor=1.5),
         r"coefficients.fp32.efficiency_factor: must be in \(0, 1\], got 1.5",
     ),
+    "family without terms": (
+        lambda d: d.update(families={"linear_rate_factor": 0.5}),
+        r"families.linear_rate_factor: unknown field",
+    ),
+    "family rate factor zero": (
+        lambda d: d.update(families={"conv_rate_factor": 0}), r"families.conv_rate_factor: must be in \(0, 10\]",
+    ),
+    "negative family overhead": (
+        lambda d: d.update(families={"pool_overhead_s": -1e-6}), r"families.pool_overhead_s: must be >= 0",
+    ),
     "coefficient zero": (
         lambda d: d["coefficients"]["fp32"].update(instruction_efficiency=0),
         r"coefficients.fp32.instruction_efficiency: must be in \(0, 1\]",

@@ -7,7 +7,9 @@ it acts on (see params.PARAMS `acts_on` and model.Terms.fine_regimes), and if it
 confounded with parameters fitted before it: efficiency_factor scales matrix and vector compute
 alike, so with tile_utilization and instruction_efficiency free it keeps its base value. A
 family's terms (`conv_rate_factor`, `conv_overhead_s`, ...) are fitted only from at least
-FAMILY_MIN_ROWS rows whose longest op (under the base profile) is of that family. A parameter
+FAMILY_MIN_ROWS rows whose longest op (under the base profile) is of that family, and as many of
+its reference family (profile.FAMILY_REFERENCE: linear for matrix ops, elementwise for vector
+ops), without which a family's correction and its class's coefficients are one product. A parameter
 that is not fitted keeps its base value and the report says why.
 """
 
@@ -26,7 +28,7 @@ from graphcal.fit import params as P
 from graphcal.fit.model import CostedRows, Facts, cost_rows, evaluate, op_classes
 from graphcal.fit.solver import Solution, SolverSettings, solve
 from graphcal.precision import Precision
-from graphcal.profile import HardwareProfile, load_profile
+from graphcal.profile import FAMILY_REFERENCE, HardwareProfile, load_profile
 from graphcal.sweepfile import SweepRow
 
 FITTED, FIXED, NO_ROWS, CONFOUNDED = "fitted", "fixed", "no rows", "confounded"
@@ -92,7 +94,16 @@ class Calibration:
         return tuple(p.name for p in self.params if p.status == FITTED)
 
     def notes(self) -> list[str]:
-        notes = [f"{p.name}: {p.note}" for p in self.params if p.status in (NO_ROWS, CONFOUNDED)]
+        """One note per parameter left at its base value, the family terms grouped in one."""
+        unfitted = [p for p in self.params if p.status in (NO_ROWS, CONFOUNDED)]
+        notes = [f"{p.name}: {p.note}" for p in unfitted if P.BY_NAME[p.name].kind != "family"]
+        families = sorted({P.BY_NAME[p.name].family for p in unfitted if P.BY_NAME[p.name].kind == "family"})
+        if families:
+            notes.append(
+                f"no correction fitted for the op families {', '.join(families)}: too few rows whose longest op "
+                f"is of the family or of its reference family (at least {FAMILY_MIN_ROWS} each; "
+                "graphcal sweep ops times them); provenance.parameters says which"
+            )
         unsupported = sum(1 for t in self.costed.tables if t.unsupported)
         if unsupported:
             notes.append(f"{unsupported} row(s) have ops graphcal cannot cost; their predictions are understated")
@@ -200,11 +211,19 @@ def identify(
             continue
         if spec.kind == "family":
             n = int(np.sum(classes == spec.family))
+            reference = FAMILY_REFERENCE[spec.family]
+            n_reference = int(np.sum(classes == reference))
             if n < FAMILY_MIN_ROWS:
                 statuses[spec.name] = (
                     NO_ROWS,
                     f"{n} row(s) whose longest op is a {spec.family} op (it takes {FAMILY_MIN_ROWS}; "
                     "graphcal sweep ops times them); kept at the base value",
+                )
+            elif n_reference < FAMILY_MIN_ROWS:
+                statuses[spec.name] = (
+                    NO_ROWS,
+                    f"{n_reference} row(s) of its reference family {reference} (it takes {FAMILY_MIN_ROWS}), "
+                    f"so it cannot be told apart from the {reference} coefficients; kept at the base value",
                 )
             else:
                 free.append(spec.name)
