@@ -7,6 +7,10 @@ weights and constants (`data/weights/<name>_weights_config.json`, ...), builds m
 of the recorded sizes and dtypes in place of the payloads, and hands all of it to torch's own
 ExportedProgramDeserializer. The graph is thus the one torch.export.load gives, node for node,
 while no weight byte is read and nothing is unpickled.
+
+Most programs never reach torch's deserializer: `program_json` reads the same graph from the
+JSON without importing torch (which torch._export.serde would, with torch._dynamo: about a
+second). A program it does not handle (NotPlain) goes the way above.
 """
 
 from __future__ import annotations
@@ -30,26 +34,40 @@ MODEL_NAME = "model"  # the program torch.export.save writes and torch.export.lo
 UNREGISTERED_TYPE = re.compile(r"Deserializing (\S+) in pytree is not registered")
 
 
+# torch.export.pt2_archive.constants, stated here so that reading them needs no torch import
+# (tests/test_load.py checks them against torch's).
+MODELS_FILENAME_FORMAT = "models/{}.json"
+WEIGHTS_CONFIG_FILENAME_FORMAT = "data/weights/{}_weights_config.json"
+CONSTANTS_CONFIG_FILENAME_FORMAT = "data/constants/{}_constants_config.json"
+ARCHIVE_VERSION_PATH = "archive_version"
+ARCHIVE_VERSION_VALUE = "0"
+
+
 def load_exported(mf: ModelFile, precision: Precision, input_specs: tuple = ()) -> OpGraph:
     """The OpGraph of the archive's program, equal to graph_from_fx(torch.export.load(..).graph)."""
-    from graphcal.trace import graph_from_fx
+    from graphcal.models.program_json import NotPlain, read_graph
 
-    program = read_program(mf)
-    graph = graph_from_fx(program.graph, mf.path.name)
-    placeholders = [n.meta["val"] for n in program.graph.nodes if n.op == "placeholder" and _is_tensor(n)]
-    check_precision(dominant_float_dtype(placeholders), precision, mf.path.name)
+    records = read_records(mf)
+    try:
+        graph, placeholders, user_inputs = read_graph(records["program"], mf.path.name)
+        model_dtype = _dominant_float_dtype_of_metas(placeholders)
+        recorded = [m.shape for m in user_inputs]
+    except NotPlain:
+        from graphcal.trace import graph_from_fx
+
+        program = deserialize_program(mf, records)
+        graph = graph_from_fx(program.graph, mf.path.name)
+        placeholders = [n.meta["val"] for n in program.graph.nodes if n.op == "placeholder" and _is_tensor(n)]
+        model_dtype = dominant_float_dtype(placeholders)
+        recorded = _user_input_shapes(program)
+    check_precision(model_dtype, precision, mf.path.name)
     if input_specs:
-        _check_input_specs(program, input_specs, mf)
+        _check_input_specs(recorded, input_specs, mf)
     return graph
 
 
-def read_program(mf: ModelFile) -> Any:
-    """The archive's ExportedProgram with meta tensors for weights and constants."""
-    import torch  # noqa: F401  (the deserializer needs torch initialised)
-    from torch._export.serde import schema
-    from torch._export.serde.serialize import ExportedProgramDeserializer, SerializeError
-    from torch.export.pt2_archive import constants as names
-
+def read_records(mf: ModelFile) -> dict[str, Any]:
+    """The archive's program JSON and its weights' and constants' configs (no weight bytes)."""
     with zipfile.ZipFile(mf.path) as archive:
         def read_json(record: str) -> Any:
             if record not in mf.records:
@@ -59,11 +77,28 @@ def read_program(mf: ModelFile) -> Any:
             except (zipfile.BadZipFile, OSError, ValueError) as exc:
                 raise GraphcalError(f"{mf.path}: {record} is corrupt ({exc}); save the model again") from None
 
-        _check_archive_version(archive, mf, names)
-        model_name = _model_name(mf, names.MODELS_FILENAME_FORMAT)
-        program_json = read_json(names.MODELS_FILENAME_FORMAT.format(model_name))
-        weights = read_json(names.WEIGHTS_CONFIG_FILENAME_FORMAT.format(model_name))
-        constants = read_json(names.CONSTANTS_CONFIG_FILENAME_FORMAT.format(model_name))
+        _check_archive_version(archive, mf)
+        model_name = _model_name(mf, MODELS_FILENAME_FORMAT)
+        return {
+            "program": read_json(MODELS_FILENAME_FORMAT.format(model_name)),
+            "weights": read_json(WEIGHTS_CONFIG_FILENAME_FORMAT.format(model_name)),
+            "constants": read_json(CONSTANTS_CONFIG_FILENAME_FORMAT.format(model_name)),
+        }
+
+
+def read_program(mf: ModelFile) -> Any:
+    """The archive's ExportedProgram with meta tensors for weights and constants."""
+    return deserialize_program(mf, read_records(mf))
+
+
+def deserialize_program(mf: ModelFile, records: dict[str, Any]) -> Any:
+    """torch's ExportedProgramDeserializer on the records, meta tensors for the payloads."""
+    import torch  # noqa: F401  (the deserializer needs torch initialised)
+    from torch._export.serde import schema
+    from torch._export.serde.serialize import ExportedProgramDeserializer, SerializeError
+    from torch.export.pt2_archive import constants as names
+
+    program_json, weights, constants = records["program"], records["weights"], records["constants"]
 
     try:
         serialized = to_dataclass(schema.ExportedProgram, program_json)
@@ -131,14 +166,14 @@ def _type_hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls, globalns=vars(schema))
 
 
-def _check_archive_version(archive: zipfile.ZipFile, mf: ModelFile, names: Any) -> None:
-    if names.ARCHIVE_VERSION_PATH not in mf.records:
+def _check_archive_version(archive: zipfile.ZipFile, mf: ModelFile) -> None:
+    if ARCHIVE_VERSION_PATH not in mf.records:
         return  # torch.export.load treats a missing version as the current one too
-    version = archive.read(mf.root + names.ARCHIVE_VERSION_PATH).decode(errors="replace").strip()
-    if version != names.ARCHIVE_VERSION_VALUE:
+    version = archive.read(mf.root + ARCHIVE_VERSION_PATH).decode(errors="replace").strip()
+    if version != ARCHIVE_VERSION_VALUE:
         raise GraphcalError(
-            f"{mf.path}: pt2 archive version {version!r}, but this torch reads version "
-            f"{names.ARCHIVE_VERSION_VALUE!r}; save the model again with this torch"
+            f"{mf.path}: pt2 archive version {version!r}, but this graphcal reads version "
+            f"{ARCHIVE_VERSION_VALUE!r}; save the model again with torch.export.save"
         )
 
 
@@ -184,11 +219,23 @@ def _meta_payloads(config: Any, mf: ModelFile, names: Any) -> dict[str, Any]:
     return out
 
 
-def _check_input_specs(program: Any, input_specs: tuple, mf: ModelFile) -> None:
-    """--input-shape with a .pt2 must repeat the exported shapes: the program fixes them."""
+def _user_input_shapes(program: Any) -> list[tuple[int, ...]]:
     user = set(program.graph_signature.user_inputs)
-    recorded = [tuple(n.meta["val"].shape) for n in program.graph.nodes if n.op == "placeholder" and n.name in user and _is_tensor(n)]
-    given = [s.shape for s in input_specs]
+    return [tuple(n.meta["val"].shape) for n in program.graph.nodes if n.op == "placeholder" and n.name in user and _is_tensor(n)]
+
+
+def _dominant_float_dtype_of_metas(metas: list) -> str | None:
+    """common.dominant_float_dtype for TensorMeta values."""
+    totals: dict[str, int] = {}
+    for meta in metas:
+        if meta.dtype.startswith(("float", "bfloat")):
+            totals[meta.dtype] = totals.get(meta.dtype, 0) + meta.nbytes
+    return max(totals, key=totals.get) if totals else None
+
+
+def _check_input_specs(recorded: list[tuple[int, ...]], input_specs: tuple, mf: ModelFile) -> None:
+    """--input-shape with a .pt2 must repeat the exported shapes: the program fixes them."""
+    given = [tuple(s.shape) for s in input_specs]
     if given != recorded:
         shown = " ".join("x".join(map(str, s)) for s in recorded)
         raise GraphcalError(
