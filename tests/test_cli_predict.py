@@ -128,3 +128,13 @@ def test_profiles_list_and_show_json(run_cli):
 def test_profiles_show_table_prints_effective_throughput(run_cli):
     result = run_cli("profiles", "show", PREDECESSOR_LARGE)
     assert result.code == 0 and "345.6" in result.stdout
+
+
+def test_profiles_show_gives_the_cache_and_dram_rates_apart(run_cli, write_profile):
+    from tests.conftest import base_profile_data
+
+    data = base_profile_data(memory_bottleneck_factor=0.5)
+    data["memory"] = {"bandwidth_bytes_per_s": 100e9, "cache_bandwidth_bytes_per_s": 400e9}
+    rates = run_cli("profiles", "show", write_profile("tiers", data), "--json").json()["effective"]["fp32"]
+    assert rates["cache_bytes_per_s"] == pytest.approx(200e9)  # 400 GB/s x 0.5
+    assert rates["memory_bytes_per_s"] == pytest.approx(50e9)  # 100 GB/s x 0.5
