@@ -151,16 +151,19 @@ def append_rows(path: Path, rows: list[dict]) -> None:
     """Append rows with one write() and fsync, writing the header first if the file is new or
     empty. A process killed around this call leaves whole lines: either all of `rows` or none
     (a torn last line is cut by `repair_tail` on resume)."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        new = os.fstat(fd).st_size == 0
-        data = format_rows(rows, header=new).encode()
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            new = os.fstat(fd).st_size == 0
+            data = format_rows(rows, header=new).encode()
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:  # a full disk, a vanished directory: the rows written before stay
+        raise GraphcalError(f"cannot append to {path}: {exc.strerror or exc}") from None
 
 
 def repair_tail(path: Path) -> bool:

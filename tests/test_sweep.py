@@ -224,3 +224,13 @@ def test_sweep_model_times_specs_and_pt2_files(run_cli, tmp_path):
     assert set(rows) == {"mlp:2:8x8", str(pt2)}
     assert float(rows[str(pt2)]["flops"]) == 2 * 2 * 8 * 4  # 128, as predict counts the file
     assert all(r["grid"] == "model" for r in rows.values())
+
+
+def test_a_path_the_file_system_refuses_fails_before_timing(run_cli, monkeypatch):
+    # /proc accepts no new file although its permission bits let root write there
+    import graphcal.sweep.runner as runner
+
+    monkeypatch.setattr(runner, "time_block", lambda *a, **k: pytest.fail("timed before checking the output"))
+    result = run_cli("sweep", "mlp", "--grid", "smoke-mlp", "--out", "/proc/graphcal-sweep.csv")
+    assert result.code == 2 and "cannot write /proc/graphcal-sweep.csv" in result.stderr
+    assert "Traceback" not in result.stderr

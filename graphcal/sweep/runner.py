@@ -99,6 +99,7 @@ def check_output(plan: SweepPlan, host_id: str) -> set[tuple]:
         raise GraphcalError(f"cannot write {out}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
         raise GraphcalError(f"cannot write {out}: permission denied")
+    _try_append(out)
     if not out.exists() or out.stat().st_size == 0:
         return set()
     if not plan.resume:
@@ -123,6 +124,18 @@ def check_output(plan: SweepPlan, host_id: str) -> set[tuple]:
             )
         finished.add(row.workload)
     return finished
+
+
+def _try_append(out: Path) -> None:
+    """Open the output for appending as the run will, so that a path the permission bits
+    allow but the file system refuses (/proc, a read-only mount) fails before any timing."""
+    existed = out.exists()
+    try:
+        os.close(os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
+    except OSError as exc:
+        raise GraphcalError(f"cannot write {out}: {exc.strerror or exc}") from None
+    if not existed:
+        out.unlink()
 
 
 def available_memory_bytes() -> int | None:
