@@ -229,9 +229,11 @@ def load_profile(ref: str | Path) -> HardwareProfile:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise GraphcalError(f"cannot read hardware profile {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise GraphcalError(f"{path.name}: not a hardware profile (binary, not YAML text)") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

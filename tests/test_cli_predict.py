@@ -138,3 +138,21 @@ def test_profiles_show_gives_the_cache_and_dram_rates_apart(run_cli, write_profi
     rates = run_cli("profiles", "show", write_profile("tiers", data), "--json").json()["effective"]["fp32"]
     assert rates["cache_bytes_per_s"] == pytest.approx(200e9)  # 400 GB/s x 0.5
     assert rates["memory_bytes_per_s"] == pytest.approx(50e9)  # 100 GB/s x 0.5
+
+
+@pytest.mark.parametrize("args, message", [
+    (["predict", "add:10", "--hw", "i7-12700k", "--threads", "0"], "--threads"),
+    (["predict", "add:10", "--hw", "i7-12700k", "--top", "x"], "--top"),
+    (["nosuch"], "No such command"),
+])
+def test_usage_errors_exit_2_without_a_traceback(args, message, run_cli):
+    result = run_cli(*args)
+    assert result.code == 2 and message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_binary_file_given_as_profile_is_one_line(run_cli, tmp_path):
+    binary = tmp_path / "weights.bin"
+    binary.write_bytes(bytes(range(256)) * 4)
+    result = run_cli("predict", "add:10", "--hw", binary)
+    assert result.code == 2 and "not a hardware profile" in result.stderr
+    assert result.stderr.strip().count("\n") == 0

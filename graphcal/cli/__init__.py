@@ -40,14 +40,15 @@ def main() -> None:
         print("graphcal: interrupted", file=sys.stderr)
         sys.exit(130)
     except Exception as exc:  # click's usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
+        # NB: by class name, since typer >= 0.20 raises its vendored copy of click's classes
+        # (typer._click), not those of an installed click
+        kinds = {cls.__name__ for cls in type(exc).__mro__}
+        if "Exit" in kinds:
             sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
+        if "ClickException" in kinds:
             exc.show()
             sys.exit(2)
-        if isinstance(exc, click.exceptions.Abort):
+        if "Abort" in kinds:
             print("graphcal: interrupted", file=sys.stderr)
             sys.exit(130)
         raise
