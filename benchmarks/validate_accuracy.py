@@ -55,7 +55,7 @@ QUICK_MODEL = "conv1d-audio b4 8000"
 QUICK_BATCH, QUICK_WIDTH = 64, 1024  # NB: --quick draws small MLPs so the smoke run stays short
 # NB: --quick also times its MLPs with smoke-mlp's weak protocol: a check that the pipeline runs,
 # not a measurement
-QUICK_PROTOCOL = {"rounds": 2, "max_rounds": 4, "window_s": 0.01, "min_samples": 3}
+QUICK_PROTOCOL = {"rounds": 2, "max_rounds": 4, "window_s": 0.01, "min_samples": 3, "passes": 1}
 
 
 def graphcal_cmd() -> list[str]:

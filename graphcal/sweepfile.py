@@ -4,8 +4,9 @@ One row per timed configuration. Files from several machines concatenate into on
 header). `read_sweep` validates what fit and compare rely on and names the file and row of
 any problem.
 
-Besides the measurements (`role` = `measure`, or empty in files written by other tools), a sweep
-ends by re-timing a random subset of its configurations: those rows have `role` = `repeat`.
+Besides the measurements (`role` = `measure`, or empty in files written by other tools; one row
+per configuration and pass, column `pass`), a sweep ends by re-timing a random subset of its
+configurations: those rows have `role` = `repeat`.
 `read_sweep` leaves them out (they would count a configuration twice); `noise_floor` pairs
 each with the measurement it repeats and returns the sweep's repeatability, for fit to print
 beside its error.
@@ -52,6 +53,7 @@ EXTRA_COLUMNS = (
     "contention",        # share of the CPU other processes used during the counted rounds
     "unsupported_ops",   # ops predict could not cost ("target xN; ..."): flops/bytes miss them
     "grid",              # the grid (or "model") the row came from
+    "pass",              # which timing of the whole grid this row is (1, 2, ...; see read_sweep)
 )
 SWEEP_COLUMNS = COLUMNS + EXTRA_COLUMNS
 REQUIRED_FOR_FIT = ("workload", "dtype", "threads", "latency_s", "host_id")
@@ -98,12 +100,26 @@ def is_repeat(row: SweepRow) -> bool:
 
 
 def read_sweep(path: Path) -> list[SweepRow]:
-    """The measurement rows of one sweep CSV (repeat rows left out), checked: required columns
-    present, latencies finite and > 0, at least one row."""
-    rows = [row for row in _read_rows(path) if not is_repeat(row)]
-    if not rows:
+    """One row per configuration (workload, dtype, threads, host) of one sweep CSV, checked:
+    required columns present, latencies finite and > 0, at least one row. Repeat rows are
+    left out; a configuration timed in several passes is its fastest pass's row (the minimum
+    over passes is the sweep's statistic), in the order the configurations first appear."""
+    best: dict[tuple, SweepRow] = {}
+    for row in _read_rows(path):
+        if is_repeat(row):
+            continue
+        key = (row.workload, row.dtype, row.threads, row.host_id)
+        if key not in best or row.latency_s < best[key].latency_s:
+            best[key] = row
+    if not best:
         raise GraphcalError(f"{path}: the sweep file has no rows")
-    return rows
+    return list(best.values())
+
+
+def pass_number(row: SweepRow) -> int:
+    """The row's pass (1 for files written before passes, or by other tools)."""
+    text = row.fields.get("pass") or "1"
+    return int(text) if text.isdigit() else 1
 
 
 def repeat_pairs(paths: list[Path]) -> list[tuple[SweepRow, SweepRow]]:

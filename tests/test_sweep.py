@@ -22,7 +22,7 @@ from graphcal.sweepfile import COLUMNS, SWEEP_COLUMNS, noise_floor, read_sweep
 
 QUICK = {
     "rounds": 2, "max_rounds": 3, "window_s": 0.002, "min_samples": 3,
-    "warmup_calls": 1, "warmup_s": 0.0, "min_sample_s": 0.00002,
+    "warmup_calls": 1, "warmup_s": 0.0, "min_sample_s": 0.00002, "passes": 1,
 }
 
 
@@ -234,3 +234,18 @@ def test_a_path_the_file_system_refuses_fails_before_timing(run_cli, monkeypatch
     result = run_cli("sweep", "mlp", "--grid", "smoke-mlp", "--out", "/proc/graphcal-sweep.csv")
     assert result.code == 2 and "cannot write /proc/graphcal-sweep.csv" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_two_passes_time_every_configuration_twice_and_keep_the_faster(run_cli, tmp_path):
+    workloads = [f"mlp:{b}:8x8" for b in (1, 2, 3)]
+    grid = write_grid(tmp_path / "g.yaml", kind="mlp", workloads=workloads, protocol=dict(QUICK, passes=2))
+    out = tmp_path / "two.csv"
+    result = run_cli("sweep", "mlp", "--grid", grid, "--out", out, "--threads", "1")
+    assert result.code == 0, result.stderr
+    assert "between passes" in result.stdout
+    measured = [r for r in rows_of(out) if r["role"] == "measure"]
+    assert sorted((r["workload"], r["pass"]) for r in measured) == sorted((w, p) for w in workloads for p in "12")
+    merged = {r.workload: r.latency_s for r in read_sweep(out)}
+    assert sorted(merged) == sorted(workloads)
+    for w in workloads:
+        assert merged[w] == min(float(r["latency_s"]) for r in measured if r["workload"] == w)

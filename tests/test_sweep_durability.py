@@ -1,5 +1,6 @@
 """Ctrl-C and kill -9 in the middle of a sweep, each followed by --resume: every finished row
-survives, none is duplicated, and the file parses at every step. Real subprocesses, tiny grid."""
+survives, none is duplicated, and the file parses at every step. Real subprocesses, a tiny grid
+timed in two passes (the default), so a resume also crosses from one pass to the next."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ pytestmark = pytest.mark.slow
 WORKLOADS = [f"mlp:{b}:16x16" for b in range(1, 13)]  # 12 configurations: 3 blocks of 4
 # Slow enough (about 0.3 s a block) to be interrupted between blocks.
 PROTOCOL = {"rounds": 2, "max_rounds": 2, "window_s": 0.03, "min_samples": 3, "warmup_calls": 1,
-            "warmup_s": 0.0, "min_sample_s": 0.00002}
+            "warmup_s": 0.0, "min_sample_s": 0.00002, "passes": 2}
+EVERY_PASS = sorted((w, p) for w in WORKLOADS for p in ("1", "2"))
 
 
 def sweep(grid: Path, out: Path, *extra: str) -> subprocess.Popen:
@@ -69,14 +71,14 @@ def test_interrupt_then_resume_loses_and_duplicates_nothing(grid, tmp_path, how)
     else:
         assert proc.returncode == -signal.SIGKILL
     before = measure_rows(out)
-    assert 4 <= len(before) < len(WORKLOADS) and len(before) % 4 == 0  # whole blocks only
+    assert 4 <= len(before) < len(EVERY_PASS) and len(before) % 4 == 0  # whole blocks only
     read_sweep(out)  # parses
 
     proc = sweep(grid, out, "--resume")
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 0, stderr
     after = measure_rows(out)
-    assert sorted(r["workload"] for r in after) == sorted(WORKLOADS)  # no duplicate, none missing
+    assert sorted((r["workload"], r["pass"]) for r in after) == EVERY_PASS  # no duplicate, none missing
     assert after[: len(before)] == before  # finished rows untouched
     assert f"{len(before)} already there" in stdout
 
@@ -94,4 +96,4 @@ def test_resume_cuts_a_torn_last_line(grid, tmp_path):
     assert proc.wait(timeout=120) == 0, proc.stderr.read()
     rows = measure_rows(out)
     assert rows[: len(kept)] == kept
-    assert sorted(r["workload"] for r in rows) == sorted(WORKLOADS)
+    assert sorted((r["workload"], r["pass"]) for r in rows) == EVERY_PASS

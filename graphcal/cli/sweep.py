@@ -34,11 +34,18 @@ BudgetOption = Annotated[
     Optional[float],
     typer.Option("--budget-s", help="Stop cleanly (exit 0) before a block that would run past this many seconds.", min=0),
 ]
-ResumeOption = Annotated[bool, typer.Option("--resume", help="Continue --out: skip configurations it already has.")]
+ResumeOption = Annotated[
+    bool, typer.Option("--resume", help="Continue --out: skip the configurations (and passes) it already has.")
+]
 ForceOption = Annotated[
     bool,
     typer.Option("--force", help="Overwrite an existing --out; with --resume, continue a file from another host, "
                  "thread count or dtype."),
+]
+PassesOption = Annotated[
+    Optional[int],
+    typer.Option("--passes", min=1, help="Time the whole grid this many times, each pass in its own order; a "
+                 "configuration's latency is its fastest pass (default: the grid's protocol, 2)."),
 ]
 ShardOption = Annotated[
     Optional[str],
@@ -52,7 +59,10 @@ def default_out(grid: str) -> Path:
     return Path(f"sweep-{grid}-{host}-{date.today():%Y%m%d}.csv")
 
 
-def _run(workloads, grid_name, protocol, out, threads, dtype, budget_s, resume, force, shard, shapes=()) -> None:
+def _run(workloads, grid_name, protocol, out, threads, dtype, budget_s, resume, force, shard, passes,
+         shapes=()) -> None:
+    import dataclasses
+
     import torch
     from rich.console import Console
 
@@ -65,7 +75,7 @@ def _run(workloads, grid_name, protocol, out, threads, dtype, budget_s, resume, 
         out=out or default_out(grid_name),
         precision=Precision.parse(dtype),
         threads=threads or torch.get_num_threads(),
-        protocol=protocol,
+        protocol=protocol if passes is None else dataclasses.replace(protocol, passes=passes),
         grid=grid_name,
         input_specs=shapes,
         resume=resume,
@@ -90,11 +100,12 @@ def _grid_command(kind: str):
         resume: ResumeOption = False,
         force: ForceOption = False,
         shard: ShardOption = None,
+        passes: PassesOption = None,
     ) -> None:
         from graphcal.sweep.grid import load_grid
 
         loaded = load_grid(grid or f"{kind}-default", kind)
-        _run(loaded.workloads, loaded.name, loaded.protocol, out, threads, dtype, budget_s, resume, force, shard)
+        _run(loaded.workloads, loaded.name, loaded.protocol, out, threads, dtype, budget_s, resume, force, shard, passes)
 
     return command
 
@@ -118,8 +129,10 @@ def model(
     budget_s: BudgetOption = None,
     resume: ResumeOption = False,
     force: ForceOption = False,
+    passes: PassesOption = None,
 ) -> None:
     """Time whole models end to end (for validating predictions)."""
     from graphcal.sweep.protocol import Protocol
 
-    _run(models, "model", Protocol(), out, threads, dtype, budget_s, resume, force, None, input_specs(input_shape))
+    _run(models, "model", Protocol(), out, threads, dtype, budget_s, resume, force, None, passes,
+         input_specs(input_shape))

@@ -158,6 +158,10 @@ def _check_values(values, where: str) -> None:
             raise GraphcalError(f"{where}: {v} is not a positive integer")
 
 
+COUNTS = ("rounds", "max_rounds", "min_samples", "warmup_calls", "passes")
+COUNTS_AT_LEAST_1 = ("rounds", "max_rounds", "min_samples", "passes")
+
+
 def _protocol(value, where: str) -> Protocol:
     if value is None:
         return Protocol()
@@ -168,7 +172,7 @@ def _protocol(value, where: str) -> Protocol:
     for key, v in value.items():
         if key not in known:
             raise GraphcalError(f"{where}: protocol: unknown setting {key!r}; known: {', '.join(known)}")
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or (v == 0 and key in ("rounds", "max_rounds", "min_samples")):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or (v == 0 and key in COUNTS_AT_LEAST_1):
             raise GraphcalError(f"{where}: protocol.{key}: must be a positive number, got {v!r}")
-        settings[key] = int(v) if key in ("rounds", "max_rounds", "min_samples", "warmup_calls") else float(v)
+        settings[key] = int(v) if key in COUNTS else float(v)
     return Protocol(**settings)

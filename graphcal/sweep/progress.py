@@ -58,7 +58,7 @@ def render_summary(result: SweepResult, console: Console, noisiest: int = 5) -> 
         f"[bold]{result.out}[/]: {len(result.rows)} row(s) written in {result.elapsed_s:.1f} s"
         + (f", {result.skipped} already there" if result.skipped else "")
         + f"; {state}"
-        + (f"; {result.left} configuration(s) left: run again with --resume" if result.left else ""),
+        + (f"; {result.left} configuration-pass(es) left: run again with --resume" if result.left else ""),
         soft_wrap=True,
     )
     for note in result.notes:
@@ -70,13 +70,24 @@ def render_summary(result: SweepResult, console: Console, noisiest: int = 5) -> 
             f"{statistics.median(diffs):.1%} (median), {max(diffs):.1%} (max) in latency_s",
             soft_wrap=True,
         )
+    passes: dict[str, dict[str, float]] = {}
+    for row in result.rows:
+        passes.setdefault(row["workload"], {})[row["pass"]] = float(row["latency_s"])
+    between = [relative_difference(t["1"], t["2"]) for t in passes.values() if "1" in t and "2" in t]
+    if between:
+        console.print(
+            f"between passes: {len(between)} configuration(s) timed in passes 1 and 2 differ by "
+            f"{statistics.median(between):.1%} (median), {statistics.fmean(between):.1%} (mean), "
+            f"{max(between):.1%} (max); each one's latency is its faster pass",
+            soft_wrap=True,
+        )
     if result.rows:
         table = Table(title="noisiest configurations (range of round medians / min)", title_justify="left")
-        for column in ("workload", "latency_s", "median_s", "p90_s", "spread"):
+        for column in ("workload", "pass", "latency_s", "median_s", "p90_s", "spread"):
             table.add_column(column, justify="left" if column == "workload" else "right")
         for row in sorted(result.rows, key=lambda r: -float(r["spread"]))[:noisiest]:
             table.add_row(
-                row["workload"],
+                row["workload"], row["pass"],
                 *(f"{float(row[c]) * 1e6:.1f} us" for c in ("latency_s", "median_s", "p90_s")),
                 f"{float(row['spread']):.1%}",
             )

@@ -21,6 +21,11 @@
    `median_s` and `p90_s` are taken over all their samples; `spread` is the relative range of
    the round medians, the per-configuration noise the summary reports.
 
+6. Passes (applied by graphcal.sweep.runner, not here): the whole grid is timed `passes`
+   times, each pass in its own seeded block order, and a configuration's latency is the
+   minimum over its passes (sweepfile.read_sweep). The machine here has slow states that last
+   seconds to minutes; a second pass a few minutes later sees through most of them.
+
 Nothing here knows about CSV files, grids or progress bars: `time_block` takes prepared
 callables and returns statistics.
 """
@@ -48,6 +53,7 @@ class Protocol:
     warmup_calls: int = 3
     warmup_s: float = 0.02
     min_sample_s: float = 100e-6
+    passes: int = 2
 
 
 

@@ -1,5 +1,6 @@
 """Run a sweep: blocks of configurations timed with the protocol, each block's rows appended to
-the CSV before the next starts; resume, shards, budget, Ctrl-C and the closing repeat phase.
+the CSV before the next starts; the whole grid once per pass (Protocol.passes, each pass in its
+own block order); resume, shards, budget, Ctrl-C and the closing repeat phase.
 
 Order of work: every check that can fail (output path, resume compatibility, costing, memory)
 happens before the first timing, so bad input never wastes a run.
@@ -22,7 +23,7 @@ from graphcal.precision import Precision
 from graphcal.sweep.protocol import Protocol, Timing, time_block
 from graphcal.sweep.workload import Workload, build_call, cost_workload
 from graphcal.sweepfile import (
-    MEASURE, REPEAT, SWEEP_COLUMNS, _read_rows, append_rows, read_header, repair_tail,
+    MEASURE, REPEAT, SWEEP_COLUMNS, _read_rows, append_rows, pass_number, read_header, repair_tail,
 )
 
 # A configuration whose costed bytes exceed this share of the memory available now is refused.
@@ -69,10 +70,10 @@ class SweepPlan:
 @dataclass
 class SweepResult:
     out: Path
-    rows: list[dict] = field(default_factory=list)        # measure rows written by this run
+    rows: list[dict] = field(default_factory=list)        # measure rows written by this run (all passes)
     repeats: list[tuple[dict, dict]] = field(default_factory=list)  # (measure, repeat) rows
-    skipped: int = 0                                      # finished before (--resume)
-    left: int = 0                                         # not timed (Ctrl-C or budget)
+    skipped: int = 0                                      # configuration-passes finished before (--resume)
+    left: int = 0                                         # configuration-passes not timed (Ctrl-C or budget)
     elapsed_s: float = 0.0
     stopped: str = ""                                     # "", "interrupt" or "budget"
     notes: list[str] = field(default_factory=list)
@@ -90,7 +91,8 @@ class Progress:
 # --- checks before timing -----------------------------------------------------------------------
 
 def check_output(plan: SweepPlan, host_id: str) -> set[tuple]:
-    """Refuse an unusable output before any timing; return the finished keys when resuming."""
+    """Refuse an unusable output before any timing; return the finished (workload, pass)
+    pairs when resuming."""
     out = plan.out
     parent = out.parent if str(out.parent) else Path(".")
     if out.is_dir():
@@ -122,7 +124,7 @@ def check_output(plan: SweepPlan, host_id: str) -> set[tuple]:
                 f"{row.source}: written with host {row.host_id}, {row.threads} threads, {row.dtype}; this run is "
                 f"host {host_id}, {plan.threads} threads, {plan.precision.value}. Pass --force to mix them"
             )
-        finished.add(row.workload)
+        finished.add((row.workload, pass_number(row)))
     return finished
 
 
@@ -197,7 +199,7 @@ def plan_blocks(workloads: list[Workload], size: int, seed: int) -> list[list[Wo
     return blocks
 
 
-def _row(w: Workload, t: Timing, plan: SweepPlan, host: dict, role: str) -> dict:
+def _row(w: Workload, t: Timing, plan: SweepPlan, host: dict, role: str, pass_: int) -> dict:
     row = {
         "workload": w.text, "dtype": plan.precision.value, "threads": str(plan.threads),
         "latency_s": repr(t.latency_s), "median_s": repr(t.median_s), "p90_s": repr(t.p90_s),
@@ -206,13 +208,13 @@ def _row(w: Workload, t: Timing, plan: SweepPlan, host: dict, role: str) -> dict
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "best_round_median_s": repr(t.best_round_median_s), "role": role, "spread": f"{t.spread:.4f}", "calls_per_sample": str(t.inner),
         "rounds": str(t.rounds_run), "contention": f"{t.contention:.3f}",
-        "unsupported_ops": w.unsupported, "grid": plan.grid,
+        "unsupported_ops": w.unsupported, "grid": plan.grid, "pass": str(pass_),
     }
     assert set(row) == set(SWEEP_COLUMNS)
     return row
 
 
-def _time_blocks(blocks, plan, host, role, progress, flag, started, result) -> list[dict]:
+def _time_blocks(blocks, plan, host, role, pass_, progress, flag, started, result) -> list[dict]:
     """Time and write blocks until done, interrupted or out of budget; the rows written."""
     import torch
 
@@ -227,13 +229,13 @@ def _time_blocks(blocks, plan, host, role, progress, flag, started, result) -> l
                 result.stopped = "budget"
         if result.stopped:
             if role == MEASURE:
-                result.left = sum(len(b) for b in blocks[i:])
+                result.left += sum(len(b) for b in blocks[i:])
             break
         block_start = time.monotonic()
         calls = [build_call(w.text, plan.precision, plan.input_specs) for w in block]
         with torch.no_grad():
             timings = time_block(calls, plan.protocol, on_switch=lambda j: progress.timing(block[j].text))
-        rows = [_row(w, t, plan, host, role) for w, t in zip(block, timings)]
+        rows = [_row(w, t, plan, host, role, pass_) for w, t in zip(block, timings)]
         append_rows(plan.out, rows)
         written += rows
         progress.advance(len(block))
@@ -254,33 +256,40 @@ def run_sweep(plan: SweepPlan, progress: Progress | None = None, announce=lambda
     chosen = list(plan.workloads) if plan.shard is None else plan.shard.take(list(plan.workloads))
     result = SweepResult(plan.out)
     costed = [cost_workload(text, plan.precision, plan.input_specs) for text in chosen]
-    todo = [w for w in costed if w.text not in finished]
-    result.skipped = len(costed) - len(todo)
-    check_memory(todo)
-    for w in todo:
+    passes = range(1, plan.protocol.passes + 1)
+    todo = {p: [w for w in costed if (w.text, p) not in finished] for p in passes}
+    timed = [w for w in costed if any(w in todo[p] for p in passes)]
+    result.skipped = len(costed) * len(passes) - sum(len(t) for t in todo.values())
+    check_memory(timed)
+    for w in timed:
         if w.unsupported:
             result.notes.append(f"{w.text}: flops/bytes leave out ops predict cannot cost: {w.unsupported}")
     if plan.threads > (os.cpu_count() or 1):
         result.notes.append(f"{plan.threads} threads on {os.cpu_count()} logical cores: oversubscribed")
-    repeats = 0 if not todo else min(len(todo), plan.repeat_max, max(plan.repeat_min, round(plan.repeat_share * len(todo))))
+    fresh = todo[passes[-1]]  # configurations whose last pass this run times
+    repeats = 0 if not fresh else min(len(fresh), plan.repeat_max, max(plan.repeat_min, round(plan.repeat_share * len(fresh))))
     announce(
-        f"timing {len(todo)} configuration(s) into {plan.out}"
-        + (f" ({result.skipped} already there)" if result.skipped else "")
+        f"timing {len(timed)} configuration(s)"
+        + (f" in {len(passes)} passes" if len(passes) > 1 else "")
+        + f" into {plan.out}"
+        + (f" ({result.skipped} configuration-pass(es) already there)" if result.skipped else "")
         + (f", shard {plan.shard.index}/{plan.shard.count}" if plan.shard else "")
         + f", then re-timing {repeats} for repeatability; {plan.threads} thread(s), {plan.precision.value}"
     )
     threads_before = torch.get_num_threads()
     torch.set_num_threads(plan.threads)
-    progress.start(len(todo) + repeats)
+    progress.start(sum(len(t) for t in todo.values()) + repeats)
     try:
         with _StopFlag() as flag:
-            blocks = plan_blocks(todo, plan.block_size, plan.seed)
-            result.rows = _time_blocks(blocks, plan, host, MEASURE, progress, flag, started, result)
+            for p in passes:
+                blocks = plan_blocks(todo[p], plan.block_size, plan.seed + 1000 * (p - 1))
+                result.rows += _time_blocks(blocks, plan, host, MEASURE, p, progress, flag, started, result)
             if not result.stopped and repeats:
-                by_text = {r["workload"]: r for r in result.rows}
-                picked = random.Random(plan.seed).sample([w for w in todo], repeats)
+                by_text = {r["workload"]: r for r in result.rows}  # the last pass's row
+                picked = random.Random(plan.seed).sample(fresh, repeats)
                 again = _time_blocks(
-                    plan_blocks(picked, plan.block_size, plan.seed + 1), plan, host, REPEAT, progress, flag, started, result
+                    plan_blocks(picked, plan.block_size, plan.seed + 1), plan, host, REPEAT, passes[-1],
+                    progress, flag, started, result,
                 )
                 result.repeats = [(by_text[r["workload"]], r) for r in again]
     finally:
