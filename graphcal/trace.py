@@ -16,7 +16,7 @@ def dtype_name(dtype: Any) -> str:
     return str(dtype).removeprefix("torch.")
 
 
-def _meta_of(value: Any) -> Any:
+def meta_of(value: Any) -> Any:
     """TensorMeta for a tensor-like value (FakeTensor, meta tensor, TensorMetadata)."""
     shape = getattr(value, "shape", None)
     dtype = getattr(value, "dtype", None)
@@ -29,7 +29,7 @@ def _meta_of(value: Any) -> Any:
                 "or pass --input-shape"
             ) from None
     if isinstance(value, (list, tuple)):
-        return type(value)(_meta_of(v) for v in value) if isinstance(value, tuple) else [_meta_of(v) for v in value]
+        return type(value)(meta_of(v) for v in value) if isinstance(value, tuple) else [meta_of(v) for v in value]
     return value
 
 
@@ -38,7 +38,7 @@ def _value_of(arg: Any) -> Any:
     import torch.fx
 
     if isinstance(arg, torch.fx.Node):
-        return _meta_of(arg.meta.get("val"))
+        return meta_of(arg.meta.get("val"))
     if isinstance(arg, (list, tuple)):
         return tuple(_value_of(a) for a in arg)
     if isinstance(arg, dict):
@@ -47,7 +47,7 @@ def _value_of(arg: Any) -> Any:
 
 
 def _outputs(value: Any) -> tuple[TensorMeta, ...]:
-    meta = _meta_of(value)
+    meta = meta_of(value)
     if isinstance(meta, TensorMeta):
         return (meta,)
     if isinstance(meta, (list, tuple)):
@@ -114,8 +114,8 @@ def record_calls(fn: Any, inputs: tuple, model: str) -> OpGraph:
                 OpNode(
                     name=f"{func.__name__.split('.')[0]}_{len(self.nodes)}",
                     target=str(func),
-                    args=tuple(_meta_of(a) for a in args),
-                    kwargs={k: _meta_of(v) for k, v in kwargs.items()},
+                    args=tuple(meta_of(a) for a in args),
+                    kwargs={k: meta_of(v) for k, v in kwargs.items()},
                     outputs=_outputs(out),
                 )
             )

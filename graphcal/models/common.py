@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from graphcal.errors import GraphcalError
+from graphcal.graph import TensorMeta
 from graphcal.precision import Precision
 
 
@@ -39,14 +40,13 @@ def zero_inputs(input_specs: tuple, precision: Precision, model: str, what: str)
     )
 
 
-def dominant_float_dtype(tensors) -> str | None:
-    """The floating dtype name holding the most bytes among `tensors` (real, fake or meta);
-    None when none is floating."""
+def dominant_float_dtype(tensors: list[TensorMeta]) -> str | None:
+    """The floating dtype name holding the most bytes among `tensors`; None when none is
+    floating."""
     totals: dict[str, int] = {}
     for t in tensors:
-        if t.dtype.is_floating_point:
-            name = str(t.dtype).removeprefix("torch.")
-            totals[name] = totals.get(name, 0) + t.numel() * t.element_size()
+        if t.dtype.startswith(("float", "bfloat")):
+            totals[t.dtype] = totals.get(t.dtype, 0) + t.nbytes
     return max(totals, key=totals.get) if totals else None
 
 

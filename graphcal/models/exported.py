@@ -50,14 +50,14 @@ def load_exported(mf: ModelFile, precision: Precision, input_specs: tuple = ()) 
     records = read_records(mf)
     try:
         graph, placeholders, user_inputs = read_graph(records["program"], mf.path.name)
-        model_dtype = _dominant_float_dtype_of_metas(placeholders)
+        model_dtype = dominant_float_dtype(placeholders)
         recorded = [m.shape for m in user_inputs]
     except NotPlain:
-        from graphcal.trace import graph_from_fx
+        from graphcal.trace import graph_from_fx, meta_of
 
         program = deserialize_program(mf, records)
         graph = graph_from_fx(program.graph, mf.path.name)
-        placeholders = [n.meta["val"] for n in program.graph.nodes if n.op == "placeholder" and _is_tensor(n)]
+        placeholders = [meta_of(n.meta["val"]) for n in program.graph.nodes if n.op == "placeholder" and _is_tensor(n)]
         model_dtype = dominant_float_dtype(placeholders)
         recorded = _user_input_shapes(program)
     check_precision(model_dtype, precision, mf.path.name)
@@ -84,11 +84,6 @@ def read_records(mf: ModelFile) -> dict[str, Any]:
             "weights": read_json(WEIGHTS_CONFIG_FILENAME_FORMAT.format(model_name)),
             "constants": read_json(CONSTANTS_CONFIG_FILENAME_FORMAT.format(model_name)),
         }
-
-
-def read_program(mf: ModelFile) -> Any:
-    """The archive's ExportedProgram with meta tensors for weights and constants."""
-    return deserialize_program(mf, read_records(mf))
 
 
 def deserialize_program(mf: ModelFile, records: dict[str, Any]) -> Any:
@@ -222,15 +217,6 @@ def _meta_payloads(config: Any, mf: ModelFile, names: Any) -> dict[str, Any]:
 def _user_input_shapes(program: Any) -> list[tuple[int, ...]]:
     user = set(program.graph_signature.user_inputs)
     return [tuple(n.meta["val"].shape) for n in program.graph.nodes if n.op == "placeholder" and n.name in user and _is_tensor(n)]
-
-
-def _dominant_float_dtype_of_metas(metas: list) -> str | None:
-    """common.dominant_float_dtype for TensorMeta values."""
-    totals: dict[str, int] = {}
-    for meta in metas:
-        if meta.dtype.startswith(("float", "bfloat")):
-            totals[meta.dtype] = totals.get(meta.dtype, 0) + meta.nbytes
-    return max(totals, key=totals.get) if totals else None
 
 
 def _check_input_specs(recorded: list[tuple[int, ...]], input_specs: tuple, mf: ModelFile) -> None:
