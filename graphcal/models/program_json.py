@@ -79,8 +79,7 @@ class _Reader:
         nodes: list[OpNode] = []
         for node in self.graph["nodes"]:
             nodes.extend(self.op_nodes(node))
-        placeholders = [self.tensor(_only(arg, "as_tensor")["name"]) for arg in self.graph["inputs"]
-                        if "as_tensor" in arg]
+        placeholders = [self.tensor(arg["as_tensor"]["name"]) for arg in self.graph["inputs"] if "as_tensor" in arg]
         user_inputs = [self.tensor(spec["user_input"]["arg"]["as_tensor"]["name"])
                        for spec in self.signature["input_specs"]
                        if "user_input" in spec and "as_tensor" in spec["user_input"]["arg"]]
@@ -179,9 +178,3 @@ def _pytree_types(spec: Any) -> set:
     if isinstance(spec, dict):
         return {spec.get("type")} | _pytree_types(spec.get("children_spec", []))
     return set()
-
-
-def _only(arg: dict, kind: str) -> Any:
-    if kind not in arg:
-        raise NotPlain(f"expected {kind}, got {list(arg)}")
-    return arg[kind]
