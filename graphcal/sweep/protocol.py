@@ -24,7 +24,8 @@
 6. Passes (applied by graphcal.sweep.runner, not here): the whole grid is timed `passes`
    times, each pass in its own seeded block order, and a configuration's latency is the
    minimum over its passes (sweepfile.read_sweep). The machine here has slow states that last
-   seconds to minutes; a second pass a few minutes later sees through most of them.
+   seconds to minutes, longer than a block; passes minutes apart show them (the README has
+   the figures) and the faster pass is the one a slow state disturbed least.
 
 Nothing here knows about CSV files, grids or progress bars: `time_block` takes prepared
 callables and returns statistics.
