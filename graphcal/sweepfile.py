@@ -117,9 +117,12 @@ def read_sweep(path: Path) -> list[SweepRow]:
 
 
 def pass_number(row: SweepRow) -> int:
-    """The row's pass (1 for files written before passes, or by other tools)."""
-    text = row.fields.get("pass") or "1"
-    return int(text) if text.isdigit() else 1
+    """The row's pass (1 where the column is absent or empty: files written before passes, or
+    by other tools)."""
+    text = (row.fields.get("pass") or "1").strip()
+    if not text.isdigit() or int(text) < 1:
+        raise GraphcalError(f"{row.source}: pass must be a positive integer, got {text!r}")
+    return int(text)
 
 
 def repeat_pairs(paths: list[Path]) -> list[tuple[SweepRow, SweepRow]]:

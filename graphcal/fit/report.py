@@ -11,7 +11,7 @@ from rich.table import Table
 from graphcal.errors import GraphcalError
 from graphcal.evaluate import Metrics, breakdown, percent, relative_errors
 from graphcal.fit import params as P
-from graphcal.fit.calibrate import Calibration
+from graphcal.fit.calibrate import FITTED, Calibration
 from graphcal.report import human_time
 
 REGIME_COLOURS = {"compute": "tab:red", "memory": "tab:blue", "overhead": "tab:green"}
@@ -49,7 +49,7 @@ def render_fit(cal: Calibration, console: Console, out: Path | None) -> None:
     for column in ("parameter", "base", "fitted", "± std. error", "status"):
         table.add_column(column, justify="left" if column in ("parameter", "status") else "right")
     for p in cal.params:
-        if p.status != "fitted" and P.BY_NAME[p.name].kind == "family":
+        if p.status != FITTED and P.BY_NAME[p.name].kind == "family":
             continue  # grouped in one note below
         status = p.status + (" (at a bound)" if p.name in cal.final.at_bounds else "")
         table.add_row(p.name, f"{p.base:.4g}", f"{p.fitted:.4g}", "-" if p.stderr is None else f"{p.stderr:.2g}", status)

@@ -35,7 +35,7 @@ UNREGISTERED_TYPE = re.compile(r"Deserializing (\S+) in pytree is not registered
 
 
 # torch.export.pt2_archive.constants, stated here so that reading them needs no torch import
-# (tests/test_load.py checks them against torch's).
+# (tests/test_program_json.py checks them against torch's).
 MODELS_FILENAME_FORMAT = "models/{}.json"
 WEIGHTS_CONFIG_FILENAME_FORMAT = "data/weights/{}_weights_config.json"
 CONSTANTS_CONFIG_FILENAME_FORMAT = "data/constants/{}_constants_config.json"
@@ -50,7 +50,6 @@ def load_exported(mf: ModelFile, precision: Precision, input_specs: tuple = ()) 
     records = read_records(mf)
     try:
         graph, placeholders, user_inputs = read_graph(records["program"], mf.path.name)
-        model_dtype = dominant_float_dtype(placeholders)
         recorded = [m.shape for m in user_inputs]
     except NotPlain:
         from graphcal.trace import graph_from_fx, meta_of
@@ -58,9 +57,8 @@ def load_exported(mf: ModelFile, precision: Precision, input_specs: tuple = ()) 
         program = deserialize_program(mf, records)
         graph = graph_from_fx(program.graph, mf.path.name)
         placeholders = [meta_of(n.meta["val"]) for n in program.graph.nodes if n.op == "placeholder" and _is_tensor(n)]
-        model_dtype = dominant_float_dtype(placeholders)
         recorded = _user_input_shapes(program)
-    check_precision(model_dtype, precision, mf.path.name)
+    check_precision(dominant_float_dtype(placeholders), precision, mf.path.name)
     if input_specs:
         _check_input_specs(recorded, input_specs, mf)
     return graph

@@ -4,7 +4,7 @@ torch's own deserializer (torch._export.serde.serialize) imports torch._dynamo, 
 more than `import torch` itself. For costing, a program is a list of aten calls with the shapes
 and dtypes of what they read and write, and the program JSON states exactly that: this module
 turns it into the OpGraph that `trace.graph_from_fx(torch.export.load(...).graph)` gives, node
-for node (tests/test_load.py holds the two equal), reading it the way torch's
+for node (tests/test_program_json.py holds the two equal), reading it the way torch's
 GraphModuleDeserializer does:
 
 - a node's name is the name of its single tensor output, else its recorded name, and an op with
@@ -27,7 +27,7 @@ from typing import Any
 from graphcal.graph import OpGraph, OpNode, TensorMeta
 
 # torch._export.serde.schema enums, as str() of the torch value they deserialize to
-# (tests/test_load.py checks these tables against torch's).
+# (tests/test_program_json.py checks these tables against torch's).
 SCALAR_TYPES = {
     1: "uint8", 2: "int8", 3: "int16", 4: "int32", 5: "int64", 6: "float16", 7: "float32",
     8: "float64", 9: "complex32", 10: "complex64", 11: "complex128", 12: "bool", 13: "bfloat16",
