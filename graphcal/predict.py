@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from graphcal.cost import OpCost, cost_graph
 from graphcal.errors import GraphcalError
-from graphcal.graph import OpGraph, OpNode
+from graphcal.load.graph import OpGraph, OpNode
 from graphcal.mapper import OpTime, Target, op_time
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from graphcal.errors import GraphcalError
-from graphcal.graph import OpGraph, OpNode, TensorMeta
+from graphcal.load.graph import OpGraph, OpNode, TensorMeta
 from graphcal.mapper import Target
 from graphcal.precision import Precision
 from graphcal.predict import predict_graph

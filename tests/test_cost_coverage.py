@@ -21,10 +21,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from graphcal.cost import cost_graph
-from graphcal.graph import OpGraph
+from graphcal.load.graph import OpGraph
 from graphcal.load import InputSpec, load_graph
 from graphcal.precision import Precision
-from graphcal.trace import export_module, graph_from_fx, record_calls
+from graphcal.load.trace import export_module, graph_from_fx, record_calls
 
 torch.manual_seed(0)
 pytestmark = [  # the TorchScript level traces with torch.jit.trace, deprecated but still the format
@@ -320,7 +320,7 @@ def eager_graph(module, inputs, model: str) -> OpGraph:
 @functools.lru_cache(maxsize=None)
 def exported(name: str):
     """(program, decomposed program, inputs) of a ZOO model, exported once per test session
-    as graphcal.trace.export_module does it (eval, no_grad, strict=False)."""
+    as graphcal.load.trace.export_module does it (eval, no_grad, strict=False)."""
     factory, make_inputs = ZOO[name]
     torch.manual_seed(0)
     module, inputs = factory().eval(), make_inputs()

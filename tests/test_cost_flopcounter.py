@@ -14,7 +14,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from graphcal.cost import OpKind, cost_graph
-from graphcal.trace import graph_from_fx
+from graphcal.load.trace import graph_from_fx
 from test_cost_coverage import MhaSelf, TorchEncoder, eager_graph, exported
 
 CASES = {

@@ -12,7 +12,7 @@ import graphcal.cost.formulas  # noqa: F401  (fills FORMULAS)
 from graphcal.cost import FORMULAS, FREE_OPS, OpCost, OpKind, cost_graph, cost_node
 from graphcal.cost.registry import register
 from graphcal.errors import GraphcalError
-from graphcal.graph import OpGraph, OpNode, TensorMeta
+from graphcal.load.graph import OpGraph, OpNode, TensorMeta
 
 MATRIX, VECTOR = OpKind.MATRIX, OpKind.VECTOR
 

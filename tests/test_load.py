@@ -21,7 +21,7 @@ import torch
 from graphcal.errors import GraphcalError
 from graphcal.load import InputSpec, load_graph
 from graphcal.precision import Precision
-from graphcal.trace import export_module, graph_from_fx
+from graphcal.load.trace import export_module, graph_from_fx
 
 from conftest import REPO, base_profile_data
 
@@ -138,7 +138,7 @@ def test_program_decoding_matches_torch(zoo):
     from torch._export.serde import schema
     from torch._export.serde.serialize import _dict_to_dataclass
 
-    from graphcal.models.exported import to_dataclass
+    from graphcal.load.formats.exported import to_dataclass
 
     with zipfile.ZipFile(zoo / "net.pt2") as archive:
         data = json.loads(archive.read("net/models/model.json"))

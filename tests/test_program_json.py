@@ -9,11 +9,11 @@ import pytest
 import torch
 from torch import nn
 
-from graphcal.graph import TensorMeta
-from graphcal.models import exported
-from graphcal.models.detect import inspect_file
-from graphcal.models.program_json import LAYOUTS, MEMORY_FORMATS, SCALAR_TYPES, NotPlain, read_graph
-from graphcal.trace import graph_from_fx
+from graphcal.load.graph import TensorMeta
+from graphcal.load.formats import exported
+from graphcal.load.formats.detect import inspect_file
+from graphcal.load.formats.program_json import LAYOUTS, MEMORY_FORMATS, SCALAR_TYPES, NotPlain, read_graph
+from graphcal.load.trace import graph_from_fx
 
 
 class Splitting(nn.Module):

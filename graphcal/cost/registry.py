@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Callable
 
 from graphcal.errors import GraphcalError
-from graphcal.graph import OpGraph, OpNode
+from graphcal.load.graph import OpGraph, OpNode
 
 
 class OpKind(str, Enum):

@@ -31,7 +31,7 @@ from pathlib import Path
 import yaml
 
 from graphcal.errors import GraphcalError
-from graphcal.specs import parse_spec
+from graphcal.load.specs import parse_spec
 from graphcal.sweep.protocol import Protocol
 
 GRID_DIR = Path(__file__).resolve().parents[2] / "sweeps"

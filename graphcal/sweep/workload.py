@@ -11,7 +11,7 @@ from typing import Callable
 from graphcal.errors import GraphcalError
 from graphcal.load import FACTORY, InputSpec, load_graph
 from graphcal.precision import Precision
-from graphcal.specs import looks_like_spec, parse_spec
+from graphcal.load.specs import looks_like_spec, parse_spec
 
 
 @dataclass(frozen=True)

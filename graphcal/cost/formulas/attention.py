@@ -14,7 +14,7 @@ from graphcal.cost.formulas.common import (
     ARITH, MATRIX, NORMALIZE, TRANSCENDENTAL, io_cost,
 )
 from graphcal.cost.registry import OpCost, register
-from graphcal.graph import ITEMSIZE, OpNode, TensorMeta
+from graphcal.load.graph import ITEMSIZE, OpNode, TensorMeta
 
 
 def attention_flops(q: TensorMeta, k: TensorMeta, v: TensorMeta) -> int:

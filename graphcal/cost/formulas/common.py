@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable
 
 from graphcal.cost.registry import OpCost, OpKind, register
-from graphcal.graph import OpNode, TensorMeta
+from graphcal.load.graph import OpNode, TensorMeta
 
 MATRIX, VECTOR = OpKind.MATRIX, OpKind.VECTOR
 

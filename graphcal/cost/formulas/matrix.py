@@ -10,7 +10,7 @@ import math
 
 from graphcal.cost.formulas.common import MATRIX, io_cost, out
 from graphcal.cost.registry import OpCost, register
-from graphcal.graph import OpNode
+from graphcal.load.graph import OpNode
 
 
 @register("aten.linear.default")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from graphcal.cost.formulas.common import VECTOR, io_cost, out, overloads, per_element
 from graphcal.cost.registry import OpCost, register
-from graphcal.graph import OpNode
+from graphcal.load.graph import OpNode
 
 # Copies: read every input, write every output, no FLOPs.
 # NB: aten.contiguous is counted as a copy; it copies only a non-contiguous input, which the

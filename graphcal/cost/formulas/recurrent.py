@@ -13,7 +13,7 @@ from typing import Callable
 
 from graphcal.cost.formulas.common import ARITH, MATRIX, TRANSCENDENTAL, io_cost
 from graphcal.cost.registry import OpCost, register
-from graphcal.graph import OpNode, TensorMeta
+from graphcal.load.graph import OpNode, TensorMeta
 
 # (gates, transcendentals per hidden unit, other arithmetic per hidden unit) of one step.
 # LSTM: sigmoid i, f, o and tanh g, tanh c (5); c = f*c + i*g (3), h = o*tanh(c) (1).

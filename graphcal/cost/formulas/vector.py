@@ -11,7 +11,7 @@ from graphcal.cost.formulas.common import (
     AFFINE, ARITH, NORMALIZE, SOFTMAX, TRANSCENDENTAL, VECTOR, io_cost, out, overloads, per_element,
 )
 from graphcal.cost.registry import OpCost, register
-from graphcal.graph import OpNode
+from graphcal.load.graph import OpNode
 
 # Binary and unary arithmetic, comparisons, selection: ARITH per output element.
 per_element("elementwise", ARITH, (

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from graphcal.errors import GraphcalError
-from graphcal.graph import OpGraph, OpNode, TensorMeta
+from graphcal.load.graph import OpGraph, OpNode, TensorMeta
 
 
 def dtype_name(dtype: Any) -> str:

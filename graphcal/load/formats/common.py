@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from graphcal.errors import GraphcalError
-from graphcal.graph import TensorMeta
+from graphcal.load.graph import TensorMeta
 from graphcal.precision import Precision
 
 

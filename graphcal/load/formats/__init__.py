@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from graphcal.graph import OpGraph
-from graphcal.models.detect import Kind, inspect_file
+from graphcal.load.graph import OpGraph
+from graphcal.load.formats.detect import Kind, inspect_file
 from graphcal.precision import Precision
 
 
@@ -20,20 +20,20 @@ def load_file(path: Path, precision: Precision, input_specs: tuple = (), trust_p
     """The OpGraph of a model file, whatever its extension."""
     mf = inspect_file(path)
     if mf.kind is Kind.EXPORT:
-        from graphcal.models.exported import load_exported
+        from graphcal.load.formats.exported import load_exported
 
         return load_exported(mf, precision, input_specs)
     if mf.kind is Kind.TORCHSCRIPT:
-        from graphcal.models.scripted import load_scripted
+        from graphcal.load.formats.scripted import load_scripted
 
         return load_scripted(mf, precision, input_specs)
-    from graphcal.models.pickled import load_pickled
+    from graphcal.load.formats.pickled import load_pickled
 
     return load_pickled(mf, precision, input_specs, trust_pickle)
 
 
 def load_factory(ref: str, precision: Precision, input_specs: tuple = ()) -> OpGraph:
     """The OpGraph of the nn.Module that `package.module:function` returns."""
-    from graphcal.models.factory import load_factory as load
+    from graphcal.load.formats.factory import load_factory as load
 
     return load(ref, precision, input_specs)

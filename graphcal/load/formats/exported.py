@@ -25,9 +25,9 @@ import zipfile
 from typing import Any
 
 from graphcal.errors import GraphcalError
-from graphcal.graph import OpGraph
-from graphcal.models.detect import ModelFile
-from graphcal.models.common import first_line, check_precision, dominant_float_dtype
+from graphcal.load.graph import OpGraph
+from graphcal.load.formats.detect import ModelFile
+from graphcal.load.formats.common import first_line, check_precision, dominant_float_dtype
 from graphcal.precision import Precision
 
 MODEL_NAME = "model"  # the program torch.export.save writes and torch.export.load returns
@@ -45,14 +45,14 @@ ARCHIVE_VERSION_VALUE = "0"
 
 def load_exported(mf: ModelFile, precision: Precision, input_specs: tuple = ()) -> OpGraph:
     """The OpGraph of the archive's program, equal to graph_from_fx(torch.export.load(..).graph)."""
-    from graphcal.models.program_json import NotPlain, read_graph
+    from graphcal.load.formats.program_json import NotPlain, read_graph
 
     records = read_records(mf)
     try:
         graph, placeholders, user_inputs = read_graph(records["program"], mf.path.name)
         recorded = [m.shape for m in user_inputs]
     except NotPlain:
-        from graphcal.trace import graph_from_fx, meta_of
+        from graphcal.load.trace import graph_from_fx, meta_of
 
         program = deserialize_program(mf, records)
         graph = graph_from_fx(program.graph, mf.path.name)

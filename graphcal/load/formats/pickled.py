@@ -14,9 +14,9 @@ import re
 from typing import Any
 
 from graphcal.errors import GraphcalError
-from graphcal.graph import OpGraph
-from graphcal.models.common import first_line, require_input_specs, zero_inputs
-from graphcal.models.detect import ModelFile
+from graphcal.load.graph import OpGraph
+from graphcal.load.formats.common import first_line, require_input_specs, zero_inputs
+from graphcal.load.formats.detect import ModelFile
 from graphcal.precision import Precision
 
 EXPORT_HOWTO = (
@@ -29,7 +29,7 @@ REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 def load_pickled(mf: ModelFile, precision: Precision, input_specs: tuple, trust_pickle: bool) -> OpGraph:
     import torch
 
-    from graphcal.trace import export_module
+    from graphcal.load.trace import export_module
 
     name = mf.path.name
     refused = _weights_only_refusal(mf)

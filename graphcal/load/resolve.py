@@ -1,7 +1,7 @@
 """Find out what MODEL names and turn it into an OpGraph.
 
 MODEL is, in this order of checks: an existing file (format detected by content, not by
-extension), a built-in workload spec (`mlp:8:512x10`, see graphcal.specs), or a Python
+extension), a built-in workload spec (`mlp:8:512x10`, see graphcal.load.specs), or a Python
 factory `package.module:function` that returns an nn.Module.
 """
 
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from graphcal.errors import GraphcalError
-from graphcal.graph import OpGraph
+from graphcal.load.graph import OpGraph
 from graphcal.precision import Precision
-from graphcal.specs import looks_like_spec, parse_spec
+from graphcal.load.specs import looks_like_spec, parse_spec
 
 FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
@@ -49,13 +49,13 @@ def load_graph(
     """The OpGraph of MODEL, with tensors in `precision` where the caller builds them."""
     path = Path(model)
     if path.exists():
-        from graphcal.models import load_file
+        from graphcal.load.formats import load_file
 
         return load_file(path, precision, input_specs, trust_pickle)
     if looks_like_spec(model):
         return graph_of_spec(model, precision)
     if FACTORY.match(model):
-        from graphcal.models import load_factory
+        from graphcal.load.formats import load_factory
 
         return load_factory(model, precision, input_specs)
     if "/" in model or "\\" in model or Path(model).suffix:
@@ -68,7 +68,7 @@ def load_graph(
 
 def graph_of_spec(text: str, precision: Precision) -> OpGraph:
     """Trace a workload spec on the meta device: nothing is allocated."""
-    from graphcal.trace import export_module
+    from graphcal.load.trace import export_module
 
     spec = parse_spec(text)
     module, inputs = spec.build(dtype=precision.torch_dtype_name, device="meta")

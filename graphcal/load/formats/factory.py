@@ -12,13 +12,13 @@ import sys
 from typing import Any, Callable
 
 from graphcal.errors import GraphcalError
-from graphcal.graph import OpGraph
-from graphcal.models.common import first_line, require_input_specs, zero_inputs
+from graphcal.load.graph import OpGraph
+from graphcal.load.formats.common import first_line, require_input_specs, zero_inputs
 from graphcal.precision import Precision
 
 
 def load_factory(ref: str, precision: Precision, input_specs: tuple) -> OpGraph:
-    from graphcal.trace import export_module
+    from graphcal.load.trace import export_module
 
     require_input_specs(input_specs, ref, "a factory")
     module = build_module(ref, precision)

@@ -13,16 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 from graphcal.errors import GraphcalError
-from graphcal.graph import OpGraph
-from graphcal.models.detect import ModelFile
-from graphcal.models.common import first_line, zero_inputs
+from graphcal.load.graph import OpGraph
+from graphcal.load.formats.detect import ModelFile
+from graphcal.load.formats.common import first_line, zero_inputs
 from graphcal.precision import Precision
 
 
 def load_scripted(mf: ModelFile, precision: Precision, input_specs: tuple) -> OpGraph:
     import torch
 
-    from graphcal.trace import graph_from_fx, record_calls
+    from graphcal.load.trace import graph_from_fx, record_calls
 
     name = mf.path.name
     inputs = zero_inputs(input_specs, precision, name, "a TorchScript archive")

@@ -24,7 +24,7 @@ import json
 import keyword
 from typing import Any
 
-from graphcal.graph import OpGraph, OpNode, TensorMeta
+from graphcal.load.graph import OpGraph, OpNode, TensorMeta
 
 # torch._export.serde.schema enums, as str() of the torch value they deserialize to
 # (tests/test_program_json.py checks these tables against torch's).
