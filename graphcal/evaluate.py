@@ -153,7 +153,7 @@ def compare_sweep(
     from graphcal.fit import params as P
     from graphcal.fit.model import Facts, cost_rows, evaluate, op_classes
     from graphcal.precision import Precision
-    from graphcal.profile import load_profile
+    from graphcal.hardware.profile import load_profile
 
     rows = read_sweeps(paths)
     profile = load_profile(profile_ref)

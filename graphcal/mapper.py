@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from graphcal.cost import OpCost, OpKind
 from graphcal.errors import GraphcalError
 from graphcal.precision import Precision
-from graphcal.profile import HardwareProfile
+from graphcal.hardware.profile import HardwareProfile
 
 
 @dataclass(frozen=True)

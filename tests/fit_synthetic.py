@@ -11,7 +11,7 @@ import numpy as np
 from graphcal.fit import params as P
 from graphcal.fit.model import Facts, cost_rows, evaluate
 from graphcal.precision import Precision
-from graphcal.profile import load_profile
+from graphcal.hardware.profile import load_profile
 from graphcal.sweepfile import COLUMNS
 
 FP32 = Precision.FP32

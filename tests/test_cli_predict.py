@@ -9,7 +9,7 @@ from graphcal.load.graph import OpGraph, OpNode, TensorMeta
 from graphcal.mapper import Target
 from graphcal.precision import Precision
 from graphcal.predict import predict_graph
-from graphcal.profile import load_profile
+from graphcal.hardware.profile import load_profile
 from tests.conftest import PREDECESSOR_LARGE, PREDECESSOR_TINY
 
 

@@ -9,7 +9,7 @@ import sys
 import pytest
 import yaml
 
-from graphcal.profile import load_profile
+from graphcal.hardware.profile import load_profile
 from tests import fit_synthetic as S
 
 JSON_KEYS = {"coefficients", "train", "holdout", "provenance"}

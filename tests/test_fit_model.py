@@ -13,7 +13,7 @@ from graphcal.load import graph_of_spec
 from graphcal.mapper import Target
 from graphcal.precision import Precision
 from graphcal.predict import predict_graph
-from graphcal.profile import COEFFICIENTS, load_profile
+from graphcal.hardware.profile import COEFFICIENTS, load_profile
 from tests.conftest import base_profile_data
 
 FP32 = Precision.FP32

@@ -7,9 +7,9 @@ import math
 import pytest
 import yaml
 
-from graphcal import hostprofile as H
+from graphcal.hardware import init as H
 from graphcal.precision import Precision
-from graphcal.profile import load_profile
+from graphcal.hardware.profile import load_profile
 
 CPUINFO = """processor\t: 0
 model name\t: Example(R) CPU E-1234 @ 2.50GHz

@@ -170,7 +170,7 @@ def test_existing_output_needs_resume_or_force(run_cli, tmp_path):
 
 
 def test_resume_refuses_other_threads_unless_forced(run_cli, tmp_path):
-    from graphcal.host import fingerprint
+    from graphcal.hardware.host import fingerprint
     from graphcal.sweepfile import append_rows
 
     out = tmp_path / "x.csv"

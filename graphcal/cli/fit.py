@@ -32,7 +32,8 @@ def fit(
     from graphcal.fit import params as P
     from graphcal.fit.calibrate import FitOptions, calibrate
     from graphcal.fit.report import fit_json, plot_fit, render_fit, require_matplotlib
-    from graphcal.fit.write import check_out, profile_document, write_profile
+    from graphcal.fit.provenance import FIT_HEADER, profile_document
+    from graphcal.hardware.write import check_out, write_profile
 
     options = FitOptions(holdout=holdout, seed=seed, fixed=P.parse_fixed(fix), dtype=dtype, force=force)
     check_out(out, base)
@@ -42,7 +43,7 @@ def fit(
     with costing_progress(stderr) as progress:
         cal = calibrate(sweeps, base, options, progress)
     document = profile_document(cal, out)
-    write_profile(document, out)
+    write_profile(document, out, FIT_HEADER)
     if plot is not None:
         plot_fit(cal, plot)
     if as_json:

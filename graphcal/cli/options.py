@@ -9,7 +9,7 @@ import typer
 from graphcal.load import InputSpec
 from graphcal.mapper import Target
 from graphcal.precision import Precision
-from graphcal.profile import load_profile
+from graphcal.hardware.profile import load_profile
 
 HwOption = Annotated[
     str,

@@ -16,7 +16,7 @@ from graphcal.cli.options import JsonOption
 from graphcal.errors import GraphcalError
 from graphcal.cost import OpCost, OpKind
 from graphcal.mapper import Target, matrix_compute_rate, memory_rate, vector_compute_rate
-from graphcal.profile import load_profile, shipped_profiles, user_profile_dir, user_profiles
+from graphcal.hardware.profile import load_profile, shipped_profiles, user_profile_dir, user_profiles
 
 profiles_app = typer.Typer(help="List hardware profiles, show what one resolves to, or make one for this machine.", no_args_is_help=True)
 app.add_typer(profiles_app, name="profiles")
@@ -103,8 +103,8 @@ def init_profile(
 ) -> None:
     """A base profile for this machine: what can be read (CPU, cores, SIMD, clocks, caches) and
     short probes for the rest (sgemm peak, copy bandwidth, per-op overhead), each marked in the file."""
-    from graphcal.fit.write import check_out
-    from graphcal.hostprofile import init_host_profile
+    from graphcal.hardware.write import check_out
+    from graphcal.hardware.init import init_host_profile
 
     if not host:
         raise GraphcalError("profiles init needs a source: --host (describe this machine)")

@@ -28,7 +28,7 @@ from graphcal.fit import params as P
 from graphcal.fit.model import CostedRows, Facts, cost_rows, evaluate, op_classes
 from graphcal.fit.solver import Solution, SolverSettings, solve
 from graphcal.precision import Precision
-from graphcal.profile import FAMILY_REFERENCE, HardwareProfile, load_profile
+from graphcal.hardware.profile import FAMILY_REFERENCE, HardwareProfile, load_profile
 from graphcal.sweepfile import SweepRow
 
 FITTED, FIXED, NO_ROWS, CONFOUNDED = "fitted", "fixed", "no rows", "confounded"

@@ -28,7 +28,7 @@ from graphcal.errors import GraphcalError
 from graphcal.fit.params import BY_NAME, with_values
 from graphcal.mapper import Target, op_time
 from graphcal.precision import Precision
-from graphcal.profile import HardwareProfile
+from graphcal.hardware.profile import HardwareProfile
 
 REGIMES = ("compute", "memory", "overhead")
 

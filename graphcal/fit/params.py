@@ -23,7 +23,7 @@ import numpy as np
 
 from graphcal.errors import GraphcalError
 from graphcal.precision import Precision
-from graphcal.profile import COEFFICIENTS, FAMILIES, FAMILY_RATE_FACTOR_MAX, HardwareProfile
+from graphcal.hardware.profile import COEFFICIENTS, FAMILIES, FAMILY_RATE_FACTOR_MAX, HardwareProfile
 
 TERMS = ("matrix", "vector", "memory", "overhead")
 TERM_LABELS = {"matrix": "matrix-compute", "vector": "vector-compute", "memory": "memory", "overhead": "overhead"}

@@ -247,7 +247,7 @@ def run_sweep(plan: SweepPlan, progress: Progress | None = None, announce=lambda
     """Time every configuration of `plan` not yet in its output file and append the rows."""
     import torch
 
-    from graphcal.host import fingerprint
+    from graphcal.hardware.host import fingerprint
 
     started = time.monotonic()
     progress = progress or Progress()

@@ -34,20 +34,29 @@ class HostFingerprint:
         return row
 
 
+def parse_cpuinfo(text: str) -> list[dict[str, str]]:
+    """Every processor block of /proc/cpuinfo as a dict."""
+    blocks, current = [], {}
+    for line in text.splitlines():
+        if not line.strip():
+            if current:
+                blocks.append(current)
+                current = {}
+            continue
+        key, _, value = line.partition(":")
+        current[key.strip()] = value.strip()
+    if current:
+        blocks.append(current)
+    return blocks
+
+
 def cpuinfo() -> dict[str, str]:
     """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
     path = Path("/proc/cpuinfo")
-    fields: dict[str, str] = {}
     if not path.is_file():
-        return fields
-    for line in path.read_text().splitlines():
-        if not line.strip():
-            if fields:
-                break
-            continue
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())
-    return fields
+        return {}
+    blocks = parse_cpuinfo(path.read_text())
+    return blocks[0] if blocks else {}
 
 
 def cpu_model() -> str:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from graphcal import __version__
-from graphcal.host import SIMD_FLAGS
+from graphcal.hardware.host import SIMD_FLAGS, parse_cpuinfo
 
 CPUINFO = Path("/proc/cpuinfo")
 SYS_CPU = Path("/sys/devices/system/cpu")
@@ -54,22 +54,6 @@ class Detected:
 
 
 # --- reading -------------------------------------------------------------------------------------
-
-def parse_cpuinfo(text: str) -> list[dict[str, str]]:
-    """Every processor block of /proc/cpuinfo as a dict."""
-    blocks, current = [], {}
-    for line in text.splitlines():
-        if not line.strip():
-            if current:
-                blocks.append(current)
-                current = {}
-            continue
-        key, _, value = line.partition(":")
-        current[key.strip()] = value.strip()
-    if current:
-        blocks.append(current)
-    return blocks
-
 
 def parse_size(text: str) -> int | None:
     """'48K' / '2048K' / '260M' / '1024 KB' -> bytes."""
@@ -323,7 +307,7 @@ def build_profile(name: str, detected: Detected, probes: Probes, date: str | Non
 def _fingerprint() -> dict:
     from dataclasses import asdict
 
-    from graphcal.host import fingerprint
+    from graphcal.hardware.host import fingerprint
 
     fp = fingerprint()
     return {"host_id": fp.host_id, **{k: str(v) if isinstance(v, str) else v for k, v in asdict(fp).items()}}
@@ -338,7 +322,7 @@ HEADER = (
 
 def init_host_profile(out: Path, probe: Callable[[Detected], Probes] | None = None) -> dict:
     """Detect, probe, write `out` atomically (validated by loading it); return the document."""
-    from graphcal.fit.write import write_profile
+    from graphcal.hardware.write import write_profile
 
     detected = detect()
     document = build_profile(out.stem, detected, (probe or run_probes)(detected))

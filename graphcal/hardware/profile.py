@@ -17,7 +17,7 @@ import yaml
 from graphcal.errors import GraphcalError
 from graphcal.precision import Precision
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_DIR = REPO_ROOT / "configs" / "hardware"
 USER_DIR_ENV = "GRAPHCAL_PROFILE_DIR"
 
@@ -196,11 +196,15 @@ def user_profiles() -> list[Path]:
     return sorted(directory.glob("*.yaml")) if directory.is_dir() else []
 
 
+def is_profile_path(ref: str) -> bool:
+    """A profile reference is a path if it contains a separator or ends in .yaml/.yml; else a name."""
+    return os.sep in ref or "/" in ref or ref.endswith((".yaml", ".yml"))
+
+
 def resolve_path(ref: str, relative_to: Path | None = None) -> Path:
     """A profile reference is a path (it exists, or contains a separator or .yaml) or a name
     looked up in the user directory, then among the shipped profiles."""
-    looks_like_path = os.sep in ref or "/" in ref or ref.endswith((".yaml", ".yml"))
-    if looks_like_path:
+    if is_profile_path(ref):
         path = Path(ref).expanduser()
         if not path.is_absolute() and relative_to is not None:
             path = relative_to / path
