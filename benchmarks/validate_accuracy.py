@@ -2,7 +2,7 @@
 
 Times them on this machine with `graphcal sweep` (its protocol, durability and progress, run as
 subprocesses), predicts them on a host profile and prints, beside each figure, the measurement's
-own repeatability (graphcal.sweepfile.noise_floor: median |repeat - first| / first over the
+own repeatability (graphcal.sweep.csvfile.noise_floor: median |repeat - first| / first over the
 rows the sweep re-timed at its end).
 
 - MLPs: `--mlps` random specs (seeded): batch uniform in 1..400, 1-4 layers, widths log-uniform
@@ -46,7 +46,7 @@ if str(REPO) not in sys.path:
 
 from graphcal.evaluate import metrics, relative_errors  # noqa: E402
 from graphcal.sweep.grid import load_grid, shipped_grids  # noqa: E402
-from graphcal.sweepfile import noise_floor, read_sweep, relative_difference, repeat_pairs  # noqa: E402
+from graphcal.sweep.csvfile import noise_floor, read_sweep, relative_difference, repeat_pairs  # noqa: E402
 
 BATCH = (1, 400)
 LAYERS = (1, 4)

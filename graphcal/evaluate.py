@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from graphcal.errors import GraphcalError
-from graphcal.sweepfile import SweepRow, read_sweep
+from graphcal.sweep.csvfile import SweepRow, read_sweep
 
 WITHIN = 0.10
 WITHIN_TOLERANCE = 1e-9  # so that an error of exactly 10% (in decimal) counts as within

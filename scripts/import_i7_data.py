@@ -21,7 +21,7 @@ from graphcal import __version__
 from graphcal.cost import cost_graph
 from graphcal.load import graph_of_spec
 from graphcal.precision import Precision
-from graphcal.sweepfile import COLUMNS
+from graphcal.sweep.csvfile import COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO / "sweeps" / "data" / "i7-12700k"

@@ -12,7 +12,7 @@ from graphcal.fit import params as P
 from graphcal.fit.model import Facts, cost_rows, evaluate
 from graphcal.precision import Precision
 from graphcal.hardware.profile import load_profile
-from graphcal.sweepfile import COLUMNS
+from graphcal.sweep.csvfile import COLUMNS
 
 FP32 = Precision.FP32
 HOST = "synthetic-host"

@@ -18,7 +18,7 @@ from graphcal.load import graph_of_spec
 from graphcal.precision import Precision
 from graphcal.sweep.grid import load_grid, shipped_grids
 from graphcal.sweep.runner import Shard
-from graphcal.sweepfile import COLUMNS, SWEEP_COLUMNS, noise_floor, read_sweep
+from graphcal.sweep.csvfile import COLUMNS, SWEEP_COLUMNS, noise_floor, read_sweep
 
 QUICK = {
     "rounds": 2, "max_rounds": 3, "window_s": 0.002, "min_samples": 3,
@@ -171,7 +171,7 @@ def test_existing_output_needs_resume_or_force(run_cli, tmp_path):
 
 def test_resume_refuses_other_threads_unless_forced(run_cli, tmp_path):
     from graphcal.hardware.host import fingerprint
-    from graphcal.sweepfile import append_rows
+    from graphcal.sweep.csvfile import append_rows
 
     out = tmp_path / "x.csv"
     row = {c: "" for c in SWEEP_COLUMNS}
@@ -194,7 +194,7 @@ def test_budget_stops_cleanly(run_cli, tmp_path):
 
 
 def test_noise_floor_pairs_repeats_with_their_measurement(tmp_path):
-    from graphcal.sweepfile import append_rows
+    from graphcal.sweep.csvfile import append_rows
 
     def row(workload, latency, role):
         r = {c: "" for c in SWEEP_COLUMNS}

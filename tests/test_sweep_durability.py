@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from graphcal.sweepfile import read_sweep
+from graphcal.sweep.csvfile import read_sweep
 
 pytestmark = pytest.mark.slow
 

@@ -39,7 +39,7 @@ def compare(
         raise GraphcalError("--plot compares predictions with measurements: give a sweep CSV as MODEL")
     from graphcal.load import load_graph
     from graphcal.predict import predict_graph
-    from graphcal.report import human_time
+    from graphcal.predict.report import human_time
 
     targets = [make_target(h, dtype, threads) for h in hw]
     graph = load_graph(model, targets[0].precision, input_specs(input_shape), trust_pickle)

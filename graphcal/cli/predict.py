@@ -38,7 +38,7 @@ def predict(
     """Predict MODEL's latency on a hardware profile, with a per-op breakdown."""
     from graphcal.load import load_graph
     from graphcal.predict import predict_graph
-    from graphcal.report import prediction_json, render_prediction
+    from graphcal.predict.report import prediction_json, render_prediction
 
     target = make_target(hw, dtype, threads)
     graph = load_graph(model, target.precision, input_specs(input_shape), trust_pickle)

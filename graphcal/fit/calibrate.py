@@ -29,7 +29,7 @@ from graphcal.fit.model import CostedRows, Facts, cost_rows, evaluate, op_classe
 from graphcal.fit.solver import Solution, SolverSettings, solve
 from graphcal.precision import Precision
 from graphcal.hardware.profile import FAMILY_REFERENCE, HardwareProfile, load_profile
-from graphcal.sweepfile import SweepRow
+from graphcal.sweep.csvfile import SweepRow
 
 FITTED, FIXED, NO_ROWS, CONFOUNDED = "fitted", "fixed", "no rows", "confounded"
 FAMILY_MIN_ROWS = 3  # a family's rate factor and overhead, and one row to spare
@@ -167,7 +167,7 @@ def calibrate(
         )
         for s in P.PARAMS
     )
-    from graphcal.sweepfile import noise_floor
+    from graphcal.sweep.csvfile import noise_floor
 
     return Calibration(
         paths, rows_per_file, base_ref, base, precision, options, rows, costed, measured, base_regimes, train, holdout,

@@ -12,7 +12,7 @@ from graphcal.errors import GraphcalError
 from graphcal.evaluate import Metrics, breakdown, percent, relative_errors
 from graphcal.fit import params as P
 from graphcal.fit.calibrate import FITTED, Calibration
-from graphcal.report import human_time
+from graphcal.predict.report import human_time
 
 REGIME_COLOURS = {"compute": "tab:red", "memory": "tab:blue", "overhead": "tab:green"}
 WORST = 10

@@ -10,7 +10,7 @@ from rich.progress import Progress as RichBar
 from rich.table import Table
 
 from graphcal.sweep.runner import Progress, SweepResult
-from graphcal.sweepfile import relative_difference
+from graphcal.sweep.csvfile import relative_difference
 
 
 class RichProgress(Progress):

@@ -22,7 +22,7 @@ from graphcal.load import InputSpec
 from graphcal.precision import Precision
 from graphcal.sweep.protocol import Protocol, Timing, time_block
 from graphcal.sweep.workload import Workload, build_call, cost_workload
-from graphcal.sweepfile import (
+from graphcal.sweep.csvfile import (
     MEASURE, REPEAT, SWEEP_COLUMNS, _read_rows, append_rows, pass_number, read_header, repair_tail,
 )
 

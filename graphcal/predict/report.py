@@ -7,7 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from graphcal.predict import Prediction
+from graphcal.predict.prediction import Prediction
 
 
 def prediction_json(p: Prediction) -> dict[str, Any]:
