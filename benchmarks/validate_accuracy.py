@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from graphcal.evaluate import metrics, relative_errors  # noqa: E402
+from graphcal.evaluate.metrics import metrics, relative_errors  # noqa: E402
 from graphcal.sweep.grid import load_grid, shipped_grids  # noqa: E402
 from graphcal.sweep.csvfile import noise_floor, read_sweep, relative_difference, repeat_pairs  # noqa: E402
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from graphcal.fit import params as P
-from graphcal.fit.model import Facts, cost_rows, evaluate
+from graphcal.evaluate.costing import cost_rows
+from graphcal.fit.model import Facts, evaluate
 from graphcal.precision import Precision
 from graphcal.hardware.profile import load_profile
 from graphcal.sweep.csvfile import COLUMNS
@@ -68,7 +69,9 @@ def predicted(profile_path: Path, workloads: list[tuple[str, int]]) -> tuple[np.
     profile = load_profile(profile_path)
     rows = cost_rows([w for w, _ in workloads], [t for _, t in workloads], FP32)
     latency = evaluate(rows, Facts.of(profile, FP32), P.base_values(profile, FP32)).latency_s
-    return latency, (rows.flops * rows.valid).sum(axis=1), (rows.bytes * rows.valid).sum(axis=1)
+    flops = np.array([sum(c.flops for c in t.costs) for t in rows.tables])
+    nbytes = np.array([sum(c.bytes for c in t.costs) for t in rows.tables])
+    return latency, flops, nbytes
 
 
 def sweep_rows(profile_path: Path, workloads, sigma: float = 0.01, seed: int = 0, host: str = HOST) -> list[dict]:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import yaml
 
-from graphcal.evaluate import breakdown, is_sweep_file, metrics
+from graphcal.evaluate.costing import is_sweep_file
+from graphcal.evaluate.metrics import breakdown, metrics
 from tests import fit_synthetic as S
 
 ROW_KEYS = {"workload", "measured_s", "predicted_s", "error"}

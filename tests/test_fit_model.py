@@ -8,7 +8,8 @@ import pytest
 
 from graphcal.fit import params as P
 from graphcal.fit.calibrate import identify, stratified_split
-from graphcal.fit.model import Facts, cost_rows, evaluate, log_jacobian
+from graphcal.evaluate.costing import cost_rows
+from graphcal.fit.model import Facts, evaluate, log_jacobian
 from graphcal.load import graph_of_spec
 from graphcal.mapper import Target
 from graphcal.precision import Precision

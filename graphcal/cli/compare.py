@@ -30,7 +30,7 @@ def compare(
 ) -> None:
     """Predict MODEL on each --hw profile, side by side, with the ratio to the first; or, for a
     sweep CSV, every row beside its measurement (MAPE overall, by regime and by op class)."""
-    from graphcal.evaluate import is_sweep_file
+    from graphcal.evaluate.costing import is_sweep_file
 
     if Path(model).is_file() and is_sweep_file(Path(model)):
         compare_sweep_file(Path(model), hw, threads, input_shape, as_json, plot)
@@ -64,9 +64,9 @@ def compare_sweep_file(
     path: Path, hw: list[str], threads: Optional[int], input_shape: Optional[list[str]], as_json: bool, plot: Optional[Path]
 ) -> None:
     """The sweep branch: one profile, each row at its own dtype and thread count."""
-    from graphcal.cli.fit import costing_progress
-    from graphcal.evaluate import compare_sweep
-    from graphcal.fit.report import plot_comparison, render_comparison, require_matplotlib
+    from graphcal.cli.progress import costing_progress
+    from graphcal.evaluate.compare import compare_sweep
+    from graphcal.evaluate.report import plot_comparison, render_comparison, require_matplotlib
 
     if len(hw) != 1:
         raise GraphcalError(f"compare {path.name} checks one profile against the measurements: give one --hw, not {len(hw)}")

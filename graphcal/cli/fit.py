@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -31,7 +30,9 @@ def fit(
 
     from graphcal.fit import params as P
     from graphcal.fit.calibrate import FitOptions, calibrate
-    from graphcal.fit.report import fit_json, plot_fit, render_fit, require_matplotlib
+    from graphcal.cli.progress import costing_progress
+    from graphcal.evaluate.report import require_matplotlib
+    from graphcal.fit.report import fit_json, plot_fit, render_fit
     from graphcal.fit.provenance import FIT_HEADER, profile_document
     from graphcal.hardware.write import check_out, write_profile
 
@@ -53,27 +54,3 @@ def fit(
     if plot is not None:
         stderr.print(f"plot: {plot}")
 
-
-class costing_progress:
-    """A transient progress bar on stderr for tracing and costing the distinct workloads."""
-
-    def __init__(self, console) -> None:
-        self.console = console
-        self.bar = None
-        self.task = None
-
-    def __enter__(self):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self.bar = Progress(TextColumn("costing workloads"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                            console=self.console, transient=True, disable=not sys.stderr.isatty())
-        self.bar.__enter__()
-        return self.update
-
-    def update(self, done: int, total: int) -> None:
-        if self.task is None:
-            self.task = self.bar.add_task("costing", total=total)
-        self.bar.update(self.task, completed=done, total=total)
-
-    def __exit__(self, *exc) -> None:
-        self.bar.__exit__(*exc)

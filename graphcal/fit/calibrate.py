@@ -23,9 +23,10 @@ from typing import Callable, Sequence
 import numpy as np
 
 from graphcal.errors import GraphcalError
-from graphcal.evaluate import Metrics, metrics, read_sweeps, single_dtype
+from graphcal.evaluate.costing import CostedRows, cost_rows, op_classes, read_sweeps, single_dtype
+from graphcal.evaluate.metrics import Metrics, metrics
 from graphcal.fit import params as P
-from graphcal.fit.model import CostedRows, Facts, cost_rows, evaluate, op_classes
+from graphcal.fit.model import Facts, evaluate
 from graphcal.fit.solver import Solution, SolverSettings, solve
 from graphcal.precision import Precision
 from graphcal.hardware.profile import FAMILY_REFERENCE, HardwareProfile, load_profile

@@ -14,7 +14,8 @@ import numpy as np
 
 from graphcal.errors import GraphcalError
 from graphcal.fit import params as P
-from graphcal.fit.model import CostedRows, Facts, evaluate, log_jacobian
+from graphcal.evaluate.costing import CostedRows
+from graphcal.fit.model import Facts, evaluate, log_jacobian
 
 
 @dataclass(frozen=True)

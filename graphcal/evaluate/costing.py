@@ -1,0 +1,214 @@
+"""Sweep rows read, costed once per workload, and their predicted latency on a profile.
+
+`evaluate_profile` applies graphcal.mapper.op_time itself to every op of every row, so its
+latency is `predict_graph(...).latency_s` by construction (a test holds it there): neither
+compare nor fit has a model of its own. Fitting evaluates it hundreds of times (through
+graphcal.fit.model); each workload is traced and costed only once (`cost_workload`, about 40 ms
+a spec).
+
+The regime of a row is defined here, once (`Terms.regimes`): the largest of its three terms
+under the profile evaluated,
+
+    overhead  the ops' fixed costs (mapper.op_overhead)
+    compute   the compute time of the ops whose compute time >= memory time (mapper's `bound`)
+    memory    the memory time of the other ops
+
+and `Terms.fine_regimes` splits compute into `matrix` and `vector` by the larger of the two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from graphcal.cost import OpCost, OpKind
+from graphcal.errors import GraphcalError
+from graphcal.mapper import Target, op_time
+from graphcal.precision import Precision
+from graphcal.hardware.profile import HardwareProfile
+from graphcal.sweep.csvfile import SweepRow, read_sweep
+
+REGIMES = ("compute", "memory", "overhead")
+
+
+# --- reading sweeps --------------------------------------------------------------------------
+
+def is_sweep_file(path: Path) -> bool:
+    """True if `path` is a CSV whose header has the columns fit and compare need (by content)."""
+    try:
+        with Path(path).open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False
+    if b"\0" in head:
+        return False
+    first = head.decode("utf-8", errors="replace").splitlines()[0] if head.strip() else ""
+    columns = {c.strip().strip('"') for c in first.split(",")}
+    return "workload" in columns and "latency_s" in columns
+
+
+def read_sweeps(paths: Sequence[Path]) -> list[SweepRow]:
+    """The measurement rows of every file, in order (each file checked by read_sweep)."""
+    if not paths:
+        raise GraphcalError("no sweep file given")
+    rows: list[SweepRow] = []
+    for path in paths:
+        rows.extend(read_sweep(Path(path)))
+    for row in rows:
+        if row.threads < 1:
+            raise GraphcalError(f"{row.source}: threads must be at least 1, got {row.threads}")
+    return rows
+
+
+def single_dtype(rows: list[SweepRow], dtype: str | None) -> tuple[list[SweepRow], str]:
+    """Rows of one precision: `dtype` if given, else the only one present."""
+    present = sorted({r.dtype for r in rows})
+    if dtype is None:
+        if len(present) > 1:
+            raise GraphcalError(f"the sweep has rows of several dtypes ({', '.join(present)}); pick one with --dtype")
+        return rows, present[0]
+    chosen = [r for r in rows if r.dtype == dtype]
+    if not chosen:
+        raise GraphcalError(f"no rows of dtype {dtype} in the sweep (it has {', '.join(present)})")
+    return chosen, dtype
+
+
+# --- costing rows -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OpTable:
+    """One workload's costed ops, in graph order."""
+
+    families: tuple[str, ...]
+    unsupported: tuple[tuple[str, int], ...]
+    costs: tuple[OpCost, ...]
+
+
+@lru_cache(maxsize=None)
+def cost_workload(workload: str, precision: Precision) -> OpTable:
+    """Trace and cost one workload (a spec, or a model file predict accepts without options)."""
+    from graphcal.cost import cost_graph
+    from graphcal.load import load_graph
+
+    costed = cost_graph(load_graph(workload, precision))
+    ops = [cost for _, cost in costed.ops]
+    return OpTable(
+        tuple(c.family for c in ops),
+        tuple(sorted(costed.unsupported.items())),
+        tuple(ops),
+    )
+
+
+@dataclass(frozen=True)
+class CostedRows:
+    """Sweep rows of one precision, each with its workload's costed ops (shared between rows)."""
+
+    precision: Precision
+    workloads: tuple[str, ...]
+    threads: np.ndarray     # (n,) int
+    tables: tuple[OpTable, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.workloads)
+
+    @property
+    def n_ops(self) -> np.ndarray:
+        return np.array([len(t.costs) for t in self.tables], dtype=int)
+
+    def take(self, index: np.ndarray) -> "CostedRows":
+        index = np.asarray(index, dtype=int)
+        return CostedRows(
+            self.precision,
+            tuple(self.workloads[i] for i in index),
+            self.threads[index],
+            tuple(self.tables[i] for i in index),
+        )
+
+
+def cost_rows(
+    workloads: Sequence[str],
+    threads: Sequence[int],
+    precision: Precision,
+    sources: Sequence[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> CostedRows:
+    """Cost each distinct workload once; rows of the same workload share its OpTable."""
+    distinct = list(dict.fromkeys(workloads))
+    tables: dict[str, OpTable] = {}
+    for i, workload in enumerate(distinct):
+        try:
+            tables[workload] = cost_workload(workload, precision)
+        except GraphcalError as exc:
+            where = sources[list(workloads).index(workload)] if sources else workload
+            raise GraphcalError(f"{where}: workload {workload!r}: {exc}") from None
+        if progress:
+            progress(i + 1, len(distinct))
+    row_tables = tuple(tables[w] for w in workloads)
+    return CostedRows(precision, tuple(workloads), np.asarray(threads, dtype=int), row_tables)
+
+
+@dataclass(frozen=True)
+class Terms:
+    """Per row: predicted latency and the parts it is made of (see the module docstring)."""
+
+    latency_s: np.ndarray
+    overhead_s: np.ndarray
+    matrix_s: np.ndarray
+    vector_s: np.ndarray
+    memory_s: np.ndarray
+    n_ops: np.ndarray
+    dominant_op: np.ndarray   # position of the row's longest op
+
+    def term(self, name: str) -> np.ndarray:
+        return getattr(self, f"{name}_s")
+
+    def regimes(self) -> np.ndarray:
+        """compute, memory or overhead: the largest of the row's three terms (ties: that order)."""
+        stacked = np.stack([self.matrix_s + self.vector_s, self.memory_s, self.overhead_s])
+        return np.array(REGIMES, dtype=object)[np.argmax(stacked, axis=0)]
+
+    def fine_regimes(self) -> np.ndarray:
+        """The regime with compute split into matrix and vector (the larger of the two)."""
+        coarse = self.regimes()
+        compute = np.where(self.matrix_s >= self.vector_s, "matrix", "vector").astype(object)
+        return np.where(coarse == "compute", compute, coarse)
+
+
+def op_classes(rows: CostedRows, terms: Terms) -> np.ndarray:
+    """Each row's op class: the cost family of its longest op (linear, conv, elementwise, ...)."""
+    return np.array(
+        [t.families[j] if t.families else "none" for t, j in zip(rows.tables, terms.dominant_op)], dtype=object
+    )
+
+
+def evaluate_profile(rows: CostedRows, profile: HardwareProfile) -> Terms:
+    """graphcal.mapper.op_time on every op of every row, on `profile` at the rows' precision:
+    the very function predict uses, so fit, compare and predict cannot disagree."""
+    targets = {t: Target(profile, rows.precision, int(t)) for t in set(rows.threads.tolist())}
+    n = rows.n
+    latency, overhead = np.zeros(n), np.zeros(n)
+    matrix_s, vector_s, memory_s = np.zeros(n), np.zeros(n), np.zeros(n)
+    dominant = np.zeros(n, dtype=int)
+    for i, (table, threads) in enumerate(zip(rows.tables, rows.threads)):
+        target = targets[int(threads)]
+        longest = -1.0
+        for j, cost in enumerate(table.costs):
+            time = op_time(cost, target)
+            latency[i] += time.total_s
+            overhead[i] += time.overhead_s
+            if time.compute_s >= time.memory_s:
+                if cost.kind is OpKind.MATRIX:
+                    matrix_s[i] += time.compute_s
+                else:
+                    vector_s[i] += time.compute_s
+            else:
+                memory_s[i] += time.memory_s
+            roofline = max(time.compute_s, time.memory_s)
+            if roofline > longest:
+                longest, dominant[i] = roofline, j
+    return Terms(latency, overhead, matrix_s, vector_s, memory_s, rows.n_ops, dominant)
