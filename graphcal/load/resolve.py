@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from graphcal.errors import GraphcalError
@@ -40,6 +41,29 @@ class InputSpec:
         return cls(shape, dtype or None)
 
 
+class ModelKind(Enum):
+    FILE = "file"
+    SPEC = "spec"
+    FACTORY = "factory"
+
+
+def model_kind(model: str) -> ModelKind:
+    """What MODEL names, in this order of checks (the one resolver predict, compare and sweep
+    use), or an error saying what it is not."""
+    if Path(model).exists():
+        return ModelKind.FILE
+    if looks_like_spec(model):
+        return ModelKind.SPEC
+    if FACTORY.match(model):
+        return ModelKind.FACTORY
+    if "/" in model or "\\" in model or Path(model).suffix:
+        raise GraphcalError(f"{model}: no such file; check the path")
+    raise GraphcalError(
+        f"MODEL {model!r} is not a file, a workload spec (e.g. mlp:8:512x512x10) "
+        "or a factory (package.module:function)"
+    )
+
+
 def load_graph(
     model: str,
     precision: Precision,
@@ -47,23 +71,16 @@ def load_graph(
     trust_pickle: bool = False,
 ) -> OpGraph:
     """The OpGraph of MODEL, with tensors in `precision` where the caller builds them."""
-    path = Path(model)
-    if path.exists():
+    kind = model_kind(model)
+    if kind is ModelKind.FILE:
         from graphcal.load.formats import load_file
 
-        return load_file(path, precision, input_specs, trust_pickle)
-    if looks_like_spec(model):
+        return load_file(Path(model), precision, input_specs, trust_pickle)
+    if kind is ModelKind.SPEC:
         return graph_of_spec(model, precision)
-    if FACTORY.match(model):
-        from graphcal.load.formats import load_factory
+    from graphcal.load.formats import load_factory
 
-        return load_factory(model, precision, input_specs)
-    if "/" in model or "\\" in model or Path(model).suffix:
-        raise GraphcalError(f"{model}: no such file; check the path")
-    raise GraphcalError(
-        f"MODEL {model!r} is not a file, a workload spec (e.g. mlp:8:512x512x10) "
-        "or a factory (package.module:function)"
-    )
+    return load_factory(model, precision, input_specs)
 
 
 def graph_of_spec(text: str, precision: Precision) -> OpGraph:

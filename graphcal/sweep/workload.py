@@ -3,15 +3,14 @@ same model built for real on the CPU as a zero-argument callable."""
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from graphcal.errors import GraphcalError
-from graphcal.load import FACTORY, InputSpec, load_graph
+from graphcal.load.resolve import InputSpec, ModelKind, load_graph, model_kind
+from graphcal.load.specs import parse_spec
 from graphcal.precision import Precision
-from graphcal.load.specs import looks_like_spec, parse_spec
 
 
 @dataclass(frozen=True)
@@ -26,7 +25,7 @@ def cost_workload(model: str, precision: Precision, input_specs: tuple[InputSpec
     """Flops and bytes exactly as `graphcal predict MODEL` counts them."""
     from graphcal.cost import cost_graph
 
-    text = parse_spec(model).text if looks_like_spec(model) and not Path(model).exists() else model
+    text = parse_spec(model).text if model_kind(model) is ModelKind.SPEC else model
     costed = cost_graph(load_graph(text, precision, input_specs))
     total = costed.total
     unsupported = "; ".join(f"{t} x{n}" for t, n in sorted(costed.unsupported.items()))
@@ -48,14 +47,12 @@ def build_call(model: str, precision: Precision, input_specs: tuple[InputSpec, .
 
 def build_module(model: str, precision: Precision, input_specs: tuple[InputSpec, ...] = ()):
     """(nn.Module, inputs) on the CPU for anything `load_graph` accepts."""
-    path = Path(model)
-    if path.exists():
-        return _exported_module(path)
-    if looks_like_spec(model):
+    kind = model_kind(model)
+    if kind is ModelKind.FILE:
+        return _exported_module(Path(model))
+    if kind is ModelKind.SPEC:
         return parse_spec(model).build(dtype=precision.torch_dtype_name, device="cpu")
-    if FACTORY.match(model):
-        return _factory_module(model, precision, input_specs)
-    raise GraphcalError(f"MODEL {model!r} is not a file, a workload spec or a factory")
+    return _factory_module(model, precision, input_specs)
 
 
 def _exported_module(path: Path):
@@ -82,19 +79,13 @@ def _exported_module(path: Path):
 
 
 def _factory_module(ref: str, precision: Precision, input_specs: tuple[InputSpec, ...]):
-    import torch
+    """The factory's module (imported and checked as predict does) with random inputs."""
+    from graphcal.load.formats.common import require_input_specs, torch_dtype
+    from graphcal.load.formats.factory import build_module as build_factory_module
 
-    module_name, _, function_name = ref.partition(":")
-    try:
-        factory = getattr(importlib.import_module(module_name), function_name)
-    except (ImportError, AttributeError) as exc:
-        raise GraphcalError(f"cannot load factory {ref}: {exc}") from None
-    if not input_specs:
-        raise GraphcalError(f"{ref}: needs --input-shape (e.g. --input-shape 1x3x224x224)")
-    module = factory().to(getattr(torch, precision.torch_dtype_name))
-    inputs = tuple(
-        random_tensor(s.shape, getattr(torch, s.dtype or precision.torch_dtype_name)) for s in input_specs
-    )
+    require_input_specs(input_specs, ref, "a factory")
+    module = build_factory_module(ref, precision)
+    inputs = tuple(random_tensor(s.shape, torch_dtype(s.dtype or precision.torch_dtype_name)) for s in input_specs)
     return module.eval(), inputs
 
 
