@@ -1,5 +1,6 @@
 """Synthetic sweeps for the fit tests: rows timed by a known profile through graphcal's own
-vectorised model, with small seeded noise, written in the sweep CSV format (sweepfile.COLUMNS)."""
+model (graphcal.fit.model.evaluate), with small seeded noise, written in the sweep CSV format
+(graphcal.sweep.csvfile.COLUMNS)."""
 
 from __future__ import annotations
 

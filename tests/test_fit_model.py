@@ -1,4 +1,4 @@
-"""fit's vectorised model is the mapper: same latency as predict_graph, bit for bit, and each
+"""fit's model is the mapper: same latency as predict_graph, bit for bit, and each
 parameter moves only the terms it is declared to act on."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ SPECS = [
 
 
 @pytest.mark.parametrize("profile_ref", ["i7-12700k-tiny", "i7-12700k-large", "custom"])
-def test_vectorised_latency_equals_predict_graph_exactly(profile_ref, write_profile):
+def test_fit_model_latency_equals_predict_graph_exactly(profile_ref, write_profile):
     if profile_ref == "custom":
         data = base_profile_data(efficiency_factor=0.37, memory_bottleneck_factor=0.91)
         data["runtime"]["per_op_overhead_s"] = 2.7e-6

@@ -4,15 +4,16 @@ PARAMS is the one declared list. The solver sees a vector of the free parameters
 by its `scale` (so an overhead of microseconds and a coefficient near 0.5 are both of order
 one); `to_vector`, `from_vector` and `bounds` are the only conversions between the two.
 
-A parameter `acts_on` the terms of a row's predicted time it changes (see model.Terms):
+A parameter `acts_on` the terms of a row's predicted time it changes (see graphcal.evaluate.costing.Terms):
 `matrix` and `vector` compute, `memory`, `overhead`. `kind` says how: a `rate` coefficient
 divides the time of those terms, an `additive` one is added once per op. The order of PARAMS is
 the order in which confounded parameters are resolved: a parameter whose regimes are already
 covered by earlier free ones (efficiency_factor, which scales matrix and vector compute alike)
 keeps its base value.
 
-To fit a new coefficient: one entry here, and its application in model.evaluate (which a test
-holds equal to the mapper).
+To fit a new coefficient: one entry here. It is applied in exactly one function of
+graphcal.mapper (a row in the mapper's table and a live test in tests/test_coefficients_live.py);
+graphcal.fit.model only sets its value on the profile (`with_values`) and never applies it.
 """
 
 from __future__ import annotations

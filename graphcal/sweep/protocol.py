@@ -23,7 +23,7 @@
 
 6. Passes (applied by graphcal.sweep.runner, not here): the whole grid is timed `passes`
    times, each pass in its own seeded block order, and a configuration's latency is the
-   minimum over its passes (sweepfile.read_sweep). The machine here has slow states that last
+   minimum over its passes (csvfile.read_sweep). The machine here has slow states that last
    seconds to minutes, longer than a block; passes minutes apart show them (the README has
    the figures) and the faster pass is the one a slow state disturbed least.
 
