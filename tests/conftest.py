@@ -1,31 +1,15 @@
-"""Shared test helpers: run the real CLI entry point in-process, write small profiles."""
+"""Fixtures shared by the tests: run the real CLI entry point in-process, write small profiles.
+Helpers that tests import are in tests/helpers.py."""
 
 from __future__ import annotations
 
-import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-SHIPPED = REPO / "configs" / "hardware"
-# The predecessor's i7-12700K variants (efficiency 0.20 and 0.60): the shipped profiles are now
-# calibrated on measurements, so the coefficient-ratio tests use these fixed values instead.
-PREDECESSOR_TINY = REPO / "tests" / "fixtures" / "predecessor-tiny.yaml"
-PREDECESSOR_LARGE = REPO / "tests" / "fixtures" / "predecessor-large.yaml"
-
-
-@dataclass
-class CliResult:
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self):
-        return json.loads(self.stdout)
+from tests.helpers import CliResult
 
 
 @pytest.fixture
@@ -56,24 +40,3 @@ def write_profile(tmp_path):
         return path
 
     return write
-
-
-def base_profile_data(**coefficients) -> dict:
-    """A complete standalone profile with round numbers, coefficients overridable."""
-    coeffs = {
-        "efficiency_factor": 0.5,
-        "memory_bottleneck_factor": 0.5,
-        "tile_utilization": 0.5,
-        "instruction_efficiency": 0.5,
-    }
-    coeffs.update(coefficients)
-    return {
-        "name": "test-cpu",
-        "cpu": {"model": "Test CPU", "physical_cores": 4, "logical_cores": 8},
-        "caches": {"l3_bytes": 32 * 2**20},
-        "memory": {"bandwidth_bytes_per_s": 100_000_000_000, "cache_bandwidth_bytes_per_s": 100_000_000_000},
-        "peak_flops_per_s": {"fp32": 1_000_000_000_000},
-        "runtime": {"per_op_overhead_s": 1.0e-6, "matrix_op_overhead_s": 1.0e-6, "matrix_half_rate_rows": 0,
-                    "matrix_half_rate_depth": 0, "matrix_half_rate_columns": 0},
-        "coefficients": {"fp32": coeffs},
-    }

@@ -10,7 +10,7 @@ from graphcal.mapper import Target
 from graphcal.precision import Precision
 from graphcal.predict import predict_graph
 from graphcal.hardware.profile import load_profile
-from tests.conftest import PREDECESSOR_LARGE, PREDECESSOR_TINY
+from tests.helpers import PREDECESSOR_LARGE, PREDECESSOR_TINY
 
 
 def test_predict_json_has_the_contract_keys(run_cli):
@@ -131,7 +131,7 @@ def test_profiles_show_table_prints_effective_throughput(run_cli):
 
 
 def test_profiles_show_gives_the_cache_and_dram_rates_apart(run_cli, write_profile):
-    from tests.conftest import base_profile_data
+    from tests.helpers import base_profile_data
 
     data = base_profile_data(memory_bottleneck_factor=0.5)
     data["memory"] = {"bandwidth_bytes_per_s": 100e9, "cache_bandwidth_bytes_per_s": 400e9}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tests.conftest import PREDECESSOR_LARGE, PREDECESSOR_TINY, base_profile_data
+from tests.helpers import PREDECESSOR_LARGE, PREDECESSOR_TINY, base_profile_data
 
 MATMUL = "matmul:2048x2048x2048"
 ADD = "add:50000000"

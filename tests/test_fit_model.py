@@ -15,7 +15,7 @@ from graphcal.mapper import Target
 from graphcal.precision import Precision
 from graphcal.predict import predict_graph
 from graphcal.hardware.profile import COEFFICIENTS, load_profile
-from tests.conftest import base_profile_data
+from tests.helpers import base_profile_data
 
 FP32 = Precision.FP32
 SPECS = [

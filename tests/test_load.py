@@ -23,7 +23,7 @@ from graphcal.load import InputSpec, load_graph
 from graphcal.precision import Precision
 from graphcal.load.trace import export_module, graph_from_fx
 
-from conftest import REPO, base_profile_data
+from tests.helpers import REPO, base_profile_data
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
 

@@ -10,7 +10,7 @@ import pytest
 from graphcal.errors import GraphcalError
 from graphcal.precision import Precision
 from graphcal.hardware.profile import COEFFICIENTS, load_profile, shipped_profiles
-from tests.conftest import PREDECESSOR_LARGE, PREDECESSOR_TINY, base_profile_data
+from tests.helpers import PREDECESSOR_LARGE, PREDECESSOR_TINY, base_profile_data
 
 FP32 = Precision.FP32
 
