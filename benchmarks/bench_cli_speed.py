@@ -72,7 +72,10 @@ def interleave(commands: dict[str, list[str]], rounds: int) -> dict[str, list[tu
 def report(results: dict[str, list[tuple[float, float]]], reference: str) -> None:
     ref_median = statistics.median(w for w, _ in results[reference])
     ref_min = min(w for w, _ in results[reference])
-    print(f"  {'process':<44} {'median s':>9} {'min s':>7} {'x torch (median)':>17} {'x torch (min)':>14} {'peak RSS MB':>12}")
+    print(
+        f"  {'process':<44} {'median s':>9} {'min s':>7} "
+        f"{'x torch (median)':>17} {'x torch (min)':>14} {'peak RSS MB':>12}"
+    )
     for name, rows in results.items():
         walls = [w for w, _ in rows]
         med, low = statistics.median(walls), min(walls)
@@ -105,7 +108,10 @@ def main() -> None:
 
     print("(a) graphcal --help")
     print(f"  imports torch: {'YES (goal: no)' if imports_torch() else 'no'}")
-    report(interleave({"import torch": import_torch, "graphcal --help": [*graphcal, "--help"]}, args.rounds), "import torch")
+    report(
+        interleave({"import torch": import_torch, "graphcal --help": [*graphcal, "--help"]}, args.rounds),
+        "import torch",
+    )
 
     folder = args.keep or Path(tempfile.mkdtemp(prefix="graphcal-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -116,12 +122,20 @@ def main() -> None:
         else:
             # NB: built in a child: a forked process starts with its parent's peak RSS, so
             # building BERT (1 GB) here would show in every measured process's figure
-            what = subprocess.run([sys.executable, __file__, "--build-into", str(folder)], check=True,
-                                  capture_output=True, text=True).stdout.strip()
+            what = subprocess.run(
+                [sys.executable, __file__, "--build-into", str(folder)], check=True, capture_output=True, text=True
+            ).stdout.strip()
         print(f"\n(b, c) BERT-base .pt2: {what}")
         commands = {
             "import torch": import_torch,
-            "graphcal predict BERT.pt2 --hw i7-12700k --json": [*graphcal, "predict", str(pt2), "--hw", "i7-12700k", "--json"],
+            "graphcal predict BERT.pt2 --hw i7-12700k --json": [
+                *graphcal,
+                "predict",
+                str(pt2),
+                "--hw",
+                "i7-12700k",
+                "--json",
+            ],
             "torch.export.load(BERT.pt2)": [sys.executable, "-c", f"import torch; torch.export.load({str(pt2)!r})"],
         }
         report(interleave(commands, args.rounds), "import torch")

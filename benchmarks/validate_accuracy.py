@@ -45,8 +45,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from graphcal.evaluate.metrics import metrics, relative_errors  # noqa: E402
-from graphcal.sweep.grid import load_grid, shipped_grids  # noqa: E402
 from graphcal.sweep.csvfile import noise_floor, read_sweep, relative_difference, repeat_pairs  # noqa: E402
+from graphcal.sweep.grid import load_grid, shipped_grids  # noqa: E402
 
 BATCH = (1, 400)
 LAYERS = (1, 4)
@@ -153,15 +153,21 @@ def report_mlps(csv_path: Path, hw: str) -> dict:
           f"   | repeatability (noise floor): {pct(noise)}")
     for regime, m in result["by_regime"].items():
         print(f"    {regime:>9}: n = {m['n']:3d}   MAPE {pct(m['mape'])}   within +-10%: {pct(m['within_10'])}")
-    print(f"  {'workload':34} {'threads':>7} {'measured':>12} {'predicted':>12} {'error':>8} {'regime':>9} {'spread':>7} {'busy':>6}")
+    print(
+        f"  {'workload':34} {'threads':>7} {'measured':>12} {'predicted':>12} "
+        f"{'error':>8} {'regime':>9} {'spread':>7} {'busy':>6}"
+    )
     for row in sorted(result["rows"], key=lambda r: -abs(r["error"])):
         fields = measured.get(row["workload"], {})
-        print(f"  {row['workload']:34} {row['threads']:>7} {ms(row['measured_s']):>12} {ms(row['predicted_s']):>12} "
-              f"{row['error']:>+8.1%} {row['regime']:>9} {number(fields, 'spread'):>7} {number(fields, 'contention'):>6}")
+        print(
+            f"  {row['workload']:34} {row['threads']:>7} {ms(row['measured_s']):>12} {ms(row['predicted_s']):>12} "
+            f"{row['error']:>+8.1%} {row['regime']:>9} {number(fields, 'spread'):>7} {number(fields, 'contention'):>6}"
+        )
     return {"n": result["n"], "mape": result["mape"], "within_10": result["within_10"], "noise_floor": noise}
 
 
 # --- models -------------------------------------------------------------------------------
+
 
 def zoo_entries(quick: bool) -> dict:
     from benchmarks import zoo
@@ -172,8 +178,10 @@ def zoo_entries(quick: bool) -> dict:
     if importlib.util.find_spec("transformers") is not None:
         entries.update(zoo.HF_ZOO)
     else:
-        print("note: transformers is not importable; skipping its BERT/GPT-2/ViT models "
-              "(pip install transformers to include them)")
+        print(
+            "note: transformers is not importable; skipping its BERT/GPT-2/ViT models "
+            "(pip install transformers to include them)"
+        )
     return entries
 
 
@@ -206,8 +214,18 @@ def report_models(csv_path: Path, models: dict, hw: str) -> dict:
         if row is None:
             print(f"note: {name} ({ref}) has no row in {csv_path} (sweep stopped early?)")
             continue
-        cmd = graphcal_cmd() + ["predict", ref, *[a for s in shapes for a in ("--input-shape", s)],
-                                "--hw", hw, "--threads", str(row.threads), "--dtype", row.dtype, "--json"]
+        cmd = graphcal_cmd() + [
+            "predict",
+            ref,
+            *[a for s in shapes for a in ("--input-shape", s)],
+            "--hw",
+            hw,
+            "--threads",
+            str(row.threads),
+            "--dtype",
+            row.dtype,
+            "--json",
+        ]
         result = json.loads(run(cmd, capture=True))
         measured.append(row.latency_s)
         predicted.append(result["latency_s"])
@@ -216,27 +234,40 @@ def report_models(csv_path: Path, models: dict, hw: str) -> dict:
     summary = metrics(predicted, measured)
     errors = relative_errors(predicted, measured) if lines else []
     print(f"\nWhole models, timed end to end, on {hw}  ({csv_path})")
-    print(f"  n = {summary.n}   MAPE {pct(summary.mape)}   within +-10%: {pct(summary.within_10)}"
-          f"   | repeatability (noise floor): {pct(noise)}")
-    print(f"  {'model':28} {'threads':>7} {'measured':>12} {'predicted':>12} {'error':>8} {'spread':>7} {'busy':>6} {'repeat':>7}  unsupported")
+    print(
+        f"  n = {summary.n}   MAPE {pct(summary.mape)}   within +-10%: {pct(summary.within_10)}"
+        f"   | repeatability (noise floor): {pct(noise)}"
+    )
+    print(
+        f"  {'model':28} {'threads':>7} {'measured':>12} {'predicted':>12} "
+        f"{'error':>8} {'spread':>7} {'busy':>6} {'repeat':>7}  unsupported"
+    )
     for (name, ref, row, result), error in zip(lines, errors):
         unsupported = ", ".join(f"{t} x{n}" for t, n in result["unsupported_ops"].items()) or "-"
-        print(f"  {name:28} {row.threads:>7} {ms(row.latency_s):>12} {ms(result['latency_s']):>12} {error:>+8.1%} "
-              f"{number(row.fields, 'spread'):>7} {number(row.fields, 'contention'):>6} {pct(repeat.get(ref)):>7}  {unsupported}")
+        print(
+            f"  {name:28} {row.threads:>7} {ms(row.latency_s):>12} {ms(result['latency_s']):>12} {error:>+8.1%} "
+            f"{number(row.fields, 'spread'):>7} {number(row.fields, 'contention'):>6} "
+            f"{pct(repeat.get(ref)):>7}  {unsupported}"
+        )
     return {"n": summary.n, "mape": summary.mape, "within_10": summary.within_10, "noise_floor": noise}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--hw", required=True, help="the host profile to evaluate (a path such as ./host-fit.yaml, or a name)")
+    parser.add_argument(
+        "--hw", required=True, help="the host profile to evaluate (a path such as ./host-fit.yaml, or a name)"
+    )
     parser.add_argument("--out-dir", type=Path, required=True, help="where the grid and the sweep CSVs go")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random MLPs (default 0)")
     parser.add_argument("--mlps", type=int, default=60, help="how many random MLPs (default 60)")
     parser.add_argument("--threads", type=int, default=None, help="threads to time with (default: torch's default)")
     parser.add_argument("--skip-mlps", action="store_true")
     parser.add_argument("--skip-models", action="store_true")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"smoke run: 3 small MLPs and one model ({QUICK_MODEL}), into *-quick.csv files")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"smoke run: 3 small MLPs and one model ({QUICK_MODEL}), into *-quick.csv files",
+    )
     args = parser.parse_args(argv)
 
     hw = str(Path(args.hw).resolve()) if Path(args.hw).exists() else args.hw  # NB: commands run from the repo root
@@ -251,8 +282,10 @@ def main(argv: list[str] | None = None) -> int:
         figures["models"] = report_models(csv_path, models, hw)
     print("\nSummary (targets of issue 5: MLPs MAPE <= 10%, models MAPE <= 20%)")
     for part, f in figures.items():
-        print(f"  {part:7} n = {f['n']:3d}   MAPE {pct(f['mape']):>6}   within +-10%: {pct(f['within_10']):>6}"
-              f"   noise floor {pct(f['noise_floor'])}")
+        print(
+            f"  {part:7} n = {f['n']:3d}   MAPE {pct(f['mape']):>6}   within +-10%: {pct(f['within_10']):>6}"
+            f"   noise floor {pct(f['noise_floor'])}"
+        )
     return 0
 
 

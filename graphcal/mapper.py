@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 from graphcal.cost import OpCost, OpKind
 from graphcal.errors import GraphcalError
-from graphcal.precision import Precision
 from graphcal.hardware.profile import HardwareProfile
+from graphcal.precision import Precision
 
 
 @dataclass(frozen=True)

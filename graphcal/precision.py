@@ -18,7 +18,7 @@ class Precision(str, Enum):
     FP16 = "fp16"
 
     @classmethod
-    def parse(cls, text: str) -> "Precision":
+    def parse(cls, text: str) -> Precision:
         try:
             return cls(str(text).strip().lower())
         except ValueError:
@@ -30,7 +30,7 @@ class Precision(str, Enum):
         return _TORCH_DTYPE_NAMES[self]
 
     @classmethod
-    def of_dtype(cls, dtype_name: str) -> "Precision | None":
+    def of_dtype(cls, dtype_name: str) -> Precision | None:
         """The precision of a floating dtype name ('float32'); None for integer and bool dtypes."""
         return _BY_DTYPE_NAME.get(dtype_name)
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from graphcal.fit import params as P
 from graphcal.evaluate.costing import cost_rows
+from graphcal.fit import params as P
 from graphcal.fit.model import Facts, evaluate
-from graphcal.precision import Precision
 from graphcal.hardware.profile import load_profile
+from graphcal.precision import Precision
 from graphcal.sweep.csvfile import COLUMNS
 
 FP32 = Precision.FP32

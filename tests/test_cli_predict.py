@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from graphcal.errors import GraphcalError
+from graphcal.hardware.profile import load_profile
 from graphcal.load.graph import OpGraph, OpNode, TensorMeta
 from graphcal.mapper import Target
 from graphcal.precision import Precision
 from graphcal.predict import predict_graph
-from graphcal.hardware.profile import load_profile
 from tests.helpers import PREDECESSOR_LARGE, PREDECESSOR_TINY
 
 
@@ -43,7 +43,11 @@ def test_predict_table_shows_whole_op_targets_in_80_columns(run_cli, monkeypatch
     table = result.stdout.split("costliest 3 of 3 ops")[1]
     assert "…" not in table  # was `aten.li…` before targets lost their `aten.` prefix
     # the target column, row by row: linear, linear, relu
-    assert [line.split("│")[2].strip() for line in table.splitlines() if line.startswith("│")] == ["linear", "linear", "relu"]
+    assert [line.split("│")[2].strip() for line in table.splitlines() if line.startswith("│")] == [
+        "linear",
+        "linear",
+        "relu",
+    ]
 
 
 def test_spec_never_allocates(run_cli):
@@ -140,11 +144,14 @@ def test_profiles_show_gives_the_cache_and_dram_rates_apart(run_cli, write_profi
     assert rates["memory_bytes_per_s"] == pytest.approx(50e9)  # 100 GB/s x 0.5
 
 
-@pytest.mark.parametrize("args, message", [
-    (["predict", "add:10", "--hw", "i7-12700k", "--threads", "0"], "--threads"),
-    (["predict", "add:10", "--hw", "i7-12700k", "--top", "x"], "--top"),
-    (["nosuch"], "No such command"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["predict", "add:10", "--hw", "i7-12700k", "--threads", "0"], "--threads"),
+        (["predict", "add:10", "--hw", "i7-12700k", "--top", "x"], "--top"),
+        (["nosuch"], "No such command"),
+    ],
+)
 def test_usage_errors_exit_2_without_a_traceback(args, message, run_cli):
     result = run_cli(*args)
     assert result.code == 2 and message in result.stderr and "Traceback" not in result.stderr

@@ -43,7 +43,9 @@ def test_predecessor_variants_differ_by_the_coefficient_ratios(run_cli):
 
 
 def test_compare_shows_the_same_ratio(run_cli):
-    rows = run_cli("compare", "matmul:4096x4096x4096", "--hw", PREDECESSOR_LARGE, "--hw", PREDECESSOR_TINY, "--json").json()["rows"]
+    rows = run_cli(
+        "compare", "matmul:4096x4096x4096", "--hw", PREDECESSOR_LARGE, "--hw", PREDECESSOR_TINY, "--json"
+    ).json()["rows"]
     assert [r["hardware"] for r in rows] == ["predecessor-large", "predecessor-tiny"]
     assert rows[0]["ratio_to_first"] == 1.0
     assert rows[1]["ratio_to_first"] == pytest.approx(4.8, rel=0.01)
@@ -54,8 +56,9 @@ def profiles(write_profile):
     """The base profile, a huge-bandwidth twin (vector ops compute-bound), and a builder of
     variants that change one field."""
 
-    def make(name: str, bandwidth: float | None = None, overhead: float = 0.0, runtime=None, memory=None,
-             **coefficients):
+    def make(
+        name: str, bandwidth: float | None = None, overhead: float = 0.0, runtime=None, memory=None, **coefficients
+    ):
         data = base_profile_data(**coefficients)
         data["name"] = name
         if bandwidth is not None:
@@ -126,19 +129,25 @@ def test_threads_scale_compute_but_not_memory(run_cli, profiles):
 
 # --- the terms measurements added (README, "The model") -----------------------------------------
 
+
 def test_matrix_op_overhead_moves_only_matrix_ops(run_cli, profiles):
     base = profiles("calls", overhead=1.0e-6)
     slow_blas = profiles("slowblas", overhead=1.0e-6, runtime={"matrix_op_overhead_s": 4.0e-6})
     # mlp:1:8x8x8 = linear, relu, linear: two matrix calls pay 3 us more each, the relu nothing
-    assert latency(run_cli, "mlp:1:8x8x8", slow_blas) - latency(run_cli, "mlp:1:8x8x8", base) == pytest.approx(6.0e-6, rel=1e-6)
+    assert latency(run_cli, "mlp:1:8x8x8", slow_blas) - latency(run_cli, "mlp:1:8x8x8", base) == pytest.approx(
+        6.0e-6, rel=1e-6
+    )
     assert latency(run_cli, TINY_ADD, slow_blas) == latency(run_cli, TINY_ADD, base)
 
 
-@pytest.mark.parametrize("dimension, short_gemm", [
-    ("rows", "matmul:16x65536x4096"),     # M = 16
-    ("depth", "matmul:4096x16x4096"),     # K = 16
-    ("columns", "matmul:4096x4096x16"),   # N = 16
-])
+@pytest.mark.parametrize(
+    "dimension, short_gemm",
+    [
+        ("rows", "matmul:16x65536x4096"),  # M = 16
+        ("depth", "matmul:4096x16x4096"),  # K = 16
+        ("columns", "matmul:4096x4096x16"),  # N = 16
+    ],
+)
 def test_half_rate_size_slows_gemms_short_in_that_dimension(dimension, short_gemm, run_cli, profiles):
     base = profiles("base")
     short = profiles("short", runtime={f"matrix_half_rate_{dimension}": 16})

@@ -21,10 +21,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from graphcal.cost import cost_graph
-from graphcal.load.graph import OpGraph
 from graphcal.load import InputSpec, load_graph
-from graphcal.precision import Precision
+from graphcal.load.graph import OpGraph
 from graphcal.load.trace import export_module, graph_from_fx, record_calls
+from graphcal.precision import Precision
 
 torch.manual_seed(0)
 pytestmark = [  # the TorchScript level traces with torch.jit.trace, deprecated but still the format
@@ -232,23 +232,41 @@ class MBConv(nn.Module):
     def __init__(self, c, expand=4):
         super().__init__()
         hidden = c * expand
-        self.body = nn.Sequential(conv_bn(c, hidden, 1, act=nn.SiLU), conv_bn(hidden, hidden, 3, groups=hidden, act=nn.SiLU),
-                                  SqueezeExcite(hidden, c // 2), nn.Conv2d(hidden, c, 1, bias=False), nn.BatchNorm2d(c))
+        self.body = nn.Sequential(
+            conv_bn(c, hidden, 1, act=nn.SiLU),
+            conv_bn(hidden, hidden, 3, groups=hidden, act=nn.SiLU),
+            SqueezeExcite(hidden, c // 2),
+            nn.Conv2d(hidden, c, 1, bias=False),
+            nn.BatchNorm2d(c),
+        )
 
     def forward(self, x):
         return x + self.body(x)
 
 
 def efficientnet():
-    return nn.Sequential(conv_bn(3, 8, stride=2, act=nn.SiLU), MBConv(8), MBConv(8),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(8, 10))
+    return nn.Sequential(
+        conv_bn(3, 8, stride=2, act=nn.SiLU),
+        MBConv(8),
+        MBConv(8),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Dropout(0.2),
+        nn.Linear(8, 10),
+    )
 
 
 def cnn_transposed():
     """Encoder-decoder CNN: strided, grouped and transposed convolutions, batch norm."""
-    return nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.BatchNorm2d(8), nn.ReLU(),
-                         nn.Conv2d(8, 16, 3, 1, 1, groups=2), nn.ReLU(),
-                         nn.ConvTranspose2d(16, 4, 4, 2, 1), nn.Conv2d(4, 1, 1))
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, 2, 1),
+        nn.BatchNorm2d(8),
+        nn.ReLU(),
+        nn.Conv2d(8, 16, 3, 1, 1, groups=2),
+        nn.ReLU(),
+        nn.ConvTranspose2d(16, 4, 4, 2, 1),
+        nn.Conv2d(4, 1, 1),
+    )
 
 
 def mlp():
@@ -257,9 +275,19 @@ def mlp():
 
 def audio():
     """Conv1d keyword-spotting net: conv/bn/relu/maxpool, a GroupNorm+GELU stage, global pool."""
-    return nn.Sequential(nn.Conv1d(1, 8, 9, stride=4), nn.BatchNorm1d(8), nn.ReLU(), nn.MaxPool1d(2),
-                         nn.Conv1d(8, 16, 3, padding=1), nn.GroupNorm(4, 16), nn.GELU(),
-                         nn.AvgPool1d(2), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(16, 5))
+    return nn.Sequential(
+        nn.Conv1d(1, 8, 9, stride=4),
+        nn.BatchNorm1d(8),
+        nn.ReLU(),
+        nn.MaxPool1d(2),
+        nn.Conv1d(8, 16, 3, padding=1),
+        nn.GroupNorm(4, 16),
+        nn.GELU(),
+        nn.AvgPool1d(2),
+        nn.AdaptiveAvgPool1d(1),
+        nn.Flatten(),
+        nn.Linear(16, 5),
+    )
 
 
 class Recurrent(nn.Module):
@@ -303,6 +331,7 @@ ZOO = {
 
 # --- the levels ---------------------------------------------------------------------------------
 
+
 def dispatch_graph(module, inputs, model: str) -> OpGraph:
     """Run a TorchScript-traced module (eval, no_grad) under a dispatch-mode recorder."""
     module.eval()
@@ -317,7 +346,7 @@ def eager_graph(module, inputs, model: str) -> OpGraph:
     return record_calls(module, inputs, model)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def exported(name: str):
     """(program, decomposed program, inputs) of a ZOO model, exported once per test session
     as graphcal.load.trace.export_module does it (eval, no_grad, strict=False)."""
@@ -352,7 +381,9 @@ def loader_graph(module, inputs, model: str) -> OpGraph:
         scripted = torch.jit.trace(module, inputs, check_trace=False)
     path = Path(tempfile.mkdtemp()) / f"{model}.pt"
     torch.jit.save(scripted, str(path))
-    return load_graph(str(path), Precision.FP32, tuple(InputSpec(tuple(t.shape), str(t.dtype).removeprefix("torch.")) for t in inputs))
+    return load_graph(
+        str(path), Precision.FP32, tuple(InputSpec(tuple(t.shape), str(t.dtype).removeprefix("torch.")) for t in inputs)
+    )
 
 
 LEVELS = {
@@ -374,20 +405,56 @@ def test_no_unsupported_op(name, level):
 
 # --- transformers' own models, from small configs with random weights (nothing downloaded) -----
 
+
 def _hf_models():
     transformers = pytest.importorskip("transformers")
     common = dict(return_dict=False, torchscript=True)
     text = (torch.randint(0, 100, (2, 12)), torch.ones(2, 12, dtype=torch.long))
     return {
-        "BertModel": (lambda: transformers.BertModel(transformers.BertConfig(
-            vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
-            intermediate_size=64, max_position_embeddings=64, **common)), text),
-        "GPT2Model": (lambda: transformers.GPT2Model(transformers.GPT2Config(
-            vocab_size=100, n_embd=32, n_layer=1, n_head=4, n_positions=64, use_cache=False,
-            bos_token_id=0, eos_token_id=0, **common)), text[:1]),
-        "ViTModel": (lambda: transformers.ViTModel(transformers.ViTConfig(
-            image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
-            intermediate_size=64, **common)), (torch.randn(2, 3, 32, 32),)),
+        "BertModel": (
+            lambda: transformers.BertModel(
+                transformers.BertConfig(
+                    vocab_size=100,
+                    hidden_size=32,
+                    num_hidden_layers=1,
+                    num_attention_heads=4,
+                    intermediate_size=64,
+                    max_position_embeddings=64,
+                    **common,
+                )
+            ),
+            text,
+        ),
+        "GPT2Model": (
+            lambda: transformers.GPT2Model(
+                transformers.GPT2Config(
+                    vocab_size=100,
+                    n_embd=32,
+                    n_layer=1,
+                    n_head=4,
+                    n_positions=64,
+                    use_cache=False,
+                    bos_token_id=0,
+                    eos_token_id=0,
+                    **common,
+                )
+            ),
+            text[:1],
+        ),
+        "ViTModel": (
+            lambda: transformers.ViTModel(
+                transformers.ViTConfig(
+                    image_size=32,
+                    patch_size=8,
+                    hidden_size=32,
+                    num_hidden_layers=1,
+                    num_attention_heads=4,
+                    intermediate_size=64,
+                    **common,
+                )
+            ),
+            (torch.randn(2, 3, 32, 32),),
+        ),
     }
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_cost_coverage import MhaSelf, TorchEncoder, eager_graph, exported
 from torch.utils.flop_counter import FlopCounterMode
 
 from graphcal.cost import OpKind, cost_graph
 from graphcal.load.trace import graph_from_fx
-from test_cost_coverage import MhaSelf, TorchEncoder, eager_graph, exported
 
 CASES = {
     "cnn": "resnet",

@@ -31,7 +31,11 @@ def sweep(tmp_path):
     """A sweep of mixed workloads, threads and regimes timed by the synthetic truth, 5% noise."""
     truth = tmp_path / "truth.yaml"
     truth.write_text(yaml.safe_dump(S.profile_data("truth", S.TRUTH)))
-    workloads = S.WORKLOADS[::3] + [("mlp:32:784x512x512x10", 2), ("eltwise:gelu:262144", 1), ("conv2d:1x16x14x14x16x3", 4)]
+    workloads = S.WORKLOADS[::3] + [
+        ("mlp:32:784x512x512x10", 2),
+        ("eltwise:gelu:262144", 1),
+        ("conv2d:1x16x14x14x16x3", 4),
+    ]
     return S.write_sweep(tmp_path / "measured.csv", S.sweep_rows(truth, workloads, sigma=0.05, seed=11)), tmp_path
 
 
@@ -48,8 +52,17 @@ def test_compare_mape_equals_predict_recomputed_row_by_row(run_cli, sweep):
     errors = []
     with path.open() as handle:
         for row in csv.DictReader(handle):
-            predicted = run_cli("predict", row["workload"], "--dtype", row["dtype"], "--threads", row["threads"],
-                                "--hw", profile, "--json").json()["latency_s"]
+            predicted = run_cli(
+                "predict",
+                row["workload"],
+                "--dtype",
+                row["dtype"],
+                "--threads",
+                row["threads"],
+                "--hw",
+                profile,
+                "--json",
+            ).json()["latency_s"]
             errors.append(abs(predicted - float(row["latency_s"])) / float(row["latency_s"]))
     assert report["n"] == len(errors)
     assert report["mape"] == pytest.approx(float(np.mean(errors)), rel=1e-12)

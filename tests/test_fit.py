@@ -88,7 +88,9 @@ def test_a_family_without_reference_rows_is_not_fitted(run_cli, synthetic, tmp_p
 
 def test_fix_frees_the_confounded_coefficient(run_cli, synthetic, tmp_path):
     base, make = synthetic
-    truth = dict(S.TRUTH, tile_utilization=S.BASE["tile_utilization"], efficiency_factor=0.8, instruction_efficiency=0.2)
+    truth = dict(
+        S.TRUTH, tile_utilization=S.BASE["tile_utilization"], efficiency_factor=0.8, instruction_efficiency=0.2
+    )
     report = fit_json(run_cli, make(truth), "--base", base, "--out", tmp_path / "f.yaml", "--fix", "tile_utilization")
     assert report["coefficients"]["tile_utilization"] == S.BASE["tile_utilization"]
     for name in ("efficiency_factor", "instruction_efficiency", "memory_bottleneck_factor", "per_op_overhead_s"):
@@ -143,8 +145,10 @@ def test_refit_profile_reproduces_its_all_rows_error_through_compare(run_cli, sy
 def test_same_seed_same_split_other_seed_other_split(run_cli, synthetic, tmp_path):
     base, make = synthetic
     sweep = make()
-    runs = [fit_json(run_cli, sweep, "--base", base, "--out", tmp_path / f"{i}.yaml", "--seed", s)
-            for i, s in enumerate(("1", "1", "2"))]
+    runs = [
+        fit_json(run_cli, sweep, "--base", base, "--out", tmp_path / f"{i}.yaml", "--seed", s)
+        for i, s in enumerate(("1", "1", "2"))
+    ]
     assert runs[0]["holdout"] == runs[1]["holdout"]
     assert runs[0]["holdout"]["mape"] != runs[2]["holdout"]["mape"]
 
@@ -177,6 +181,7 @@ def test_plot_without_matplotlib_is_one_line_and_writes_nothing(run_cli, synthet
 
 
 # --- bad input: one line, exit code 2, nothing written ---------------------------------------
+
 
 def bad(run_cli, out, *args) -> str:
     result = run_cli("fit", *map(str, args), "--out", out)
@@ -243,9 +248,19 @@ def test_fewer_rows_than_free_coefficients(run_cli, rows, tmp_path):
     message = bad(run_cli, tmp_path / "o.yaml", sweep, "--base", base)
     assert "3 row(s)" in message and " free" in message
     # fixing enough coefficients makes the same rows fittable
-    fit_json(run_cli, sweep, "--base", base, "--out", tmp_path / "o.yaml", "--holdout", "0",
-             "--fix", "efficiency_factor,instruction_efficiency,per_op_overhead_s,matrix_op_overhead_s,"
-             "matrix_half_rate_rows,matrix_half_rate_depth,matrix_half_rate_columns,cache_bandwidth_bytes_per_s")
+    fit_json(
+        run_cli,
+        sweep,
+        "--base",
+        base,
+        "--out",
+        tmp_path / "o.yaml",
+        "--holdout",
+        "0",
+        "--fix",
+        "efficiency_factor,instruction_efficiency,per_op_overhead_s,matrix_op_overhead_s,"
+        "matrix_half_rate_rows,matrix_half_rate_depth,matrix_half_rate_columns,cache_bandwidth_bytes_per_s",
+    )
 
 
 def test_unknown_fix_name_and_bad_holdout(run_cli, rows, tmp_path):

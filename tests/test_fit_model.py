@@ -6,15 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from graphcal.evaluate.costing import cost_rows
 from graphcal.fit import params as P
 from graphcal.fit.calibrate import identify, stratified_split
-from graphcal.evaluate.costing import cost_rows
 from graphcal.fit.model import Facts, evaluate, log_jacobian
+from graphcal.hardware.profile import COEFFICIENTS, load_profile
 from graphcal.load import graph_of_spec
 from graphcal.mapper import Target
 from graphcal.precision import Precision
 from graphcal.predict import predict_graph
-from graphcal.hardware.profile import COEFFICIENTS, load_profile
 from tests.helpers import base_profile_data
 
 FP32 = Precision.FP32
@@ -95,6 +95,7 @@ def test_split_is_seeded_and_stratified():
     again = stratified_split(labels, 0.2, seed=3)
     assert train.tolist() == again[0].tolist() and holdout.tolist() == again[1].tolist()
     held = labels[holdout].tolist()
-    assert held.count("matrix") == 2 and held.count("memory") == 1 and "overhead" not in held  # 0.2*10, 0.2*5, min 1 train
+    # 0.2*10, 0.2*5, min 1 train
+    assert held.count("matrix") == 2 and held.count("memory") == 1 and "overhead" not in held
     assert sorted(train.tolist() + holdout.tolist()) == list(range(16))
     assert stratified_split(labels, 0.2, seed=4)[1].tolist() != holdout.tolist()

@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from graphcal.hardware import init as H
-from graphcal.precision import Precision
 from graphcal.hardware.profile import load_profile
+from graphcal.precision import Precision
 
 CPUINFO = """processor\t: 0
 model name\t: Example(R) CPU E-1234 @ 2.50GHz

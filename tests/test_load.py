@@ -13,16 +13,14 @@ import subprocess
 import sys
 import textwrap
 import zipfile
-from pathlib import Path
 
 import pytest
 import torch
 
 from graphcal.errors import GraphcalError
 from graphcal.load import InputSpec, load_graph
-from graphcal.precision import Precision
 from graphcal.load.trace import export_module, graph_from_fx
-
+from graphcal.precision import Precision
 from tests.helpers import REPO, base_profile_data
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")

@@ -8,8 +8,8 @@ import copy
 import pytest
 
 from graphcal.errors import GraphcalError
-from graphcal.precision import Precision
 from graphcal.hardware.profile import COEFFICIENTS, load_profile, shipped_profiles
+from graphcal.precision import Precision
 from tests.helpers import PREDECESSOR_LARGE, PREDECESSOR_TINY, base_profile_data
 
 FP32 = Precision.FP32
@@ -25,7 +25,9 @@ def test_every_shipped_profile_loads():
 
 
 def test_variants_extend_the_calibrated_machine_and_carry_their_validation():
-    spec, base, tiny, large = (load_profile(n) for n in ("i7-12700k-spec", "i7-12700k", "i7-12700k-tiny", "i7-12700k-large"))
+    spec, base, tiny, large = (
+        load_profile(n) for n in ("i7-12700k-spec", "i7-12700k", "i7-12700k-tiny", "i7-12700k-large")
+    )
     assert base.data["extends"] == "i7-12700k-spec"
     assert tiny.data["extends"] == large.data["extends"] == "i7-12700k"
     for profile in (base, tiny, large):
@@ -53,7 +55,9 @@ def test_predecessor_fixtures_keep_the_predecessors_values():
 
 def test_a_variant_overrides_one_field_by_path(write_profile):
     base = write_profile("base", base_profile_data())
-    child = write_profile("child", {"name": "child", "extends": str(base), "coefficients": {"fp32": {"tile_utilization": 0.25}}})
+    child = write_profile(
+        "child", {"name": "child", "extends": str(base), "coefficients": {"fp32": {"tile_utilization": 0.25}}}
+    )
     profile = load_profile(str(child))
     assert profile.coefficient(FP32, "tile_utilization") == 0.25
     assert profile.coefficient(FP32, "efficiency_factor") == 0.5  # inherited
@@ -103,7 +107,8 @@ BAD_PROFILES = {
     "wrong type": (lambda d: d["cpu"].update(physical_cores="eight"), r"cpu.physical_cores: must be int"),
     "zero peak": (lambda d: d["peak_flops_per_s"].update(fp32=0), r"peak_flops_per_s.fp32: must be > 0"),
     "negative bandwidth": (
-        lambda d: d["memory"].update(bandwidth_bytes_per_s=-5), r"memory.bandwidth_bytes_per_s: must be > 0"
+        lambda d: d["memory"].update(bandwidth_bytes_per_s=-5),
+        r"memory.bandwidth_bytes_per_s: must be > 0",
     ),
     "coefficient above 1": (
         lambda d: d["coefficients"]["fp32"].update(efficiency_factor=1.5),
@@ -114,10 +119,12 @@ BAD_PROFILES = {
         r"families.linear_rate_factor: unknown field",
     ),
     "family rate factor zero": (
-        lambda d: d.update(families={"conv_rate_factor": 0}), r"families.conv_rate_factor: must be in \(0, 10\]",
+        lambda d: d.update(families={"conv_rate_factor": 0}),
+        r"families.conv_rate_factor: must be in \(0, 10\]",
     ),
     "negative family overhead": (
-        lambda d: d.update(families={"pool_overhead_s": -1e-6}), r"families.pool_overhead_s: must be >= 0",
+        lambda d: d.update(families={"pool_overhead_s": -1e-6}),
+        r"families.pool_overhead_s: must be >= 0",
     ),
     "coefficient zero": (
         lambda d: d["coefficients"]["fp32"].update(instruction_efficiency=0),

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import zipfile
 
 import pytest
 import torch
 from torch import nn
 
-from graphcal.load.graph import TensorMeta
 from graphcal.load.formats import exported
 from graphcal.load.formats.detect import inspect_file
 from graphcal.load.formats.program_json import LAYOUTS, MEMORY_FORMATS, SCALAR_TYPES, NotPlain, read_graph
+from graphcal.load.graph import TensorMeta
 from graphcal.load.trace import graph_from_fx
 
 

@@ -8,8 +8,8 @@ import pytest
 from graphcal.cost import cost_graph
 from graphcal.errors import GraphcalError
 from graphcal.load import graph_of_spec
-from graphcal.precision import Precision
 from graphcal.load.specs import ELTWISE_OPS, SPEC_KINDS, _eltwise_ops, parse_spec
+from graphcal.precision import Precision
 
 # One example per kind. Matrix ops: the flops predict must count (2 per multiply-add). Vector
 # ops (whose per-element constants belong to graphcal.cost): the element count, and a twin with

@@ -16,9 +16,9 @@ from graphcal.cost import cost_graph
 from graphcal.errors import GraphcalError
 from graphcal.load import graph_of_spec
 from graphcal.precision import Precision
+from graphcal.sweep.csvfile import COLUMNS, SWEEP_COLUMNS, noise_floor, read_sweep
 from graphcal.sweep.grid import load_grid, shipped_grids
 from graphcal.sweep.runner import Shard
-from graphcal.sweep.csvfile import COLUMNS, SWEEP_COLUMNS, noise_floor, read_sweep
 
 QUICK = {
     "rounds": 2, "max_rounds": 3, "window_s": 0.002, "min_samples": 3,

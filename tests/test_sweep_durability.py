@@ -5,7 +5,6 @@ timed in two passes (the default), so a resume also crosses from one pass to the
 from __future__ import annotations
 
 import csv
-import os
 import signal
 import subprocess
 import sys

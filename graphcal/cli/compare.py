@@ -12,21 +12,43 @@ from rich.console import Console
 from rich.table import Table
 
 from graphcal.cli import app
-from graphcal.cli.options import DtypeOption, InputShapeOption, JsonOption, ThreadsOption, TrustOption, input_specs, make_target
+from graphcal.cli.options import (
+    DtypeOption,
+    InputShapeOption,
+    JsonOption,
+    ThreadsOption,
+    TrustOption,
+    input_specs,
+    make_target,
+)
 from graphcal.cli.predict import MODEL_HELP
 from graphcal.errors import GraphcalError
 
 
 @app.command()
 def compare(
-    model: Annotated[str, typer.Argument(help=MODEL_HELP + " Or a sweep CSV: each row predicted beside its measurement, with its own dtype and threads.", show_default=False)],
+    model: Annotated[
+        str,
+        typer.Argument(
+            help=MODEL_HELP
+            + " Or a sweep CSV: each row predicted beside its measurement, with its own dtype and threads.",
+            show_default=False,
+        ),
+    ],
     hw: Annotated[list[str], typer.Option("--hw", help="A hardware profile; repeat for each one to compare.")],
     dtype: DtypeOption = "fp32",
     threads: ThreadsOption = None,
     input_shape: InputShapeOption = None,
     as_json: JsonOption = False,
     trust_pickle: TrustOption = False,
-    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", help="With a sweep CSV: plot predicted against measured, log-log, by regime (needs matplotlib).")] = None,
+    plot: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--plot",
+            metavar="FILE.png",
+            help="With a sweep CSV: plot predicted against measured, log-log, by regime (needs matplotlib).",
+        ),
+    ] = None,
 ) -> None:
     """Predict MODEL on each --hw profile, side by side, with the ratio to the first; or, for a
     sweep CSV, every row beside its measurement (MAPE overall, by regime and by op class)."""
@@ -61,7 +83,12 @@ def compare(
 
 
 def compare_sweep_file(
-    path: Path, hw: list[str], threads: Optional[int], input_shape: Optional[list[str]], as_json: bool, plot: Optional[Path]
+    path: Path,
+    hw: list[str],
+    threads: Optional[int],
+    input_shape: Optional[list[str]],
+    as_json: bool,
+    plot: Optional[Path],
 ) -> None:
     """The sweep branch: one profile, each row at its own dtype and thread count."""
     from graphcal.cli.progress import costing_progress
@@ -69,9 +96,14 @@ def compare_sweep_file(
     from graphcal.evaluate.report import plot_comparison, render_comparison, require_matplotlib
 
     if len(hw) != 1:
-        raise GraphcalError(f"compare {path.name} checks one profile against the measurements: give one --hw, not {len(hw)}")
+        raise GraphcalError(
+            f"compare {path.name} checks one profile against the measurements: give one --hw, not {len(hw)}"
+        )
     if threads is not None or input_shape:
-        raise GraphcalError(f"compare {path.name}: every row is predicted with its own threads and workload; drop --threads/--input-shape")
+        raise GraphcalError(
+            f"compare {path.name}: every row is predicted with its own threads and workload; "
+            "drop --threads/--input-shape"
+        )
     if plot is not None:
         require_matplotlib()
     with costing_progress(Console(stderr=True)) as progress:

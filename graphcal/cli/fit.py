@@ -14,26 +14,59 @@ from graphcal.cli.options import JsonOption
 
 @app.command()
 def fit(
-    sweeps: Annotated[list[Path], typer.Argument(metavar="SWEEP.csv...", help="Sweep files from `graphcal sweep`.", show_default=False)],
-    base: Annotated[str, typer.Option("--base", help="The profile to start from and extend: a name or a .yaml path (e.g. from `graphcal profiles init --host`).")],
-    out: Annotated[Path, typer.Option("--out", help="Where to write the fitted profile (.yaml); nothing is written if the fit fails.")],
-    holdout: Annotated[float, typer.Option("--holdout", help="Share of rows held out (per regime) to measure the error on.")] = 0.2,
+    sweeps: Annotated[
+        list[Path],
+        typer.Argument(metavar="SWEEP.csv...", help="Sweep files from `graphcal sweep`.", show_default=False),
+    ],
+    base: Annotated[
+        str,
+        typer.Option(
+            "--base",
+            help="The profile to start from and extend: a name or a .yaml path "
+            "(e.g. from `graphcal profiles init --host`).",
+        ),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option("--out", help="Where to write the fitted profile (.yaml); nothing is written if the fit fails."),
+    ],
+    holdout: Annotated[
+        float, typer.Option("--holdout", help="Share of rows held out (per regime) to measure the error on.")
+    ] = 0.2,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the holdout split.")] = 0,
-    fix: Annotated[Optional[str], typer.Option("--fix", metavar="NAME,...", help="Parameters to keep at the base value: tile_utilization, instruction_efficiency, memory_bottleneck_factor, matrix_op_overhead_s, per_op_overhead_s, matrix_half_rate_rows, matrix_half_rate_depth, matrix_half_rate_columns, cache_bandwidth_bytes_per_s, efficiency_factor.")] = None,
-    dtype: Annotated[Optional[str], typer.Option("--dtype", help="Fit this precision's rows (default: the only one in the sweeps).")] = None,
+    fix: Annotated[
+        Optional[str],
+        typer.Option(
+            "--fix",
+            metavar="NAME,...",
+            help="Parameters to keep at the base value: tile_utilization, instruction_efficiency, "
+            "memory_bottleneck_factor, matrix_op_overhead_s, per_op_overhead_s, matrix_half_rate_rows, "
+            "matrix_half_rate_depth, matrix_half_rate_columns, cache_bandwidth_bytes_per_s, efficiency_factor.",
+        ),
+    ] = None,
+    dtype: Annotated[
+        Optional[str], typer.Option("--dtype", help="Fit this precision's rows (default: the only one in the sweeps).")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Fit rows from several hosts together.")] = False,
     as_json: JsonOption = False,
-    plot: Annotated[Optional[Path], typer.Option("--plot", metavar="FILE.png", help="Plot predicted against measured, log-log, by regime (needs the `plot` extra: matplotlib).")] = None,
+    plot: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--plot",
+            metavar="FILE.png",
+            help="Plot predicted against measured, log-log, by regime (needs the `plot` extra: matplotlib).",
+        ),
+    ] = None,
 ) -> None:
     """Fit a profile's coefficients and per-op overhead to sweep timings; report the error on held-out rows."""
     from rich.console import Console
 
-    from graphcal.fit import params as P
-    from graphcal.fit.calibrate import FitOptions, calibrate
     from graphcal.cli.progress import costing_progress
     from graphcal.evaluate.report import require_matplotlib
-    from graphcal.fit.report import fit_json, plot_fit, render_fit
+    from graphcal.fit import params as P
+    from graphcal.fit.calibrate import FitOptions, calibrate
     from graphcal.fit.provenance import FIT_HEADER, profile_document
+    from graphcal.fit.report import fit_json, plot_fit, render_fit
     from graphcal.hardware.write import check_out, write_profile
 
     options = FitOptions(holdout=holdout, seed=seed, fixed=P.parse_fixed(fix), dtype=dtype, force=force)
@@ -53,4 +86,3 @@ def fit(
     render_fit(cal, Console(), out)
     if plot is not None:
         stderr.print(f"plot: {plot}")
-

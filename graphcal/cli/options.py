@@ -6,10 +6,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from graphcal.hardware.profile import load_profile
 from graphcal.load import InputSpec
 from graphcal.mapper import Target
 from graphcal.precision import Precision
-from graphcal.hardware.profile import load_profile
 
 HwOption = Annotated[
     str,

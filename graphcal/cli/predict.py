@@ -10,8 +10,14 @@ from rich.console import Console
 
 from graphcal.cli import app
 from graphcal.cli.options import (
-    DtypeOption, HwOption, InputShapeOption, JsonOption, ThreadsOption, TrustOption,
-    input_specs, make_target,
+    DtypeOption,
+    HwOption,
+    InputShapeOption,
+    JsonOption,
+    ThreadsOption,
+    TrustOption,
+    input_specs,
+    make_target,
 )
 
 MODEL_HELP = (

@@ -13,12 +13,14 @@ from rich.table import Table
 
 from graphcal.cli import app
 from graphcal.cli.options import JsonOption
-from graphcal.errors import GraphcalError
 from graphcal.cost import OpCost, OpKind
-from graphcal.mapper import Target, matrix_compute_rate, memory_rate, vector_compute_rate
+from graphcal.errors import GraphcalError
 from graphcal.hardware.profile import load_profile, shipped_profiles, user_profile_dir, user_profiles
+from graphcal.mapper import Target, matrix_compute_rate, memory_rate, vector_compute_rate
 
-profiles_app = typer.Typer(help="List hardware profiles, show what one resolves to, or make one for this machine.", no_args_is_help=True)
+profiles_app = typer.Typer(
+    help="List hardware profiles, show what one resolves to, or make one for this machine.", no_args_is_help=True
+)
 app.add_typer(profiles_app, name="profiles")
 
 
@@ -29,13 +31,15 @@ def list_profiles(as_json: JsonOption = False) -> None:
     for origin, paths in (("shipped", shipped_profiles()), ("user", user_profiles())):
         for path in paths:
             profile = load_profile(path)
-            rows.append({
-                "name": path.stem,
-                "origin": origin,
-                "path": str(path),
-                "extends": profile.data.get("extends"),
-                "description": profile.data.get("description", ""),
-            })
+            rows.append(
+                {
+                    "name": path.stem,
+                    "origin": origin,
+                    "path": str(path),
+                    "extends": profile.data.get("extends"),
+                    "description": profile.data.get("description", ""),
+                }
+            )
     if as_json:
         print(json.dumps({"profiles": rows, "user_dir": str(user_profile_dir())}, indent=2))
         return
@@ -96,15 +100,19 @@ def show_profile(
 
 @profiles_app.command("init")
 def init_profile(
-    host: Annotated[bool, typer.Option("--host", help="Describe the machine at hand (the only source for now).")] = False,
-    out: Annotated[Path, typer.Option("--out", metavar="FILE.yaml", help="Where to write the profile.")] = Path("host.yaml"),
+    host: Annotated[
+        bool, typer.Option("--host", help="Describe the machine at hand (the only source for now).")
+    ] = False,
+    out: Annotated[Path, typer.Option("--out", metavar="FILE.yaml", help="Where to write the profile.")] = Path(
+        "host.yaml"
+    ),
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
     as_json: JsonOption = False,
 ) -> None:
     """A base profile for this machine: what can be read (CPU, cores, SIMD, clocks, caches) and
     short probes for the rest (sgemm peak, copy bandwidth, per-op overhead), each marked in the file."""
-    from graphcal.hardware.write import check_out
     from graphcal.hardware.init import init_host_profile
+    from graphcal.hardware.write import check_out
 
     if not host:
         raise GraphcalError("profiles init needs a source: --host (describe this machine)")
@@ -128,4 +136,7 @@ def init_profile(
             value = value[key]
         table.add_row(path, f"{value:.4g}" if isinstance(value, float) else str(value), source)
     console.print(table)
-    console.print(f"next: graphcal sweep mlp, then graphcal fit SWEEP.csv --base {out} --out {out.with_name(out.stem + '-fit.yaml')}")
+    console.print(
+        f"next: graphcal sweep mlp, then graphcal fit SWEEP.csv --base {out} "
+        f"--out {out.with_name(out.stem + '-fit.yaml')}"
+    )

@@ -14,7 +14,8 @@ from graphcal.cli import app
 from graphcal.cli.options import DtypeOption, InputShapeOption, input_specs
 
 sweep_app = typer.Typer(
-    help="Time workloads on this machine and write one CSV row per configuration (protocol: README, 'Measuring: graphcal sweep').",
+    help="Time workloads on this machine and write one CSV row per configuration "
+    "(protocol: README, 'Measuring: graphcal sweep').",
     no_args_is_help=True,
 )
 app.add_typer(sweep_app, name="sweep")
@@ -28,29 +29,41 @@ OutOption = Annotated[
     typer.Option("--out", help="CSV to write (default: sweep-GRID-HOST-DATE.csv in the current directory)."),
 ]
 ThreadsOption = Annotated[
-    Optional[int], typer.Option("--threads", help="torch.set_num_threads while timing (default: torch's default).", min=1)
+    Optional[int],
+    typer.Option("--threads", help="torch.set_num_threads while timing (default: torch's default).", min=1),
 ]
 BudgetOption = Annotated[
     Optional[float],
-    typer.Option("--budget-s", help="Stop cleanly (exit 0) before a block that would run past this many seconds.", min=0),
+    typer.Option(
+        "--budget-s", help="Stop cleanly (exit 0) before a block that would run past this many seconds.", min=0
+    ),
 ]
 ResumeOption = Annotated[
     bool, typer.Option("--resume", help="Continue --out: skip the configurations (and passes) it already has.")
 ]
 ForceOption = Annotated[
     bool,
-    typer.Option("--force", help="Overwrite an existing --out; with --resume, continue a file from another host, "
-                 "thread count or dtype."),
+    typer.Option(
+        "--force",
+        help="Overwrite an existing --out; with --resume, continue a file from another host, thread count or dtype.",
+    ),
 ]
 PassesOption = Annotated[
     Optional[int],
-    typer.Option("--passes", min=1, help="Time the whole grid this many times, each pass in its own order; a "
-                 "configuration's latency is its fastest pass (default: the grid's protocol, 2)."),
+    typer.Option(
+        "--passes",
+        min=1,
+        help="Time the whole grid this many times, each pass in its own order; a "
+        "configuration's latency is its fastest pass (default: the grid's protocol, 2).",
+    ),
 ]
 ShardOption = Annotated[
     Optional[str],
-    typer.Option("--shard", help="I/N: time every N-th configuration starting at the I-th (1-based), so N machines "
-                 "split a grid; the N files concatenate into the whole."),
+    typer.Option(
+        "--shard",
+        help="I/N: time every N-th configuration starting at the I-th (1-based), so N machines "
+        "split a grid; the N files concatenate into the whole.",
+    ),
 ]
 
 
@@ -59,8 +72,9 @@ def default_out(grid: str) -> Path:
     return Path(f"sweep-{grid}-{host}-{date.today():%Y%m%d}.csv")
 
 
-def _run(workloads, grid_name, protocol, out, threads, dtype, budget_s, resume, force, shard, passes,
-         shapes=()) -> None:
+def _run(
+    workloads, grid_name, protocol, out, threads, dtype, budget_s, resume, force, shard, passes, shapes=()
+) -> None:
     import dataclasses
 
     import torch
@@ -84,7 +98,11 @@ def _run(workloads, grid_name, protocol, out, threads, dtype, budget_s, resume, 
         budget_s=budget_s,
     )
     err = Console(stderr=True)
-    result = run_sweep(plan, RichProgress(err), announce=lambda text: err.print(f"graphcal sweep: {text}", soft_wrap=True, markup=False))
+    result = run_sweep(
+        plan,
+        RichProgress(err),
+        announce=lambda text: err.print(f"graphcal sweep: {text}", soft_wrap=True, markup=False),
+    )
     render_summary(result, Console())
     if result.stopped == "interrupt":
         raise typer.Exit(130)
@@ -105,7 +123,9 @@ def _grid_command(kind: str):
         from graphcal.sweep.grid import load_grid
 
         loaded = load_grid(grid or f"{kind}-default", kind)
-        _run(loaded.workloads, loaded.name, loaded.protocol, out, threads, dtype, budget_s, resume, force, shard, passes)
+        _run(
+            loaded.workloads, loaded.name, loaded.protocol, out, threads, dtype, budget_s, resume, force, shard, passes
+        )
 
     return command
 
@@ -114,8 +134,9 @@ sweep_app.command(
     "mlp", help="Time MLPs (Linear+ReLU stacks) from a grid: what calibration fits. Default grid: mlp-default."
 )(_grid_command("mlp"))
 sweep_app.command(
-    "ops", help="Time single ops (conv, bmm, attention, norms, activations, pooling, embedding) from a grid. "
-    "Default grid: ops-default."
+    "ops",
+    help="Time single ops (conv, bmm, attention, norms, activations, pooling, embedding) from a grid. "
+    "Default grid: ops-default.",
 )(_grid_command("ops"))
 
 
@@ -134,5 +155,17 @@ def model(
     """Time whole models end to end (for validating predictions)."""
     from graphcal.sweep.protocol import Protocol
 
-    _run(models, "model", Protocol(), out, threads, dtype, budget_s, resume, force, None, passes,
-         input_specs(input_shape))
+    _run(
+        models,
+        "model",
+        Protocol(),
+        out,
+        threads,
+        dtype,
+        budget_s,
+        resume,
+        force,
+        None,
+        passes,
+        input_specs(input_shape),
+    )

@@ -9,9 +9,9 @@ as unsupported, never costed as zero in silence.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Callable
 
 from graphcal.errors import GraphcalError
 from graphcal.load.graph import OpGraph, OpNode
@@ -40,7 +40,7 @@ class OpCost:
     def bytes(self) -> float:
         return self.bytes_read + self.bytes_written
 
-    def __add__(self, other: "OpCost") -> "OpCost":
+    def __add__(self, other: OpCost) -> OpCost:
         return OpCost(
             self.flops + other.flops,
             self.bytes_read + other.bytes_read,

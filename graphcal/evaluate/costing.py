@@ -18,18 +18,18 @@ and `Terms.fine_regimes` splits compute into `matrix` and `vector` by the larger
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
 from graphcal.cost import OpCost, OpKind
 from graphcal.errors import GraphcalError
+from graphcal.hardware.profile import HardwareProfile
 from graphcal.mapper import Target, op_time
 from graphcal.precision import Precision
-from graphcal.hardware.profile import HardwareProfile
 from graphcal.sweep.csvfile import SweepRow, read_sweep
 
 REGIMES = ("compute", "memory", "overhead")
@@ -88,7 +88,7 @@ class OpTable:
     costs: tuple[OpCost, ...]
 
 
-@lru_cache(maxsize=None)
+@cache
 def cost_workload(workload: str, precision: Precision) -> OpTable:
     """Trace and cost one workload (a spec, or a model file predict accepts without options)."""
     from graphcal.cost import cost_graph
@@ -120,7 +120,7 @@ class CostedRows:
     def n_ops(self) -> np.ndarray:
         return np.array([len(t.costs) for t in self.tables], dtype=int)
 
-    def take(self, index: np.ndarray) -> "CostedRows":
+    def take(self, index: np.ndarray) -> CostedRows:
         index = np.asarray(index, dtype=int)
         return CostedRows(
             self.precision,

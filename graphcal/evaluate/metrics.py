@@ -8,8 +8,8 @@ error). Breakdowns group rows by regime and by op class, both defined in graphca
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Sequence
 
 import numpy as np
 

@@ -38,14 +38,22 @@ def render_comparison(comparison: Comparison, console: Console) -> None:
     table = Table(title="rows")
     for column in ("workload", "dtype", "threads", "measured", "predicted", "error", "regime"):
         table.add_column(column, justify="left" if column in ("workload", "dtype", "regime") else "right")
-    for row, meas, pred, err, regime in zip(comparison.rows, comparison.measured_s, comparison.predicted_s, errors, comparison.regimes):
-        table.add_row(row.workload, row.dtype, str(row.threads), human_time(meas), human_time(pred), f"{err:+.1%}", str(regime))
+    for row, meas, pred, err, regime in zip(
+        comparison.rows, comparison.measured_s, comparison.predicted_s, errors, comparison.regimes
+    ):
+        table.add_row(
+            row.workload, row.dtype, str(row.threads), human_time(meas), human_time(pred), f"{err:+.1%}", str(regime)
+        )
     console.print(table)
     if comparison.unsupported_rows:
-        console.print(f"[yellow]{comparison.unsupported_rows} row(s) have ops graphcal cannot cost; their predictions are understated[/]")
+        console.print(
+            f"[yellow]{comparison.unsupported_rows} row(s) have ops graphcal cannot cost; "
+            "their predictions are understated[/]"
+        )
 
 
 # --- plots --------------------------------------------------------------------------------------
+
 
 def require_matplotlib():
     """pyplot with a file backend, or a one-line error saying how to install it."""
@@ -61,7 +69,9 @@ def require_matplotlib():
     return plt
 
 
-def plot_predicted_vs_measured(path: Path, title: str, series: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> None:
+def plot_predicted_vs_measured(
+    path: Path, title: str, series: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]
+) -> None:
     """Log-log scatter of predicted against measured, coloured by regime; each series is
     (label, measured_s, predicted_s, regimes) with its own marker."""
     plt = require_matplotlib()
@@ -72,8 +82,15 @@ def plot_predicted_vs_measured(path: Path, title: str, series: list[tuple[str, n
         for regime, colour in REGIME_COLOURS.items():
             mask = np.asarray(regimes) == regime
             if mask.any():
-                axes.scatter(measured[mask], predicted[mask], marker=marker, color=colour, alpha=0.75, s=22,
-                             label=f"{label}: {regime}-bound ({int(mask.sum())})")
+                axes.scatter(
+                    measured[mask],
+                    predicted[mask],
+                    marker=marker,
+                    color=colour,
+                    alpha=0.75,
+                    s=22,
+                    label=f"{label}: {regime}-bound ({int(mask.sum())})",
+                )
         everything.extend([measured, predicted])
     values = np.concatenate(everything) if everything else np.array([1e-6, 1.0])
     low, high = values.min() / 1.5, values.max() * 1.5

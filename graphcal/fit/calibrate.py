@@ -16,9 +16,9 @@ that is not fitted keeps its base value and the report says why.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -28,8 +28,8 @@ from graphcal.evaluate.metrics import Metrics, metrics
 from graphcal.fit import params as P
 from graphcal.fit.model import Facts, evaluate
 from graphcal.fit.solver import Solution, SolverSettings, solve
-from graphcal.precision import Precision
 from graphcal.hardware.profile import FAMILY_REFERENCE, HardwareProfile, load_profile
+from graphcal.precision import Precision
 from graphcal.sweep.csvfile import SweepRow
 
 FITTED, FIXED, NO_ROWS, CONFOUNDED = "fitted", "fixed", "no rows", "confounded"
@@ -141,7 +141,9 @@ def calibrate(
                        [r.source for r in rows], progress)
     empty = [r for r, n in zip(rows, costed.n_ops) if n == 0]
     if empty:
-        raise GraphcalError(f"{empty[0].source}: workload {empty[0].workload!r} has no costed op; graphcal cannot fit it")
+        raise GraphcalError(
+            f"{empty[0].source}: workload {empty[0].workload!r} has no costed op; graphcal cannot fit it"
+        )
     measured = np.array([r.latency_s for r in rows])
     facts = Facts.of(base, precision)
     start = P.base_values(base, precision)
@@ -162,17 +164,36 @@ def calibrate(
 
     params = tuple(
         ParamStatus(
-            s.name, start[s.name], final.values[s.name],
+            s.name,
+            start[s.name],
+            final.values[s.name],
             _finite(final.stderr.get(s.name)) if s.name in free else None,
-            statuses[s.name][0], statuses[s.name][1],
+            statuses[s.name][0],
+            statuses[s.name][1],
         )
         for s in P.PARAMS
     )
     from graphcal.sweep.csvfile import noise_floor
 
     return Calibration(
-        paths, rows_per_file, base_ref, base, precision, options, rows, costed, measured, base_regimes, train, holdout,
-        params, train_fit, holdout_predicted, final, final_terms.regimes(), op_classes(costed, final_terms),
+        paths,
+        rows_per_file,
+        base_ref,
+        base,
+        precision,
+        options,
+        rows,
+        costed,
+        measured,
+        base_regimes,
+        train,
+        holdout,
+        params,
+        train_fit,
+        holdout_predicted,
+        final,
+        final_terms.regimes(),
+        op_classes(costed, final_terms),
         noise_floor(list(paths)),
     )
 
@@ -196,7 +217,9 @@ def check_hosts(rows: list[SweepRow], force: bool) -> None:
 
 
 def identify(
-    fine_regimes: np.ndarray, fixed: tuple[str, ...], classes: np.ndarray | None = None,
+    fine_regimes: np.ndarray,
+    fixed: tuple[str, ...],
+    classes: np.ndarray | None = None,
 ) -> tuple[tuple[str, ...], dict[str, tuple[str, str]]]:
     """Which parameters the rows can determine, in PARAMS order; (free names, {name: (status, note)}).
     `classes` is each row's op class under the base profile (model.op_classes)."""
@@ -246,7 +269,8 @@ def identify(
             others = [n for n in free if P.BY_NAME[n].acts_on & footprint]
             statuses[spec.name] = (
                 CONFOUNDED,
-                f"its rows ({' and '.join(P.TERM_LABELS[t] for t in P.TERMS if t in footprint)}-bound) already fit {', '.join(others)}, and the "
+                f"its rows ({' and '.join(P.TERM_LABELS[t] for t in P.TERMS if t in footprint)}-bound) "
+                f"already fit {', '.join(others)}, and the "
                 f"product is all they determine; kept at the base value (--fix {','.join(others)} to fit it instead)",
             )
             continue

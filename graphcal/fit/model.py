@@ -25,7 +25,7 @@ class Facts:
     precision: Precision
 
     @classmethod
-    def of(cls, profile: HardwareProfile, precision: Precision) -> "Facts":
+    def of(cls, profile: HardwareProfile, precision: Precision) -> Facts:
         profile.coefficient(precision, "efficiency_factor")  # raises if the precision is absent
         return cls(profile, precision)
 

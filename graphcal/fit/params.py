@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from graphcal.errors import GraphcalError
-from graphcal.precision import Precision
 from graphcal.hardware.profile import COEFFICIENTS, FAMILIES, FAMILY_RATE_FACTOR_MAX, HardwareProfile
+from graphcal.precision import Precision
 
 TERMS = ("matrix", "vector", "memory", "overhead")
 TERM_LABELS = {"matrix": "matrix-compute", "vector": "vector-compute", "memory": "memory", "overhead": "overhead"}

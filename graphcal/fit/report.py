@@ -8,7 +8,6 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from graphcal.errors import GraphcalError
 from graphcal.evaluate.metrics import breakdown, percent, relative_errors
 from graphcal.evaluate.report import metrics_table, plot_predicted_vs_measured
 from graphcal.fit import params as P
@@ -43,16 +42,24 @@ def render_fit(cal: Calibration, console: Console, out: Path | None) -> None:
         if p.status != FITTED and P.BY_NAME[p.name].kind == "family":
             continue  # grouped in one note below
         status = p.status + (" (at a bound)" if p.name in cal.final.at_bounds else "")
-        table.add_row(p.name, f"{p.base:.4g}", f"{p.fitted:.4g}", "-" if p.stderr is None else f"{p.stderr:.2g}", status)
+        table.add_row(
+            p.name, f"{p.base:.4g}", f"{p.fitted:.4g}", "-" if p.stderr is None else f"{p.stderr:.2g}", status
+        )
     console.print(table)
     for note in cal.notes():
         console.print(f"[yellow]note:[/] {note}")
 
-    console.print(metrics_table("error", {
-        "train (fit on train rows)": cal.train_metrics,
-        "holdout (same fit, unseen rows)": cal.holdout_metrics,
-        "all rows (refit, in-sample)": cal.final_metrics,
-    }, "rows"))
+    console.print(
+        metrics_table(
+            "error",
+            {
+                "train (fit on train rows)": cal.train_metrics,
+                "holdout (same fit, unseen rows)": cal.holdout_metrics,
+                "all rows (refit, in-sample)": cal.final_metrics,
+            },
+            "rows",
+        )
+    )
     floor = cal.noise_floor
     console.print(
         "noise floor (the sweep's own repeatability): "
@@ -60,13 +67,35 @@ def render_fit(cal: Calibration, console: Console, out: Path | None) -> None:
     )
     measured_h = cal.measured_s[cal.holdout]
     if len(cal.holdout):
-        console.print(metrics_table("holdout error by regime", breakdown(cal.holdout_predicted_s, measured_h, cal.regimes[cal.holdout]), "regime"))
-        console.print(metrics_table("holdout error by op class", breakdown(cal.holdout_predicted_s, measured_h, cal.op_classes[cal.holdout]), "op class"))
-    console.print(metrics_table("all rows (refit) by regime", breakdown(cal.final.predicted_s, cal.measured_s, cal.regimes), "regime"))
-    console.print(metrics_table("all rows (refit) by op class", breakdown(cal.final.predicted_s, cal.measured_s, cal.op_classes), "op class"))
+        console.print(
+            metrics_table(
+                "holdout error by regime",
+                breakdown(cal.holdout_predicted_s, measured_h, cal.regimes[cal.holdout]),
+                "regime",
+            )
+        )
+        console.print(
+            metrics_table(
+                "holdout error by op class",
+                breakdown(cal.holdout_predicted_s, measured_h, cal.op_classes[cal.holdout]),
+                "op class",
+            )
+        )
+    console.print(
+        metrics_table(
+            "all rows (refit) by regime", breakdown(cal.final.predicted_s, cal.measured_s, cal.regimes), "regime"
+        )
+    )
+    console.print(
+        metrics_table(
+            "all rows (refit) by op class", breakdown(cal.final.predicted_s, cal.measured_s, cal.op_classes), "op class"
+        )
+    )
     worst_table(console, cal)
     if out is not None:
-        console.print(f"wrote [bold]{out}[/] (extends {cal.base_ref}); holdout MAPE {percent(cal.holdout_metrics.mape)}")
+        console.print(
+            f"wrote [bold]{out}[/] (extends {cal.base_ref}); holdout MAPE {percent(cal.holdout_metrics.mape)}"
+        )
 
 
 def worst_table(console: Console, cal: Calibration) -> None:
@@ -77,8 +106,15 @@ def worst_table(console: Console, cal: Calibration) -> None:
         table.add_column(column, justify="left" if column in ("workload", "regime", "set") else "right")
     for i in np.argsort(-np.abs(errors))[:WORST]:
         row = cal.rows[i]
-        table.add_row(row.workload, str(row.threads), human_time(cal.measured_s[i]), human_time(cal.final.predicted_s[i]),
-                      f"{errors[i]:+.1%}", str(cal.regimes[i]), "holdout" if i in held else "train")
+        table.add_row(
+            row.workload,
+            str(row.threads),
+            human_time(cal.measured_s[i]),
+            human_time(cal.final.predicted_s[i]),
+            f"{errors[i]:+.1%}",
+            str(cal.regimes[i]),
+            "holdout" if i in held else "train",
+        )
     console.print(table)
 
 
@@ -91,5 +127,3 @@ def plot_fit(cal: Calibration, path: Path) -> None:
             ("holdout", cal.measured_s[cal.holdout], cal.holdout_predicted_s, cal.regimes[cal.holdout]),
         ],
     )
-
-

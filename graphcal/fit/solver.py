@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from graphcal.errors import GraphcalError
-from graphcal.fit import params as P
 from graphcal.evaluate.costing import CostedRows
+from graphcal.fit import params as P
 from graphcal.fit.model import Facts, evaluate, log_jacobian
 
 
@@ -121,10 +121,22 @@ def solve(
         raise GraphcalError("the fit produced non-finite predictions; nothing was written")
     stderr = standard_errors(log_jacobian(rows, facts, values, free), r, free)
     at_bounds = tuple(
-        n for n, xi, lo, hi in zip(free, result.x, lower, upper) if np.isclose(xi, lo, rtol=1e-6, atol=0) or np.isclose(xi, hi, rtol=1e-6, atol=0)
+        n
+        for n, xi, lo, hi in zip(free, result.x, lower, upper)
+        if np.isclose(xi, lo, rtol=1e-6, atol=0) or np.isclose(xi, hi, rtol=1e-6, atol=0)
     )
-    return Solution(values, free, stderr, r, terms.latency_s, int(result.nfev), int(result.njev or 0),
-                    int(result.status), str(result.message), at_bounds)
+    return Solution(
+        values,
+        free,
+        stderr,
+        r,
+        terms.latency_s,
+        int(result.nfev),
+        int(result.njev or 0),
+        int(result.status),
+        str(result.message),
+        at_bounds,
+    )
 
 
 def standard_errors(jac: np.ndarray, residuals: np.ndarray, free: tuple[str, ...]) -> dict[str, float]:

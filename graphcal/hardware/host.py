@@ -9,7 +9,18 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 # SIMD flags worth recording, widest last (as /proc/cpuinfo names them).
-SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_bf16", "amx_tile")
+SIMD_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512_bf16",
+    "avx512_fp16",
+    "avx_vnni",
+    "amx_bf16",
+    "amx_tile",
+)
 
 
 @dataclass(frozen=True)

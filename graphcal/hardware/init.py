@@ -23,9 +23,10 @@ import datetime as dt
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from graphcal import __version__
 from graphcal.hardware.host import SIMD_FLAGS, parse_cpuinfo
@@ -85,7 +86,11 @@ def detect(cpuinfo_path: Path = CPUINFO, sys_cpu: Path = SYS_CPU) -> Detected:
     model = first.get("model name") or first.get("Processor") or first.get("cpu model")
     d.set("cpu.model", model or "unknown", f"detected: {cpuinfo_path} model name" if model else "assumed: unknown")
     logical = len(blocks) or os.cpu_count() or 1
-    d.set("cpu.logical_cores", logical, f"detected: {cpuinfo_path} processor count" if blocks else "detected: os.cpu_count()")
+    d.set(
+        "cpu.logical_cores",
+        logical,
+        f"detected: {cpuinfo_path} processor count" if blocks else "detected: os.cpu_count()",
+    )
     cores = {(b.get("physical id", "0"), b["core id"]) for b in blocks if "core id" in b}
     if cores:
         d.set("cpu.physical_cores", len(cores), f"detected: {cpuinfo_path} distinct (physical id, core id)")
@@ -101,7 +106,10 @@ def detect(cpuinfo_path: Path = CPUINFO, sys_cpu: Path = SYS_CPU) -> Detected:
         has_fma = "fma" in flags or "asimd" in flags
         if has_fma:
             per_cycle = lanes * 2 * 2
-            how = f"computed: {width}-bit SIMD ({lanes} fp32 lanes) x 2 FLOP per FMA x 2 FMA units (assumed: the flags cannot tell 1 from 2)"
+            how = (
+                f"computed: {width}-bit SIMD ({lanes} fp32 lanes) x 2 FLOP per FMA x 2 FMA units "
+                "(assumed: the flags cannot tell 1 from 2)"
+            )
         else:
             per_cycle = lanes * 2
             how = f"computed: {width}-bit SIMD ({lanes} fp32 lanes), one add and one multiply per cycle (no FMA flag)"
@@ -117,21 +125,29 @@ def detect(cpuinfo_path: Path = CPUINFO, sys_cpu: Path = SYS_CPU) -> Detected:
     elif model and (m := re.search(r"@\s*([0-9.]+)\s*GHz", model)):
         d.set("cpu.base_clock_hz", int(float(m.group(1)) * 1e9), f"detected: {cpuinfo_path} model name")
     elif first.get("cpu MHz"):
-        d.set("cpu.base_clock_hz", int(float(first["cpu MHz"]) * 1e6), f"detected: {cpuinfo_path} cpu MHz (the clock reported, not a guaranteed one)")
+        d.set(
+            "cpu.base_clock_hz",
+            int(float(first["cpu MHz"]) * 1e6),
+            f"detected: {cpuinfo_path} cpu MHz (the clock reported, not a guaranteed one)",
+        )
 
     for index in sorted((sys_cpu / "cpu0" / "cache").glob("index*")):
         level, kind, size = (read_text(index / n) for n in ("level", "type", "size"))
         size_bytes = parse_size(size or "")
         if size_bytes is None:
             continue
-        key = {("1", "Data"): "caches.l1d_bytes_per_core", ("2", "Unified"): "caches.l2_bytes_per_core",
-               ("3", "Unified"): "caches.l3_bytes"}.get((level, kind))
+        key = {
+            ("1", "Data"): "caches.l1d_bytes_per_core",
+            ("2", "Unified"): "caches.l2_bytes_per_core",
+            ("3", "Unified"): "caches.l3_bytes",
+        }.get((level, kind))
         if key:
             d.set(key, size_bytes, f"detected: {index}/size")
     return d
 
 
 # --- probes --------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Probe:
@@ -170,8 +186,10 @@ def probe_bandwidth(threads: int, nbytes: int = 512 * 1024**2, budget_s: float =
     with torch.no_grad():
         src, dst = torch.ones(count), torch.zeros(count)
         seconds, calls = _best_seconds(lambda: dst.copy_(src), budget_s)
-    return Probe(2.0 * count * 4 / seconds,
-                 f"copy of {count * 4 / 1024**2:.0f} MiB fp32 on {threads} threads (read + write), fastest of {calls} calls")
+    return Probe(
+        2.0 * count * 4 / seconds,
+        f"copy of {count * 4 / 1024**2:.0f} MiB fp32 on {threads} threads (read + write), fastest of {calls} calls",
+    )
 
 
 def probe_overhead(elements: int = 16, calls: int = 2000) -> Probe:
@@ -187,7 +205,9 @@ def probe_overhead(elements: int = 16, calls: int = 2000) -> Probe:
             for _ in range(calls):
                 torch.add(a, b, out=out)
             best = min(best, (time.perf_counter() - t0) / calls)
-    return Probe(best, f"torch.add on {elements} fp32 elements, mean of {calls} back-to-back calls, fastest of 6 batches")
+    return Probe(
+        best, f"torch.add on {elements} fp32 elements, mean of {calls} back-to-back calls, fastest of 6 batches"
+    )
 
 
 def probe_matrix_overhead(features: int = 16, calls: int = 2000) -> Probe:
@@ -203,7 +223,9 @@ def probe_matrix_overhead(features: int = 16, calls: int = 2000) -> Probe:
             for _ in range(calls):
                 F.linear(x, w, b)
             best = min(best, (time.perf_counter() - t0) / calls)
-    return Probe(best, f"F.linear 1x{features}x{features} fp32, mean of {calls} back-to-back calls, fastest of 6 batches")
+    return Probe(
+        best, f"F.linear 1x{features}x{features} fp32, mean of {calls} back-to-back calls, fastest of 6 batches"
+    )
 
 
 @dataclass(frozen=True)
@@ -230,14 +252,18 @@ def run_probes(detected: Detected) -> Probes:
     torch.set_num_threads(threads)
     try:
         return Probes(
-            probe_peak_flops(threads), probe_bandwidth(threads, nbytes), probe_overhead(),
-            probe_bandwidth(threads, cache_nbytes, budget_s=0.5), probe_matrix_overhead(),
+            probe_peak_flops(threads),
+            probe_bandwidth(threads, nbytes),
+            probe_overhead(),
+            probe_bandwidth(threads, cache_nbytes, budget_s=0.5),
+            probe_matrix_overhead(),
         )
     finally:
         torch.set_num_threads(previous)
 
 
 # --- the profile ---------------------------------------------------------------------------------
+
 
 def build_profile(name: str, detected: Detected, probes: Probes, date: str | None = None) -> dict:
     """The profile document: detected facts, the peak, probed bandwidth and overhead, starting
@@ -248,23 +274,34 @@ def build_profile(name: str, detected: Detected, probes: Probes, date: str | Non
     clock = d.get("cpu.max_clock_hz") or d.get("cpu.base_clock_hz")
     theoretical = cores * per_cycle * clock if per_cycle and clock else None
     if theoretical and theoretical >= probes.peak.value:
-        d.set("peak_flops_per_s.fp32", float(theoretical),
-              f"computed: {cores} cores x {per_cycle} FLOP/cycle x {clock / 1e9:.2f} GHz (the sgemm probe reached "
-              f"{probes.peak.value / theoretical:.0%} of it)")
+        d.set(
+            "peak_flops_per_s.fp32",
+            float(theoretical),
+            f"computed: {cores} cores x {per_cycle} FLOP/cycle x {clock / 1e9:.2f} GHz (the sgemm probe reached "
+            f"{probes.peak.value / theoretical:.0%} of it)",
+        )
     else:
         why = "above the computed figure" if theoretical else "no clock or FLOP/cycle to compute it from"
         d.set("peak_flops_per_s.fp32", float(probes.peak.value), f"probed: {probes.peak.method} ({why})")
     peak = d.get("peak_flops_per_s.fp32")
     d.set("memory.bandwidth_bytes_per_s", float(probes.bandwidth.value), f"probed: {probes.bandwidth.method}")
-    d.set("memory.cache_bandwidth_bytes_per_s", max(float(probes.cache_bandwidth.value), float(probes.bandwidth.value)),
-          f"probed: {probes.cache_bandwidth.method} (at least the DRAM figure)")
+    d.set(
+        "memory.cache_bandwidth_bytes_per_s",
+        max(float(probes.cache_bandwidth.value), float(probes.bandwidth.value)),
+        f"probed: {probes.cache_bandwidth.method} (at least the DRAM figure)",
+    )
     if d.get("caches.l3_bytes") is None:
         d.set("caches.l3_bytes", 32 * 1024**2, "assumed: 32 MiB (no last-level cache size could be read)")
     d.set("runtime.per_op_overhead_s", float(probes.overhead.value), f"probed: {probes.overhead.method}")
-    d.set("runtime.matrix_op_overhead_s", float(probes.matrix_overhead.value), f"probed: {probes.matrix_overhead.method}")
+    d.set(
+        "runtime.matrix_op_overhead_s", float(probes.matrix_overhead.value), f"probed: {probes.matrix_overhead.method}"
+    )
     for dimension in ("rows", "depth", "columns"):
-        d.set(f"runtime.matrix_half_rate_{dimension}", 0,
-              "assumed: 0 (no shape term), uncalibrated: graphcal fit sets it from MLP sweeps")
+        d.set(
+            f"runtime.matrix_half_rate_{dimension}",
+            0,
+            "assumed: 0 (no shape term), uncalibrated: graphcal fit sets it from MLP sweeps",
+        )
     tile = min(1.0, probes.peak.value / peak)
     coefficients = {
         "efficiency_factor": 1.0,
@@ -274,7 +311,9 @@ def build_profile(name: str, detected: Detected, probes: Probes, date: str | Non
     }
     document: dict[str, Any] = {
         "name": name,
-        "description": f"{d.get('cpu.model')}: detected and probed by graphcal profiles init --host; calibrate with graphcal fit",
+        "description": (
+            f"{d.get('cpu.model')}: detected and probed by graphcal profiles init --host; calibrate with graphcal fit"
+        ),
     }
     for path, fact in d.facts.items():
         section, _, key = path.partition(".")
@@ -284,16 +323,23 @@ def build_profile(name: str, detected: Detected, probes: Probes, date: str | Non
         "sgemm_flops_per_s": {"value": probes.peak.value, "method": probes.peak.method},
         "copy_bandwidth_bytes_per_s": {"value": probes.bandwidth.value, "method": probes.bandwidth.method},
         "per_op_overhead_s": {"value": probes.overhead.value, "method": probes.overhead.method},
-        "cache_copy_bandwidth_bytes_per_s": {"value": probes.cache_bandwidth.value, "method": probes.cache_bandwidth.method},
+        "cache_copy_bandwidth_bytes_per_s": {
+            "value": probes.cache_bandwidth.value,
+            "method": probes.cache_bandwidth.method,
+        },
         "matrix_op_overhead_s": {"value": probes.matrix_overhead.value, "method": probes.matrix_overhead.method},
     }
     sources = {path: fact.source for path, fact in d.facts.items()}
-    sources.update({
-        "coefficients.fp32.tile_utilization": "probed: sgemm throughput / peak (efficiency_factor 1.0)",
-        "coefficients.fp32.efficiency_factor": "assumed: 1.0 (the probes set the rates; fit adjusts)",
-        "coefficients.fp32.memory_bottleneck_factor": "assumed: 1.0 (the bandwidth is the probed copy rate)",
-        "coefficients.fp32.instruction_efficiency": f"assumed: {UNCALIBRATED_VECTOR}, uncalibrated: run graphcal sweep ops and graphcal fit",
-    })
+    sources.update(
+        {
+            "coefficients.fp32.tile_utilization": "probed: sgemm throughput / peak (efficiency_factor 1.0)",
+            "coefficients.fp32.efficiency_factor": "assumed: 1.0 (the probes set the rates; fit adjusts)",
+            "coefficients.fp32.memory_bottleneck_factor": "assumed: 1.0 (the bandwidth is the probed copy rate)",
+            "coefficients.fp32.instruction_efficiency": (
+                f"assumed: {UNCALIBRATED_VECTOR}, uncalibrated: run graphcal sweep ops and graphcal fit"
+            ),
+        }
+    )
     document["provenance"] = {
         "tool": "graphcal profiles init --host",
         "graphcal_version": __version__,

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from graphcal.errors import GraphcalError
 from graphcal.load.graph import OpGraph
-from graphcal.precision import Precision
 from graphcal.load.specs import looks_like_spec, parse_spec
+from graphcal.precision import Precision
 
 FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
@@ -28,7 +28,7 @@ class InputSpec:
     dtype: str | None  # torch dtype name; None: the prediction's precision
 
     @classmethod
-    def parse(cls, text: str) -> "InputSpec":
+    def parse(cls, text: str) -> InputSpec:
         shape_text, _, dtype = text.partition(":")
         if not re.fullmatch(r"[0-9]+(x[0-9]+)*", shape_text):
             raise GraphcalError(

@@ -42,8 +42,9 @@ see no NaN or denormal values.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from graphcal.errors import GraphcalError
 
@@ -261,7 +262,8 @@ def _conv_parser(name: str, spatial: int):
 
     def fmt(params: tuple) -> str:
         shape, (stride, pad, groups) = params[:-3], params[-3:]
-        return x_joined(shape) + _option_suffix({"s": stride, "p": pad, "g": groups}, {"s": 1, "p": shape[-1] // 2, "g": 1})
+        defaults = {"s": 1, "p": shape[-1] // 2, "g": 1}
+        return x_joined(shape) + _option_suffix({"s": stride, "p": pad, "g": groups}, defaults)
 
     return grammar, parse, fmt
 
@@ -312,17 +314,40 @@ def _eltwise_ops() -> dict[str, tuple[int, Callable]]:
     import torch.nn.functional as F
 
     return {
-        "add": (2, torch.add), "sub": (2, torch.sub), "mul": (2, torch.mul), "div": (2, torch.div),
-        "relu": (1, F.relu), "relu6": (1, F.relu6), "leaky_relu": (1, F.leaky_relu),
-        "hardswish": (1, F.hardswish), "hardsigmoid": (1, F.hardsigmoid), "gelu": (1, F.gelu),
-        "gelu_tanh": (1, lambda x: F.gelu(x, approximate="tanh")), "silu": (1, F.silu),
-        "sigmoid": (1, torch.sigmoid), "tanh": (1, torch.tanh), "exp": (1, torch.exp),
+        "add": (2, torch.add),
+        "sub": (2, torch.sub),
+        "mul": (2, torch.mul),
+        "div": (2, torch.div),
+        "relu": (1, F.relu),
+        "relu6": (1, F.relu6),
+        "leaky_relu": (1, F.leaky_relu),
+        "hardswish": (1, F.hardswish),
+        "hardsigmoid": (1, F.hardsigmoid),
+        "gelu": (1, F.gelu),
+        "gelu_tanh": (1, lambda x: F.gelu(x, approximate="tanh")),
+        "silu": (1, F.silu),
+        "sigmoid": (1, torch.sigmoid),
+        "tanh": (1, torch.tanh),
+        "exp": (1, torch.exp),
     }
 
 
 ELTWISE_OPS = (
-    "add", "sub", "mul", "div", "relu", "relu6", "leaky_relu", "hardswish", "hardsigmoid",
-    "gelu", "gelu_tanh", "silu", "sigmoid", "tanh", "exp",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "hardswish",
+    "hardsigmoid",
+    "gelu",
+    "gelu_tanh",
+    "silu",
+    "sigmoid",
+    "tanh",
+    "exp",
 )
 
 

@@ -82,7 +82,9 @@ def load_grid(name_or_path: str, kind: str) -> Grid:
         raise GraphcalError(f"{where}: a grid is a mapping with keys {', '.join(GRID_KEYS)}")
     unknown = [k for k in data if k not in GRID_KEYS]
     if unknown:
-        raise GraphcalError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}; a grid has {', '.join(GRID_KEYS)}")
+        raise GraphcalError(
+            f"{where}: unknown key(s) {', '.join(map(str, unknown))}; a grid has {', '.join(GRID_KEYS)}"
+        )
     if data.get("kind") not in KINDS:
         raise GraphcalError(f"{where}: kind must be one of {', '.join(KINDS)}, got {data.get('kind')!r}")
     if data["kind"] != kind:
@@ -129,7 +131,7 @@ def _expanded(products, where: str) -> list[str]:
     for i, product in enumerate(products):
         at = f"{where}: products[{i}]"
         if not isinstance(product, dict) or not isinstance(product.get("template"), str):
-            raise GraphcalError(f"{at}: needs a `template` string such as \"mlp:{{batch}}:{{width}}x{{width}}\"")
+            raise GraphcalError(f'{at}: needs a `template` string such as "mlp:{{batch}}:{{width}}x{{width}}"')
         template = product["template"]
         try:
             placeholders = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}

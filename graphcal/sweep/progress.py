@@ -9,8 +9,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as RichBar
 from rich.table import Table
 
-from graphcal.sweep.runner import Progress, SweepResult
 from graphcal.sweep.csvfile import relative_difference
+from graphcal.sweep.runner import Progress, SweepResult
 
 
 class RichProgress(Progress):

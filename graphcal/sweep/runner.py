@@ -20,11 +20,18 @@ from graphcal import __version__
 from graphcal.errors import GraphcalError
 from graphcal.load import InputSpec
 from graphcal.precision import Precision
+from graphcal.sweep.csvfile import (
+    MEASURE,
+    REPEAT,
+    SWEEP_COLUMNS,
+    _read_rows,
+    append_rows,
+    pass_number,
+    read_header,
+    repair_tail,
+)
 from graphcal.sweep.protocol import Protocol, Timing, time_block
 from graphcal.sweep.workload import Workload, build_call, cost_workload
-from graphcal.sweep.csvfile import (
-    MEASURE, REPEAT, SWEEP_COLUMNS, _read_rows, append_rows, pass_number, read_header, repair_tail,
-)
 
 # A configuration whose costed bytes exceed this share of the memory available now is refused.
 MEMORY_SHARE = 0.5
@@ -36,7 +43,7 @@ class Shard:
     count: int
 
     @classmethod
-    def parse(cls, text: str) -> "Shard":
+    def parse(cls, text: str) -> Shard:
         i, _, n = text.partition("/")
         if not (i.isdigit() and n.isdigit()) or not 1 <= int(i) <= int(n):
             raise GraphcalError(f"--shard {text!r}: expected I/N with 1 <= I <= N, e.g. 1/4")
@@ -112,7 +119,9 @@ def check_output(plan: SweepPlan, host_id: str) -> set[tuple]:
     repair_tail(out)
     header = read_header(out)
     if tuple(header) != SWEEP_COLUMNS:
-        raise GraphcalError(f"{out}: not written by this version of `graphcal sweep` (other columns); use another --out")
+        raise GraphcalError(
+            f"{out}: not written by this version of `graphcal sweep` (other columns); use another --out"
+        )
     finished = set()
     for row in _read_rows(out):
         if row.fields.get("role") == REPEAT:
@@ -166,6 +175,7 @@ def check_memory(workloads: list[Workload]) -> None:
 
 # --- the run ------------------------------------------------------------------------------------
 
+
 class _StopFlag:
     """SIGINT sets the flag (the block in flight finishes); a second SIGINT aborts at once."""
 
@@ -201,14 +211,27 @@ def plan_blocks(workloads: list[Workload], size: int, seed: int) -> list[list[Wo
 
 def _row(w: Workload, t: Timing, plan: SweepPlan, host: dict, role: str, pass_: int) -> dict:
     row = {
-        "workload": w.text, "dtype": plan.precision.value, "threads": str(plan.threads),
-        "latency_s": repr(t.latency_s), "median_s": repr(t.median_s), "p90_s": repr(t.p90_s),
-        "samples": str(t.samples), "flops": repr(float(w.flops)), "bytes": repr(float(w.bytes)),
-        **host, "graphcal_version": __version__,
+        "workload": w.text,
+        "dtype": plan.precision.value,
+        "threads": str(plan.threads),
+        "latency_s": repr(t.latency_s),
+        "median_s": repr(t.median_s),
+        "p90_s": repr(t.p90_s),
+        "samples": str(t.samples),
+        "flops": repr(float(w.flops)),
+        "bytes": repr(float(w.bytes)),
+        **host,
+        "graphcal_version": __version__,
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "best_round_median_s": repr(t.best_round_median_s), "role": role, "spread": f"{t.spread:.4f}", "calls_per_sample": str(t.inner),
-        "rounds": str(t.rounds_run), "contention": f"{t.contention:.3f}",
-        "unsupported_ops": w.unsupported, "grid": plan.grid, "pass": str(pass_),
+        "best_round_median_s": repr(t.best_round_median_s),
+        "role": role,
+        "spread": f"{t.spread:.4f}",
+        "calls_per_sample": str(t.inner),
+        "rounds": str(t.rounds_run),
+        "contention": f"{t.contention:.3f}",
+        "unsupported_ops": w.unsupported,
+        "grid": plan.grid,
+        "pass": str(pass_),
     }
     assert set(row) == set(SWEEP_COLUMNS)
     return row
@@ -234,7 +257,8 @@ def _time_blocks(blocks, plan, host, role, pass_, progress, flag, started, resul
         block_start = time.monotonic()
         calls = [build_call(w.text, plan.precision, plan.input_specs) for w in block]
         with torch.no_grad():
-            timings = time_block(calls, plan.protocol, on_switch=lambda j: progress.timing(block[j].text))
+            # the callback runs inside this iteration, so `block` is this block
+            timings = time_block(calls, plan.protocol, on_switch=lambda j: progress.timing(block[j].text))  # noqa: B023
         rows = [_row(w, t, plan, host, role, pass_) for w, t in zip(block, timings)]
         append_rows(plan.out, rows)
         written += rows
@@ -267,7 +291,11 @@ def run_sweep(plan: SweepPlan, progress: Progress | None = None, announce=lambda
     if plan.threads > (os.cpu_count() or 1):
         result.notes.append(f"{plan.threads} threads on {os.cpu_count()} logical cores: oversubscribed")
     fresh = todo[passes[-1]]  # configurations whose last pass this run times
-    repeats = 0 if not fresh else min(len(fresh), plan.repeat_max, max(plan.repeat_min, round(plan.repeat_share * len(fresh))))
+    repeats = (
+        0
+        if not fresh
+        else min(len(fresh), plan.repeat_max, max(plan.repeat_min, round(plan.repeat_share * len(fresh))))
+    )
     announce(
         f"timing {len(timed)} configuration(s)"
         + (f" in {len(passes)} passes" if len(passes) > 1 else "")
@@ -288,8 +316,15 @@ def run_sweep(plan: SweepPlan, progress: Progress | None = None, announce=lambda
                 by_text = {r["workload"]: r for r in result.rows}  # the last pass's row
                 picked = random.Random(plan.seed).sample(fresh, repeats)
                 again = _time_blocks(
-                    plan_blocks(picked, plan.block_size, plan.seed + 1), plan, host, REPEAT, passes[-1],
-                    progress, flag, started, result,
+                    plan_blocks(picked, plan.block_size, plan.seed + 1),
+                    plan,
+                    host,
+                    REPEAT,
+                    passes[-1],
+                    progress,
+                    flag,
+                    started,
+                    result,
                 )
                 result.repeats = [(by_text[r["workload"]], r) for r in again]
     finally:

@@ -3,9 +3,9 @@ same model built for real on the CPU as a zero-argument callable."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from graphcal.errors import GraphcalError
 from graphcal.load.resolve import InputSpec, ModelKind, load_graph, model_kind

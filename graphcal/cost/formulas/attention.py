@@ -11,7 +11,11 @@ from __future__ import annotations
 import math
 
 from graphcal.cost.formulas.common import (
-    ARITH, MATRIX, NORMALIZE, TRANSCENDENTAL, io_cost,
+    ARITH,
+    MATRIX,
+    NORMALIZE,
+    TRANSCENDENTAL,
+    io_cost,
 )
 from graphcal.cost.registry import OpCost, register
 from graphcal.load.graph import ITEMSIZE, OpNode, TensorMeta

@@ -7,7 +7,7 @@ Conventions (stated once): a multiply-add is 2 FLOPs; bytes are every tensor the
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from graphcal.cost.registry import OpCost, OpKind, register
 from graphcal.load.graph import OpNode, TensorMeta

@@ -26,14 +26,18 @@ def linear(node: OpNode) -> OpCost:
 def addmm(node: OpNode) -> OpCost:
     """bias + A (M, K) @ B (K, N): 2 * M * K * N (FlopCounterMode leaves out the bias add)."""
     a, b = node.args[1], node.args[2]
-    return io_cost(node, 2 * a.shape[0] * a.shape[1] * b.shape[1], MATRIX, "linear", (a.shape[0], a.shape[1], b.shape[1]))
+    return io_cost(
+        node, 2 * a.shape[0] * a.shape[1] * b.shape[1], MATRIX, "linear", (a.shape[0], a.shape[1], b.shape[1])
+    )
 
 
 @register("aten.mm.default")
 def mm(node: OpNode) -> OpCost:
     """A (M, K) @ B (K, N): 2 * M * K * N."""
     a, b = node.args[0], node.args[1]
-    return io_cost(node, 2 * a.shape[0] * a.shape[1] * b.shape[1], MATRIX, "matmul", (a.shape[0], a.shape[1], b.shape[1]))
+    return io_cost(
+        node, 2 * a.shape[0] * a.shape[1] * b.shape[1], MATRIX, "matmul", (a.shape[0], a.shape[1], b.shape[1])
+    )
 
 
 @register("aten.bmm.default", "aten.baddbmm.default", "aten.baddbmm_.default")
@@ -58,14 +62,21 @@ def matmul(node: OpNode) -> OpCost:
 # Targets whose argument 6 says whether the convolution is transposed.
 _GENERIC_CONV = {"aten.convolution.default", "aten._convolution.default"}
 _TRANSPOSED_CONV = {
-    "aten.conv_transpose1d.default", "aten.conv_transpose2d.input", "aten.conv_transpose3d.input",
+    "aten.conv_transpose1d.default",
+    "aten.conv_transpose2d.input",
+    "aten.conv_transpose3d.input",
 }
 
 
 @register(
-    *sorted(_GENERIC_CONV), *sorted(_TRANSPOSED_CONV),
-    "aten.conv1d.default", "aten.conv2d.default", "aten.conv3d.default",
-    "aten.conv1d.padding", "aten.conv2d.padding", "aten.conv3d.padding",
+    *sorted(_GENERIC_CONV),
+    *sorted(_TRANSPOSED_CONV),
+    "aten.conv1d.default",
+    "aten.conv2d.default",
+    "aten.conv3d.default",
+    "aten.conv1d.padding",
+    "aten.conv2d.padding",
+    "aten.conv3d.padding",
 )
 def convolution(node: OpNode) -> OpCost:
     """2 * N * prod(weight shape) * prod(output spatial; input spatial if transposed)."""

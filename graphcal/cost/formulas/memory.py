@@ -4,7 +4,7 @@ constructors, gathers (embedding, index_select). A copy is never free: it reads 
 
 from __future__ import annotations
 
-from graphcal.cost.formulas.common import VECTOR, io_cost, out, overloads, per_element
+from graphcal.cost.formulas.common import VECTOR, out, overloads, per_element
 from graphcal.cost.registry import OpCost, register
 from graphcal.load.graph import OpNode
 

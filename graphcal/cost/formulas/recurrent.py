@@ -9,7 +9,7 @@ The gate elementwise work is added per hidden unit, in the FLOP units of the vec
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from graphcal.cost.formulas.common import ARITH, MATRIX, TRANSCENDENTAL, io_cost
 from graphcal.cost.registry import OpCost, register
@@ -46,7 +46,9 @@ def _step_rows(node: OpNode, x: TensorMeta) -> int:
     if len(x.shape) < 3:  # a cell, or an unbatched sequence (L, H_in)
         return x.shape[0] if node.target.endswith("_cell.default") else 1
     # lstm/gru/rnn take batch_first as argument 8; mkldnn_rnn_layer is always time-major
-    batch_first = node.target.startswith(("aten.lstm", "aten.gru", "aten.rnn")) and bool(node.arg(8, "batch_first", False))
+    batch_first = node.target.startswith(("aten.lstm", "aten.gru", "aten.rnn")) and bool(
+        node.arg(8, "batch_first", False)
+    )
     return x.shape[0] if batch_first else x.shape[1]
 
 

@@ -8,7 +8,16 @@ from __future__ import annotations
 import math
 
 from graphcal.cost.formulas.common import (
-    AFFINE, ARITH, NORMALIZE, SOFTMAX, TRANSCENDENTAL, VECTOR, io_cost, out, overloads, per_element,
+    AFFINE,
+    ARITH,
+    NORMALIZE,
+    SOFTMAX,
+    TRANSCENDENTAL,
+    VECTOR,
+    io_cost,
+    out,
+    overloads,
+    per_element,
 )
 from graphcal.cost.registry import OpCost, register
 from graphcal.load.graph import OpNode

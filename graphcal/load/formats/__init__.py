@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from graphcal.load.graph import OpGraph
 from graphcal.load.formats.detect import Kind, inspect_file
+from graphcal.load.graph import OpGraph
 from graphcal.precision import Precision
 
 

@@ -25,9 +25,9 @@ import zipfile
 from typing import Any
 
 from graphcal.errors import GraphcalError
-from graphcal.load.graph import OpGraph
+from graphcal.load.formats.common import check_precision, dominant_float_dtype, first_line
 from graphcal.load.formats.detect import ModelFile
-from graphcal.load.formats.common import first_line, check_precision, dominant_float_dtype
+from graphcal.load.graph import OpGraph
 from graphcal.precision import Precision
 
 MODEL_NAME = "model"  # the program torch.export.save writes and torch.export.load returns
@@ -141,7 +141,8 @@ def to_dataclass(cls: Any, data: Any) -> Any:
         return cls.create(**{field: to_dataclass(_type_hints(cls)[field], value)})
     if dataclasses.is_dataclass(cls):
         hints = _type_hints(cls)
-        return cls(**{f.name: to_dataclass(hints[f.name], data[f.name]) for f in dataclasses.fields(cls) if f.name in data})
+        fields = [f for f in dataclasses.fields(cls) if f.name in data]
+        return cls(**{f.name: to_dataclass(hints[f.name], data[f.name]) for f in fields})
     if isinstance(data, list):
         return [to_dataclass(typing.get_args(cls)[0], d) for d in data] if data else data
     if isinstance(data, dict):
@@ -172,7 +173,7 @@ def _check_archive_version(archive: zipfile.ZipFile, mf: ModelFile) -> None:
 
 def _model_name(mf: ModelFile, filename_format: str) -> str:
     prefix, suffix = filename_format.split("{}")
-    found = sorted(r[len(prefix):-len(suffix)] for r in mf.records if r.startswith(prefix) and r.endswith(suffix))
+    found = sorted(r[len(prefix) : -len(suffix)] for r in mf.records if r.startswith(prefix) and r.endswith(suffix))
     if MODEL_NAME in found:
         return MODEL_NAME
     if len(found) == 1:
@@ -182,14 +183,19 @@ def _model_name(mf: ModelFile, filename_format: str) -> str:
             f"{mf.path}: the archive holds no exported program (an AOTInductor package?); "
             "save the model with torch.export.save"
         )
-    raise GraphcalError(f"{mf.path}: the archive holds several programs ({', '.join(found)}) and none named {MODEL_NAME!r}")
+    raise GraphcalError(
+        f"{mf.path}: the archive holds several programs ({', '.join(found)}) and none named {MODEL_NAME!r}"
+    )
 
 
 def _meta_payloads(config: Any, mf: ModelFile, names: Any) -> dict[str, Any]:
     """A meta tensor (no data) of the recorded size, stride and dtype for every payload."""
     import torch
     from torch._export.serde.serialize import (
-        deserialize_scalar_type, deserialize_size, deserialize_storage_offset, deserialize_stride,
+        deserialize_scalar_type,
+        deserialize_size,
+        deserialize_storage_offset,
+        deserialize_stride,
     )
 
     out: dict[str, Any] = {}
@@ -214,7 +220,11 @@ def _meta_payloads(config: Any, mf: ModelFile, names: Any) -> dict[str, Any]:
 
 def _user_input_shapes(program: Any) -> list[tuple[int, ...]]:
     user = set(program.graph_signature.user_inputs)
-    return [tuple(n.meta["val"].shape) for n in program.graph.nodes if n.op == "placeholder" and n.name in user and _is_tensor(n)]
+    return [
+        tuple(n.meta["val"].shape)
+        for n in program.graph.nodes
+        if n.op == "placeholder" and n.name in user and _is_tensor(n)
+    ]
 
 
 def _check_input_specs(recorded: list[tuple[int, ...]], input_specs: tuple, mf: ModelFile) -> None:
@@ -240,4 +250,3 @@ def _unregistered_type_message(mf: ModelFile, type_name: str) -> str:
         f"(for transformers: pass return_dict=False), or call graphcal.load.load_graph from "
         f"Python after `import {library}`"
     )
-

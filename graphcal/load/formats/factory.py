@@ -9,11 +9,12 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from graphcal.errors import GraphcalError
-from graphcal.load.graph import OpGraph
 from graphcal.load.formats.common import first_line, require_input_specs, zero_inputs
+from graphcal.load.graph import OpGraph
 from graphcal.precision import Precision
 
 

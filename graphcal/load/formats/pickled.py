@@ -14,9 +14,9 @@ import re
 from typing import Any
 
 from graphcal.errors import GraphcalError
-from graphcal.load.graph import OpGraph
 from graphcal.load.formats.common import first_line, require_input_specs, zero_inputs
 from graphcal.load.formats.detect import ModelFile
+from graphcal.load.graph import OpGraph
 from graphcal.precision import Precision
 
 EXPORT_HOWTO = (
@@ -34,7 +34,9 @@ def load_pickled(mf: ModelFile, precision: Precision, input_specs: tuple, trust_
     name = mf.path.name
     refused = _weights_only_refusal(mf)
     if refused is None:
-        raise GraphcalError(f"{mf.path}: holds only weights (a state dict or tensors), no model to trace; {EXPORT_HOWTO}")
+        raise GraphcalError(
+            f"{mf.path}: holds only weights (a state dict or tensors), no model to trace; {EXPORT_HOWTO}"
+        )
     if not trust_pickle:
         raise GraphcalError(
             f"{mf.path}: a torch.save file whose loading runs code from the file ({refused}); "
@@ -67,5 +69,7 @@ def _weights_only_refusal(mf: ModelFile) -> Any:
         found = REFUSED_GLOBAL.search(str(exc))
         return f"it needs {found.group(1)}" if found else "it is not weights-only"
     except Exception as exc:  # torch raises RuntimeError for a corrupt archive or stream
-        raise GraphcalError(f"{mf.path}: a corrupt or truncated torch.save file ({first_line(exc)}); save it again") from None
+        raise GraphcalError(
+            f"{mf.path}: a corrupt or truncated torch.save file ({first_line(exc)}); save it again"
+        ) from None
     return None

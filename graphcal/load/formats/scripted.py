@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from graphcal.errors import GraphcalError
-from graphcal.load.graph import OpGraph
-from graphcal.load.formats.detect import ModelFile
 from graphcal.load.formats.common import first_line, zero_inputs
+from graphcal.load.formats.detect import ModelFile
+from graphcal.load.graph import OpGraph
 from graphcal.precision import Precision
 
 
