@@ -122,9 +122,8 @@ def main() -> None:
         else:
             # NB: built in a child: a forked process starts with its parent's peak RSS, so
             # building BERT (1 GB) here would show in every measured process's figure
-            what = subprocess.run(
-                [sys.executable, __file__, "--build-into", str(folder)], check=True, capture_output=True, text=True
-            ).stdout.strip()
+            what = subprocess.run([sys.executable, __file__, "--build-into", str(folder)], check=True,
+                                  capture_output=True, text=True).stdout.strip()
         print(f"\n(b, c) BERT-base .pt2: {what}")
         commands = {
             "import torch": import_torch,

@@ -168,7 +168,6 @@ def report_mlps(csv_path: Path, hw: str) -> dict:
 
 # --- models -------------------------------------------------------------------------------
 
-
 def zoo_entries(quick: bool) -> dict:
     from benchmarks import zoo
 
@@ -178,10 +177,8 @@ def zoo_entries(quick: bool) -> dict:
     if importlib.util.find_spec("transformers") is not None:
         entries.update(zoo.HF_ZOO)
     else:
-        print(
-            "note: transformers is not importable; skipping its BERT/GPT-2/ViT models "
-            "(pip install transformers to include them)"
-        )
+        print("note: transformers is not importable; skipping its BERT/GPT-2/ViT models "
+              "(pip install transformers to include them)")
     return entries
 
 
@@ -214,18 +211,8 @@ def report_models(csv_path: Path, models: dict, hw: str) -> dict:
         if row is None:
             print(f"note: {name} ({ref}) has no row in {csv_path} (sweep stopped early?)")
             continue
-        cmd = graphcal_cmd() + [
-            "predict",
-            ref,
-            *[a for s in shapes for a in ("--input-shape", s)],
-            "--hw",
-            hw,
-            "--threads",
-            str(row.threads),
-            "--dtype",
-            row.dtype,
-            "--json",
-        ]
+        cmd = graphcal_cmd() + ["predict", ref, *[a for s in shapes for a in ("--input-shape", s)],
+                                "--hw", hw, "--threads", str(row.threads), "--dtype", row.dtype, "--json"]
         result = json.loads(run(cmd, capture=True))
         measured.append(row.latency_s)
         predicted.append(result["latency_s"])
@@ -263,11 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="threads to time with (default: torch's default)")
     parser.add_argument("--skip-mlps", action="store_true")
     parser.add_argument("--skip-models", action="store_true")
-    parser.add_argument(
-        "--quick",
-        action="store_true",
-        help=f"smoke run: 3 small MLPs and one model ({QUICK_MODEL}), into *-quick.csv files",
-    )
+    parser.add_argument("--quick", action="store_true",
+                        help=f"smoke run: 3 small MLPs and one model ({QUICK_MODEL}), into *-quick.csv files")
     args = parser.parse_args(argv)
 
     hw = str(Path(args.hw).resolve()) if Path(args.hw).exists() else args.hw  # NB: commands run from the repo root
@@ -282,10 +266,8 @@ def main(argv: list[str] | None = None) -> int:
         figures["models"] = report_models(csv_path, models, hw)
     print("\nSummary (targets of issue 5: MLPs MAPE <= 10%, models MAPE <= 20%)")
     for part, f in figures.items():
-        print(
-            f"  {part:7} n = {f['n']:3d}   MAPE {pct(f['mape']):>6}   within +-10%: {pct(f['within_10']):>6}"
-            f"   noise floor {pct(f['noise_floor'])}"
-        )
+        print(f"  {part:7} n = {f['n']:3d}   MAPE {pct(f['mape']):>6}   within +-10%: {pct(f['within_10']):>6}"
+              f"   noise floor {pct(f['noise_floor'])}")
     return 0
 
 

@@ -144,14 +144,11 @@ def test_profiles_show_gives_the_cache_and_dram_rates_apart(run_cli, write_profi
     assert rates["memory_bytes_per_s"] == pytest.approx(50e9)  # 100 GB/s x 0.5
 
 
-@pytest.mark.parametrize(
-    "args, message",
-    [
-        (["predict", "add:10", "--hw", "i7-12700k", "--threads", "0"], "--threads"),
-        (["predict", "add:10", "--hw", "i7-12700k", "--top", "x"], "--top"),
-        (["nosuch"], "No such command"),
-    ],
-)
+@pytest.mark.parametrize("args, message", [
+    (["predict", "add:10", "--hw", "i7-12700k", "--threads", "0"], "--threads"),
+    (["predict", "add:10", "--hw", "i7-12700k", "--top", "x"], "--top"),
+    (["nosuch"], "No such command"),
+])
 def test_usage_errors_exit_2_without_a_traceback(args, message, run_cli):
     result = run_cli(*args)
     assert result.code == 2 and message in result.stderr and "Traceback" not in result.stderr

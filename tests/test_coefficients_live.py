@@ -56,9 +56,8 @@ def profiles(write_profile):
     """The base profile, a huge-bandwidth twin (vector ops compute-bound), and a builder of
     variants that change one field."""
 
-    def make(
-        name: str, bandwidth: float | None = None, overhead: float = 0.0, runtime=None, memory=None, **coefficients
-    ):
+    def make(name: str, bandwidth: float | None = None, overhead: float = 0.0, runtime=None, memory=None,
+             **coefficients):
         data = base_profile_data(**coefficients)
         data["name"] = name
         if bandwidth is not None:
@@ -129,7 +128,6 @@ def test_threads_scale_compute_but_not_memory(run_cli, profiles):
 
 # --- the terms measurements added (README, "The model") -----------------------------------------
 
-
 def test_matrix_op_overhead_moves_only_matrix_ops(run_cli, profiles):
     base = profiles("calls", overhead=1.0e-6)
     slow_blas = profiles("slowblas", overhead=1.0e-6, runtime={"matrix_op_overhead_s": 4.0e-6})
@@ -140,14 +138,11 @@ def test_matrix_op_overhead_moves_only_matrix_ops(run_cli, profiles):
     assert latency(run_cli, TINY_ADD, slow_blas) == latency(run_cli, TINY_ADD, base)
 
 
-@pytest.mark.parametrize(
-    "dimension, short_gemm",
-    [
-        ("rows", "matmul:16x65536x4096"),  # M = 16
-        ("depth", "matmul:4096x16x4096"),  # K = 16
-        ("columns", "matmul:4096x4096x16"),  # N = 16
-    ],
-)
+@pytest.mark.parametrize("dimension, short_gemm", [
+    ("rows", "matmul:16x65536x4096"),     # M = 16
+    ("depth", "matmul:4096x16x4096"),     # K = 16
+    ("columns", "matmul:4096x4096x16"),   # N = 16
+])
 def test_half_rate_size_slows_gemms_short_in_that_dimension(dimension, short_gemm, run_cli, profiles):
     base = profiles("base")
     short = profiles("short", runtime={f"matrix_half_rate_{dimension}": 16})

@@ -245,28 +245,15 @@ class MBConv(nn.Module):
 
 
 def efficientnet():
-    return nn.Sequential(
-        conv_bn(3, 8, stride=2, act=nn.SiLU),
-        MBConv(8),
-        MBConv(8),
-        nn.AdaptiveAvgPool2d(1),
-        nn.Flatten(),
-        nn.Dropout(0.2),
-        nn.Linear(8, 10),
-    )
+    return nn.Sequential(conv_bn(3, 8, stride=2, act=nn.SiLU), MBConv(8), MBConv(8),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(8, 10))
 
 
 def cnn_transposed():
     """Encoder-decoder CNN: strided, grouped and transposed convolutions, batch norm."""
-    return nn.Sequential(
-        nn.Conv2d(3, 8, 3, 2, 1),
-        nn.BatchNorm2d(8),
-        nn.ReLU(),
-        nn.Conv2d(8, 16, 3, 1, 1, groups=2),
-        nn.ReLU(),
-        nn.ConvTranspose2d(16, 4, 4, 2, 1),
-        nn.Conv2d(4, 1, 1),
-    )
+    return nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.BatchNorm2d(8), nn.ReLU(),
+                         nn.Conv2d(8, 16, 3, 1, 1, groups=2), nn.ReLU(),
+                         nn.ConvTranspose2d(16, 4, 4, 2, 1), nn.Conv2d(4, 1, 1))
 
 
 def mlp():
@@ -275,19 +262,9 @@ def mlp():
 
 def audio():
     """Conv1d keyword-spotting net: conv/bn/relu/maxpool, a GroupNorm+GELU stage, global pool."""
-    return nn.Sequential(
-        nn.Conv1d(1, 8, 9, stride=4),
-        nn.BatchNorm1d(8),
-        nn.ReLU(),
-        nn.MaxPool1d(2),
-        nn.Conv1d(8, 16, 3, padding=1),
-        nn.GroupNorm(4, 16),
-        nn.GELU(),
-        nn.AvgPool1d(2),
-        nn.AdaptiveAvgPool1d(1),
-        nn.Flatten(),
-        nn.Linear(16, 5),
-    )
+    return nn.Sequential(nn.Conv1d(1, 8, 9, stride=4), nn.BatchNorm1d(8), nn.ReLU(), nn.MaxPool1d(2),
+                         nn.Conv1d(8, 16, 3, padding=1), nn.GroupNorm(4, 16), nn.GELU(),
+                         nn.AvgPool1d(2), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(16, 5))
 
 
 class Recurrent(nn.Module):
@@ -330,7 +307,6 @@ ZOO = {
 
 
 # --- the levels ---------------------------------------------------------------------------------
-
 
 def dispatch_graph(module, inputs, model: str) -> OpGraph:
     """Run a TorchScript-traced module (eval, no_grad) under a dispatch-mode recorder."""
@@ -405,56 +381,20 @@ def test_no_unsupported_op(name, level):
 
 # --- transformers' own models, from small configs with random weights (nothing downloaded) -----
 
-
 def _hf_models():
     transformers = pytest.importorskip("transformers")
     common = dict(return_dict=False, torchscript=True)
     text = (torch.randint(0, 100, (2, 12)), torch.ones(2, 12, dtype=torch.long))
     return {
-        "BertModel": (
-            lambda: transformers.BertModel(
-                transformers.BertConfig(
-                    vocab_size=100,
-                    hidden_size=32,
-                    num_hidden_layers=1,
-                    num_attention_heads=4,
-                    intermediate_size=64,
-                    max_position_embeddings=64,
-                    **common,
-                )
-            ),
-            text,
-        ),
-        "GPT2Model": (
-            lambda: transformers.GPT2Model(
-                transformers.GPT2Config(
-                    vocab_size=100,
-                    n_embd=32,
-                    n_layer=1,
-                    n_head=4,
-                    n_positions=64,
-                    use_cache=False,
-                    bos_token_id=0,
-                    eos_token_id=0,
-                    **common,
-                )
-            ),
-            text[:1],
-        ),
-        "ViTModel": (
-            lambda: transformers.ViTModel(
-                transformers.ViTConfig(
-                    image_size=32,
-                    patch_size=8,
-                    hidden_size=32,
-                    num_hidden_layers=1,
-                    num_attention_heads=4,
-                    intermediate_size=64,
-                    **common,
-                )
-            ),
-            (torch.randn(2, 3, 32, 32),),
-        ),
+        "BertModel": (lambda: transformers.BertModel(transformers.BertConfig(
+            vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+            intermediate_size=64, max_position_embeddings=64, **common)), text),
+        "GPT2Model": (lambda: transformers.GPT2Model(transformers.GPT2Config(
+            vocab_size=100, n_embd=32, n_layer=1, n_head=4, n_positions=64, use_cache=False,
+            bos_token_id=0, eos_token_id=0, **common)), text[:1]),
+        "ViTModel": (lambda: transformers.ViTModel(transformers.ViTConfig(
+            image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+            intermediate_size=64, **common)), (torch.randn(2, 3, 32, 32),)),
     }
 
 

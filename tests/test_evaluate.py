@@ -52,17 +52,8 @@ def test_compare_mape_equals_predict_recomputed_row_by_row(run_cli, sweep):
     errors = []
     with path.open() as handle:
         for row in csv.DictReader(handle):
-            predicted = run_cli(
-                "predict",
-                row["workload"],
-                "--dtype",
-                row["dtype"],
-                "--threads",
-                row["threads"],
-                "--hw",
-                profile,
-                "--json",
-            ).json()["latency_s"]
+            predicted = run_cli("predict", row["workload"], "--dtype", row["dtype"], "--threads", row["threads"],
+                                "--hw", profile, "--json").json()["latency_s"]
             errors.append(abs(predicted - float(row["latency_s"])) / float(row["latency_s"]))
     assert report["n"] == len(errors)
     assert report["mape"] == pytest.approx(float(np.mean(errors)), rel=1e-12)

@@ -145,10 +145,8 @@ def test_refit_profile_reproduces_its_all_rows_error_through_compare(run_cli, sy
 def test_same_seed_same_split_other_seed_other_split(run_cli, synthetic, tmp_path):
     base, make = synthetic
     sweep = make()
-    runs = [
-        fit_json(run_cli, sweep, "--base", base, "--out", tmp_path / f"{i}.yaml", "--seed", s)
-        for i, s in enumerate(("1", "1", "2"))
-    ]
+    runs = [fit_json(run_cli, sweep, "--base", base, "--out", tmp_path / f"{i}.yaml", "--seed", s)
+            for i, s in enumerate(("1", "1", "2"))]
     assert runs[0]["holdout"] == runs[1]["holdout"]
     assert runs[0]["holdout"]["mape"] != runs[2]["holdout"]["mape"]
 
@@ -181,7 +179,6 @@ def test_plot_without_matplotlib_is_one_line_and_writes_nothing(run_cli, synthet
 
 
 # --- bad input: one line, exit code 2, nothing written ---------------------------------------
-
 
 def bad(run_cli, out, *args) -> str:
     result = run_cli("fit", *map(str, args), "--out", out)
@@ -248,19 +245,9 @@ def test_fewer_rows_than_free_coefficients(run_cli, rows, tmp_path):
     message = bad(run_cli, tmp_path / "o.yaml", sweep, "--base", base)
     assert "3 row(s)" in message and " free" in message
     # fixing enough coefficients makes the same rows fittable
-    fit_json(
-        run_cli,
-        sweep,
-        "--base",
-        base,
-        "--out",
-        tmp_path / "o.yaml",
-        "--holdout",
-        "0",
-        "--fix",
-        "efficiency_factor,instruction_efficiency,per_op_overhead_s,matrix_op_overhead_s,"
-        "matrix_half_rate_rows,matrix_half_rate_depth,matrix_half_rate_columns,cache_bandwidth_bytes_per_s",
-    )
+    fit_json(run_cli, sweep, "--base", base, "--out", tmp_path / "o.yaml", "--holdout", "0",
+             "--fix", "efficiency_factor,instruction_efficiency,per_op_overhead_s,matrix_op_overhead_s,"
+             "matrix_half_rate_rows,matrix_half_rate_depth,matrix_half_rate_columns,cache_bandwidth_bytes_per_s")
 
 
 def test_unknown_fix_name_and_bad_holdout(run_cli, rows, tmp_path):

@@ -107,8 +107,7 @@ BAD_PROFILES = {
     "wrong type": (lambda d: d["cpu"].update(physical_cores="eight"), r"cpu.physical_cores: must be int"),
     "zero peak": (lambda d: d["peak_flops_per_s"].update(fp32=0), r"peak_flops_per_s.fp32: must be > 0"),
     "negative bandwidth": (
-        lambda d: d["memory"].update(bandwidth_bytes_per_s=-5),
-        r"memory.bandwidth_bytes_per_s: must be > 0",
+        lambda d: d["memory"].update(bandwidth_bytes_per_s=-5), r"memory.bandwidth_bytes_per_s: must be > 0"
     ),
     "coefficient above 1": (
         lambda d: d["coefficients"]["fp32"].update(efficiency_factor=1.5),
@@ -119,12 +118,10 @@ BAD_PROFILES = {
         r"families.linear_rate_factor: unknown field",
     ),
     "family rate factor zero": (
-        lambda d: d.update(families={"conv_rate_factor": 0}),
-        r"families.conv_rate_factor: must be in \(0, 10\]",
+        lambda d: d.update(families={"conv_rate_factor": 0}), r"families.conv_rate_factor: must be in \(0, 10\]",
     ),
     "negative family overhead": (
-        lambda d: d.update(families={"pool_overhead_s": -1e-6}),
-        r"families.pool_overhead_s: must be >= 0",
+        lambda d: d.update(families={"pool_overhead_s": -1e-6}), r"families.pool_overhead_s: must be >= 0",
     ),
     "coefficient zero": (
         lambda d: d["coefficients"]["fp32"].update(instruction_efficiency=0),

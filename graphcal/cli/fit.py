@@ -86,3 +86,4 @@ def fit(
     render_fit(cal, Console(), out)
     if plot is not None:
         stderr.print(f"plot: {plot}")
+

@@ -31,15 +31,13 @@ def list_profiles(as_json: JsonOption = False) -> None:
     for origin, paths in (("shipped", shipped_profiles()), ("user", user_profiles())):
         for path in paths:
             profile = load_profile(path)
-            rows.append(
-                {
-                    "name": path.stem,
-                    "origin": origin,
-                    "path": str(path),
-                    "extends": profile.data.get("extends"),
-                    "description": profile.data.get("description", ""),
-                }
-            )
+            rows.append({
+                "name": path.stem,
+                "origin": origin,
+                "path": str(path),
+                "extends": profile.data.get("extends"),
+                "description": profile.data.get("description", ""),
+            })
     if as_json:
         print(json.dumps({"profiles": rows, "user_dir": str(user_profile_dir())}, indent=2))
         return

@@ -43,27 +43,18 @@ ResumeOption = Annotated[
 ]
 ForceOption = Annotated[
     bool,
-    typer.Option(
-        "--force",
-        help="Overwrite an existing --out; with --resume, continue a file from another host, thread count or dtype.",
-    ),
+    typer.Option("--force", help="Overwrite an existing --out; with --resume, continue a file from another host, "
+                 "thread count or dtype."),
 ]
 PassesOption = Annotated[
     Optional[int],
-    typer.Option(
-        "--passes",
-        min=1,
-        help="Time the whole grid this many times, each pass in its own order; a "
-        "configuration's latency is its fastest pass (default: the grid's protocol, 2).",
-    ),
+    typer.Option("--passes", min=1, help="Time the whole grid this many times, each pass in its own order; a "
+                 "configuration's latency is its fastest pass (default: the grid's protocol, 2)."),
 ]
 ShardOption = Annotated[
     Optional[str],
-    typer.Option(
-        "--shard",
-        help="I/N: time every N-th configuration starting at the I-th (1-based), so N machines "
-        "split a grid; the N files concatenate into the whole.",
-    ),
+    typer.Option("--shard", help="I/N: time every N-th configuration starting at the I-th (1-based), so N machines "
+                 "split a grid; the N files concatenate into the whole."),
 ]
 
 
@@ -72,9 +63,8 @@ def default_out(grid: str) -> Path:
     return Path(f"sweep-{grid}-{host}-{date.today():%Y%m%d}.csv")
 
 
-def _run(
-    workloads, grid_name, protocol, out, threads, dtype, budget_s, resume, force, shard, passes, shapes=()
-) -> None:
+def _run(workloads, grid_name, protocol, out, threads, dtype, budget_s, resume, force, shard, passes,
+         shapes=()) -> None:
     import dataclasses
 
     import torch
@@ -134,9 +124,8 @@ sweep_app.command(
     "mlp", help="Time MLPs (Linear+ReLU stacks) from a grid: what calibration fits. Default grid: mlp-default."
 )(_grid_command("mlp"))
 sweep_app.command(
-    "ops",
-    help="Time single ops (conv, bmm, attention, norms, activations, pooling, embedding) from a grid. "
-    "Default grid: ops-default.",
+    "ops", help="Time single ops (conv, bmm, attention, norms, activations, pooling, embedding) from a grid. "
+    "Default grid: ops-default."
 )(_grid_command("ops"))
 
 
@@ -155,17 +144,5 @@ def model(
     """Time whole models end to end (for validating predictions)."""
     from graphcal.sweep.protocol import Protocol
 
-    _run(
-        models,
-        "model",
-        Protocol(),
-        out,
-        threads,
-        dtype,
-        budget_s,
-        resume,
-        force,
-        None,
-        passes,
-        input_specs(input_shape),
-    )
+    _run(models, "model", Protocol(), out, threads, dtype, budget_s, resume, force, None, passes,
+         input_specs(input_shape))

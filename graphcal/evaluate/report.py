@@ -54,7 +54,6 @@ def render_comparison(comparison: Comparison, console: Console) -> None:
 
 # --- plots --------------------------------------------------------------------------------------
 
-
 def require_matplotlib():
     """pyplot with a file backend, or a one-line error saying how to install it."""
     try:
@@ -82,15 +81,8 @@ def plot_predicted_vs_measured(
         for regime, colour in REGIME_COLOURS.items():
             mask = np.asarray(regimes) == regime
             if mask.any():
-                axes.scatter(
-                    measured[mask],
-                    predicted[mask],
-                    marker=marker,
-                    color=colour,
-                    alpha=0.75,
-                    s=22,
-                    label=f"{label}: {regime}-bound ({int(mask.sum())})",
-                )
+                axes.scatter(measured[mask], predicted[mask], marker=marker, color=colour, alpha=0.75, s=22,
+                             label=f"{label}: {regime}-bound ({int(mask.sum())})")
         everything.extend([measured, predicted])
     values = np.concatenate(everything) if everything else np.array([1e-6, 1.0])
     low, high = values.min() / 1.5, values.max() * 1.5

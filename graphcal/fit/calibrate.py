@@ -164,36 +164,17 @@ def calibrate(
 
     params = tuple(
         ParamStatus(
-            s.name,
-            start[s.name],
-            final.values[s.name],
+            s.name, start[s.name], final.values[s.name],
             _finite(final.stderr.get(s.name)) if s.name in free else None,
-            statuses[s.name][0],
-            statuses[s.name][1],
+            statuses[s.name][0], statuses[s.name][1],
         )
         for s in P.PARAMS
     )
     from graphcal.sweep.csvfile import noise_floor
 
     return Calibration(
-        paths,
-        rows_per_file,
-        base_ref,
-        base,
-        precision,
-        options,
-        rows,
-        costed,
-        measured,
-        base_regimes,
-        train,
-        holdout,
-        params,
-        train_fit,
-        holdout_predicted,
-        final,
-        final_terms.regimes(),
-        op_classes(costed, final_terms),
+        paths, rows_per_file, base_ref, base, precision, options, rows, costed, measured, base_regimes, train, holdout,
+        params, train_fit, holdout_predicted, final, final_terms.regimes(), op_classes(costed, final_terms),
         noise_floor(list(paths)),
     )
 
@@ -217,9 +198,7 @@ def check_hosts(rows: list[SweepRow], force: bool) -> None:
 
 
 def identify(
-    fine_regimes: np.ndarray,
-    fixed: tuple[str, ...],
-    classes: np.ndarray | None = None,
+    fine_regimes: np.ndarray, fixed: tuple[str, ...], classes: np.ndarray | None = None,
 ) -> tuple[tuple[str, ...], dict[str, tuple[str, str]]]:
     """Which parameters the rows can determine, in PARAMS order; (free names, {name: (status, note)}).
     `classes` is each row's op class under the base profile (model.op_classes)."""

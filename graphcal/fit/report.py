@@ -49,17 +49,11 @@ def render_fit(cal: Calibration, console: Console, out: Path | None) -> None:
     for note in cal.notes():
         console.print(f"[yellow]note:[/] {note}")
 
-    console.print(
-        metrics_table(
-            "error",
-            {
-                "train (fit on train rows)": cal.train_metrics,
-                "holdout (same fit, unseen rows)": cal.holdout_metrics,
-                "all rows (refit, in-sample)": cal.final_metrics,
-            },
-            "rows",
-        )
-    )
+    console.print(metrics_table("error", {
+        "train (fit on train rows)": cal.train_metrics,
+        "holdout (same fit, unseen rows)": cal.holdout_metrics,
+        "all rows (refit, in-sample)": cal.final_metrics,
+    }, "rows"))
     floor = cal.noise_floor
     console.print(
         "noise floor (the sweep's own repeatability): "
@@ -127,3 +121,5 @@ def plot_fit(cal: Calibration, path: Path) -> None:
             ("holdout", cal.measured_s[cal.holdout], cal.holdout_predicted_s, cal.regimes[cal.holdout]),
         ],
     )
+
+

@@ -125,18 +125,8 @@ def solve(
         for n, xi, lo, hi in zip(free, result.x, lower, upper)
         if np.isclose(xi, lo, rtol=1e-6, atol=0) or np.isclose(xi, hi, rtol=1e-6, atol=0)
     )
-    return Solution(
-        values,
-        free,
-        stderr,
-        r,
-        terms.latency_s,
-        int(result.nfev),
-        int(result.njev or 0),
-        int(result.status),
-        str(result.message),
-        at_bounds,
-    )
+    return Solution(values, free, stderr, r, terms.latency_s, int(result.nfev), int(result.njev or 0),
+                    int(result.status), str(result.message), at_bounds)
 
 
 def standard_errors(jac: np.ndarray, residuals: np.ndarray, free: tuple[str, ...]) -> dict[str, float]:

@@ -136,18 +136,14 @@ def detect(cpuinfo_path: Path = CPUINFO, sys_cpu: Path = SYS_CPU) -> Detected:
         size_bytes = parse_size(size or "")
         if size_bytes is None:
             continue
-        key = {
-            ("1", "Data"): "caches.l1d_bytes_per_core",
-            ("2", "Unified"): "caches.l2_bytes_per_core",
-            ("3", "Unified"): "caches.l3_bytes",
-        }.get((level, kind))
+        key = {("1", "Data"): "caches.l1d_bytes_per_core", ("2", "Unified"): "caches.l2_bytes_per_core",
+               ("3", "Unified"): "caches.l3_bytes"}.get((level, kind))
         if key:
             d.set(key, size_bytes, f"detected: {index}/size")
     return d
 
 
 # --- probes --------------------------------------------------------------------------------------
-
 
 @dataclass(frozen=True)
 class Probe:
@@ -252,18 +248,14 @@ def run_probes(detected: Detected) -> Probes:
     torch.set_num_threads(threads)
     try:
         return Probes(
-            probe_peak_flops(threads),
-            probe_bandwidth(threads, nbytes),
-            probe_overhead(),
-            probe_bandwidth(threads, cache_nbytes, budget_s=0.5),
-            probe_matrix_overhead(),
+            probe_peak_flops(threads), probe_bandwidth(threads, nbytes), probe_overhead(),
+            probe_bandwidth(threads, cache_nbytes, budget_s=0.5), probe_matrix_overhead(),
         )
     finally:
         torch.set_num_threads(previous)
 
 
 # --- the profile ---------------------------------------------------------------------------------
-
 
 def build_profile(name: str, detected: Detected, probes: Probes, date: str | None = None) -> dict:
     """The profile document: detected facts, the peak, probed bandwidth and overhead, starting
@@ -274,22 +266,16 @@ def build_profile(name: str, detected: Detected, probes: Probes, date: str | Non
     clock = d.get("cpu.max_clock_hz") or d.get("cpu.base_clock_hz")
     theoretical = cores * per_cycle * clock if per_cycle and clock else None
     if theoretical and theoretical >= probes.peak.value:
-        d.set(
-            "peak_flops_per_s.fp32",
-            float(theoretical),
-            f"computed: {cores} cores x {per_cycle} FLOP/cycle x {clock / 1e9:.2f} GHz (the sgemm probe reached "
-            f"{probes.peak.value / theoretical:.0%} of it)",
-        )
+        d.set("peak_flops_per_s.fp32", float(theoretical),
+              f"computed: {cores} cores x {per_cycle} FLOP/cycle x {clock / 1e9:.2f} GHz (the sgemm probe reached "
+              f"{probes.peak.value / theoretical:.0%} of it)")
     else:
         why = "above the computed figure" if theoretical else "no clock or FLOP/cycle to compute it from"
         d.set("peak_flops_per_s.fp32", float(probes.peak.value), f"probed: {probes.peak.method} ({why})")
     peak = d.get("peak_flops_per_s.fp32")
     d.set("memory.bandwidth_bytes_per_s", float(probes.bandwidth.value), f"probed: {probes.bandwidth.method}")
-    d.set(
-        "memory.cache_bandwidth_bytes_per_s",
-        max(float(probes.cache_bandwidth.value), float(probes.bandwidth.value)),
-        f"probed: {probes.cache_bandwidth.method} (at least the DRAM figure)",
-    )
+    d.set("memory.cache_bandwidth_bytes_per_s", max(float(probes.cache_bandwidth.value), float(probes.bandwidth.value)),
+          f"probed: {probes.cache_bandwidth.method} (at least the DRAM figure)")
     if d.get("caches.l3_bytes") is None:
         d.set("caches.l3_bytes", 32 * 1024**2, "assumed: 32 MiB (no last-level cache size could be read)")
     d.set("runtime.per_op_overhead_s", float(probes.overhead.value), f"probed: {probes.overhead.method}")
@@ -297,11 +283,8 @@ def build_profile(name: str, detected: Detected, probes: Probes, date: str | Non
         "runtime.matrix_op_overhead_s", float(probes.matrix_overhead.value), f"probed: {probes.matrix_overhead.method}"
     )
     for dimension in ("rows", "depth", "columns"):
-        d.set(
-            f"runtime.matrix_half_rate_{dimension}",
-            0,
-            "assumed: 0 (no shape term), uncalibrated: graphcal fit sets it from MLP sweeps",
-        )
+        d.set(f"runtime.matrix_half_rate_{dimension}", 0,
+              "assumed: 0 (no shape term), uncalibrated: graphcal fit sets it from MLP sweeps")
     tile = min(1.0, probes.peak.value / peak)
     coefficients = {
         "efficiency_factor": 1.0,

@@ -314,40 +314,17 @@ def _eltwise_ops() -> dict[str, tuple[int, Callable]]:
     import torch.nn.functional as F
 
     return {
-        "add": (2, torch.add),
-        "sub": (2, torch.sub),
-        "mul": (2, torch.mul),
-        "div": (2, torch.div),
-        "relu": (1, F.relu),
-        "relu6": (1, F.relu6),
-        "leaky_relu": (1, F.leaky_relu),
-        "hardswish": (1, F.hardswish),
-        "hardsigmoid": (1, F.hardsigmoid),
-        "gelu": (1, F.gelu),
-        "gelu_tanh": (1, lambda x: F.gelu(x, approximate="tanh")),
-        "silu": (1, F.silu),
-        "sigmoid": (1, torch.sigmoid),
-        "tanh": (1, torch.tanh),
-        "exp": (1, torch.exp),
+        "add": (2, torch.add), "sub": (2, torch.sub), "mul": (2, torch.mul), "div": (2, torch.div),
+        "relu": (1, F.relu), "relu6": (1, F.relu6), "leaky_relu": (1, F.leaky_relu),
+        "hardswish": (1, F.hardswish), "hardsigmoid": (1, F.hardsigmoid), "gelu": (1, F.gelu),
+        "gelu_tanh": (1, lambda x: F.gelu(x, approximate="tanh")), "silu": (1, F.silu),
+        "sigmoid": (1, torch.sigmoid), "tanh": (1, torch.tanh), "exp": (1, torch.exp),
     }
 
 
 ELTWISE_OPS = (
-    "add",
-    "sub",
-    "mul",
-    "div",
-    "relu",
-    "relu6",
-    "leaky_relu",
-    "hardswish",
-    "hardsigmoid",
-    "gelu",
-    "gelu_tanh",
-    "silu",
-    "sigmoid",
-    "tanh",
-    "exp",
+    "add", "sub", "mul", "div", "relu", "relu6", "leaky_relu", "hardswish", "hardsigmoid",
+    "gelu", "gelu_tanh", "silu", "sigmoid", "tanh", "exp",
 )
 
 

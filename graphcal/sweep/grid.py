@@ -131,7 +131,7 @@ def _expanded(products, where: str) -> list[str]:
     for i, product in enumerate(products):
         at = f"{where}: products[{i}]"
         if not isinstance(product, dict) or not isinstance(product.get("template"), str):
-            raise GraphcalError(f'{at}: needs a `template` string such as "mlp:{{batch}}:{{width}}x{{width}}"')
+            raise GraphcalError(f"{at}: needs a `template` string such as \"mlp:{{batch}}:{{width}}x{{width}}\"")
         template = product["template"]
         try:
             placeholders = {f for _, f, _, _ in string.Formatter().parse(template) if f is not None}

@@ -175,7 +175,6 @@ def check_memory(workloads: list[Workload]) -> None:
 
 # --- the run ------------------------------------------------------------------------------------
 
-
 class _StopFlag:
     """SIGINT sets the flag (the block in flight finishes); a second SIGINT aborts at once."""
 
@@ -211,17 +210,10 @@ def plan_blocks(workloads: list[Workload], size: int, seed: int) -> list[list[Wo
 
 def _row(w: Workload, t: Timing, plan: SweepPlan, host: dict, role: str, pass_: int) -> dict:
     row = {
-        "workload": w.text,
-        "dtype": plan.precision.value,
-        "threads": str(plan.threads),
-        "latency_s": repr(t.latency_s),
-        "median_s": repr(t.median_s),
-        "p90_s": repr(t.p90_s),
-        "samples": str(t.samples),
-        "flops": repr(float(w.flops)),
-        "bytes": repr(float(w.bytes)),
-        **host,
-        "graphcal_version": __version__,
+        "workload": w.text, "dtype": plan.precision.value, "threads": str(plan.threads),
+        "latency_s": repr(t.latency_s), "median_s": repr(t.median_s), "p90_s": repr(t.p90_s),
+        "samples": str(t.samples), "flops": repr(float(w.flops)), "bytes": repr(float(w.bytes)),
+        **host, "graphcal_version": __version__,
         "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "best_round_median_s": repr(t.best_round_median_s),
         "role": role,
@@ -316,15 +308,8 @@ def run_sweep(plan: SweepPlan, progress: Progress | None = None, announce=lambda
                 by_text = {r["workload"]: r for r in result.rows}  # the last pass's row
                 picked = random.Random(plan.seed).sample(fresh, repeats)
                 again = _time_blocks(
-                    plan_blocks(picked, plan.block_size, plan.seed + 1),
-                    plan,
-                    host,
-                    REPEAT,
-                    passes[-1],
-                    progress,
-                    flag,
-                    started,
-                    result,
+                    plan_blocks(picked, plan.block_size, plan.seed + 1), plan, host, REPEAT, passes[-1],
+                    progress, flag, started, result,
                 )
                 result.repeats = [(by_text[r["workload"]], r) for r in again]
     finally:

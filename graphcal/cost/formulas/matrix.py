@@ -62,21 +62,14 @@ def matmul(node: OpNode) -> OpCost:
 # Targets whose argument 6 says whether the convolution is transposed.
 _GENERIC_CONV = {"aten.convolution.default", "aten._convolution.default"}
 _TRANSPOSED_CONV = {
-    "aten.conv_transpose1d.default",
-    "aten.conv_transpose2d.input",
-    "aten.conv_transpose3d.input",
+    "aten.conv_transpose1d.default", "aten.conv_transpose2d.input", "aten.conv_transpose3d.input",
 }
 
 
 @register(
-    *sorted(_GENERIC_CONV),
-    *sorted(_TRANSPOSED_CONV),
-    "aten.conv1d.default",
-    "aten.conv2d.default",
-    "aten.conv3d.default",
-    "aten.conv1d.padding",
-    "aten.conv2d.padding",
-    "aten.conv3d.padding",
+    *sorted(_GENERIC_CONV), *sorted(_TRANSPOSED_CONV),
+    "aten.conv1d.default", "aten.conv2d.default", "aten.conv3d.default",
+    "aten.conv1d.padding", "aten.conv2d.padding", "aten.conv3d.padding",
 )
 def convolution(node: OpNode) -> OpCost:
     """2 * N * prod(weight shape) * prod(output spatial; input spatial if transposed)."""

@@ -173,7 +173,7 @@ def _check_archive_version(archive: zipfile.ZipFile, mf: ModelFile) -> None:
 
 def _model_name(mf: ModelFile, filename_format: str) -> str:
     prefix, suffix = filename_format.split("{}")
-    found = sorted(r[len(prefix) : -len(suffix)] for r in mf.records if r.startswith(prefix) and r.endswith(suffix))
+    found = sorted(r[len(prefix):-len(suffix)] for r in mf.records if r.startswith(prefix) and r.endswith(suffix))
     if MODEL_NAME in found:
         return MODEL_NAME
     if len(found) == 1:
@@ -250,3 +250,4 @@ def _unregistered_type_message(mf: ModelFile, type_name: str) -> str:
         f"(for transformers: pass return_dict=False), or call graphcal.load.load_graph from "
         f"Python after `import {library}`"
     )
+
