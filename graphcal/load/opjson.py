@@ -1,0 +1,65 @@
+"""One op call as JSON text: the `op` column of an in-model row, which fit and compare cost
+with the same registry as predict (graphcal.cost), without the model that held the op.
+
+A tensor is {"shape": [...], "dtype": "float32"}; lists and tuples are lists; numbers,
+strings, booleans and None are themselves. Anything else the call received (a torch.dtype,
+a device, a memory format) is {"repr": str(value)}: no cost formula reads those.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from graphcal.errors import GraphcalError
+from graphcal.load.graph import OpNode, TensorMeta
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, TensorMeta):
+        return {"shape": list(value.shape), "dtype": value.dtype}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, dict):
+        return {"dict": {str(k): _encode(v) for k, v in value.items()}}
+    return {"repr": str(value)}
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_decode(v) for v in value)
+    if isinstance(value, dict):
+        if "shape" in value:
+            return TensorMeta(tuple(int(d) for d in value["shape"]), str(value["dtype"]))
+        if "dict" in value:
+            return {k: _decode(v) for k, v in value["dict"].items()}
+        return value.get("repr")
+    return value
+
+
+def op_to_json(node: OpNode) -> str:
+    """The call's target, arguments and outputs, compact."""
+    document = {
+        "target": node.target,
+        "args": _encode(node.args),
+        "kwargs": {k: _encode(v) for k, v in node.kwargs.items()},
+        "outputs": _encode(node.outputs),
+    }
+    return json.dumps(document, separators=(",", ":"))
+
+
+def op_from_json(text: str, name: str, where: str) -> OpNode:
+    """The OpNode `op_to_json` wrote; a malformed text is an error naming `where`."""
+    try:
+        document = json.loads(text)
+        return OpNode(
+            name=name,
+            target=str(document["target"]),
+            args=_decode(document["args"]),
+            kwargs={k: _decode(v) for k, v in document["kwargs"].items()},
+            outputs=_decode(document["outputs"]),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise GraphcalError(f"{where}: the op column is not an op graphcal wrote ({exc})") from None
