@@ -1,5 +1,6 @@
-"""One op call as JSON text: the `op` column of an in-model row, which fit and compare cost
-with the same registry as predict (graphcal.cost), without the model that held the op.
+"""Op calls as JSON text: the `ops` column of an in-model row (one op timed in place, or a
+subgraph of several), which fit and compare cost with the same registry as predict
+(graphcal.cost), without the model that held them.
 
 A tensor is {"shape": [...], "dtype": "float32"}; lists and tuples are lists; numbers,
 strings, booleans and None are themselves. Anything else the call received (a torch.dtype,
@@ -39,27 +40,36 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def op_to_json(node: OpNode) -> str:
-    """The call's target, arguments and outputs, compact."""
-    document = {
+def _op_document(node: OpNode) -> dict:
+    return {
+        "name": node.name,
         "target": node.target,
         "args": _encode(node.args),
         "kwargs": {k: _encode(v) for k, v in node.kwargs.items()},
         "outputs": _encode(node.outputs),
     }
-    return json.dumps(document, separators=(",", ":"))
 
 
-def op_from_json(text: str, name: str, where: str) -> OpNode:
-    """The OpNode `op_to_json` wrote; a malformed text is an error naming `where`."""
+def ops_to_json(nodes: list[OpNode] | tuple[OpNode, ...]) -> str:
+    """The calls' names, targets, arguments and outputs, as one compact JSON list."""
+    return json.dumps([_op_document(node) for node in nodes], separators=(",", ":"))
+
+
+def ops_from_json(text: str, where: str) -> tuple[OpNode, ...]:
+    """The OpNodes `ops_to_json` wrote; a malformed text is an error naming `where`."""
     try:
-        document = json.loads(text)
-        return OpNode(
-            name=name,
-            target=str(document["target"]),
-            args=_decode(document["args"]),
-            kwargs={k: _decode(v) for k, v in document["kwargs"].items()},
-            outputs=_decode(document["outputs"]),
+        documents = json.loads(text)
+        if not isinstance(documents, list) or not documents:
+            raise ValueError("expected a non-empty list of op calls")
+        return tuple(
+            OpNode(
+                name=str(document["name"]),
+                target=str(document["target"]),
+                args=_decode(document["args"]),
+                kwargs={k: _decode(v) for k, v in document["kwargs"].items()},
+                outputs=_decode(document["outputs"]),
+            )
+            for document in documents
         )
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise GraphcalError(f"{where}: the op column is not an op graphcal wrote ({exc})") from None
+    except (ValueError, KeyError, TypeError, AttributeError, GraphcalError) as exc:
+        raise GraphcalError(f"{where}: the ops column is not a list of op calls graphcal wrote ({exc})") from None
