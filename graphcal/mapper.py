@@ -14,6 +14,7 @@ multiplies:
     memory.cache_bandwidth_bytes_per_s         tier_bandwidth()        the share within the LLC
     caches.l3_bytes                            tier_bandwidth()        how much of it fits
     coefficients.<p>.memory_bottleneck_factor  memory_rate()           every memory rate
+    memory.single_thread_share                 thread_bandwidth_share()  every memory rate, by threads
     runtime.per_op_overhead_s                  op_overhead()           vector ops
     runtime.matrix_op_overhead_s               op_overhead()           matrix ops
     families.<family>_overhead_s               op_overhead()           that family's ops, added
@@ -130,10 +131,19 @@ def tier_bandwidth(working_set_bytes: float, target: Target) -> float:
     return 1.0 / (cached / profile.cache_bandwidth_bytes_per_s + (1.0 - cached) / profile.bandwidth_bytes_per_s)
 
 
+def thread_bandwidth_share(target: Target) -> float:
+    """Share of the all-core bandwidths that `threads` threads reach: min(1, s x threads),
+    s = memory.single_thread_share (one thread's share; 1 where the profile states none). One
+    core cannot keep enough loads in flight to reach the bandwidth all cores reach together."""
+    return min(1.0, target.profile.single_thread_share * target.threads)
+
+
 def memory_rate(working_set_bytes: float, target: Target) -> float:
-    """Every op's memory rate: tier_bandwidth x memory_bottleneck_factor."""
-    return tier_bandwidth(working_set_bytes, target) * target.profile.coefficient(
-        target.precision, "memory_bottleneck_factor"
+    """Every op's memory rate: tier_bandwidth x memory_bottleneck_factor x thread_bandwidth_share."""
+    return (
+        tier_bandwidth(working_set_bytes, target)
+        * target.profile.coefficient(target.precision, "memory_bottleneck_factor")
+        * thread_bandwidth_share(target)
     )
 
 

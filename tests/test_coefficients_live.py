@@ -210,3 +210,30 @@ def test_a_one_row_gemm_is_a_matrix_vector_product_without_the_rows_term(run_cli
     # two rows are a GEMM: 2/(2+16) of the rate, nine times the compute time
     ratio = latency(run_cli, two_rows, short) / latency(run_cli, two_rows, base)
     assert ratio == pytest.approx(9.0, rel=1e-3)  # overheads are 0 in these profiles
+
+
+def test_single_thread_share_slows_memory_bound_ops_below_the_core_count_only(run_cli, profiles):
+    base = profiles("base")  # 4 physical cores
+    shared = profiles("shared", memory={"single_thread_share": 0.4})
+
+    def at(profile, model, threads):
+        return run_cli("predict", model, "--hw", profile, "--threads", str(threads), "--json").json()["latency_s"]
+
+    # memory-bound add: one thread reaches 0.4 of the bandwidth, two 0.8, three or more all of it
+    assert at(shared, ADD, 1) / at(base, ADD, 1) == pytest.approx(1 / 0.4, rel=1e-9)
+    assert at(shared, ADD, 2) / at(base, ADD, 2) == pytest.approx(1 / 0.8, rel=1e-9)
+    assert at(shared, ADD, 4) == at(base, ADD, 4)
+    # a compute-bound matmul at one thread: its memory time is still below its compute time
+    assert at(shared, MATMUL, 1) == at(base, MATMUL, 1)
+
+
+def test_a_depthwise_factor_moves_depthwise_convolutions_not_dense_ones(run_cli, profiles):
+    base = profiles("base")
+    slow_depthwise = profiles("slowdw")
+    data = yaml.safe_load(slow_depthwise.read_text())
+    data["families"] = {"depthwise_rate_factor": 0.5}
+    slow_depthwise.write_text(yaml.safe_dump(data))
+    depthwise = "conv2d:1x64x56x56x64x3:g64"
+    ratio = latency(run_cli, depthwise, slow_depthwise) / latency(run_cli, depthwise, base)
+    assert ratio == pytest.approx(2.0, rel=1e-9)
+    assert latency(run_cli, CONV, slow_depthwise) == latency(run_cli, CONV, base)

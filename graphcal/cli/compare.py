@@ -49,16 +49,35 @@ def compare(
             help="With a sweep CSV: plot predicted against measured, log-log, by regime (needs matplotlib).",
         ),
     ] = None,
+    measure: Annotated[
+        bool,
+        typer.Option(
+            "--measure",
+            help="Time MODEL here, whole and every op in place, and show each op's prediction beside its "
+            "measurement, by family and by op (largest error first): where a prediction goes wrong.",
+        ),
+    ] = False,
+    top: Annotated[int, typer.Option("--top", min=1, help="With --measure: ops shown in the table.")] = 15,
 ) -> None:
     """Predict MODEL on each --hw profile, side by side, with the ratio to the first; or, for a
-    sweep CSV, every row beside its measurement (MAPE overall, by regime and by op class)."""
+    sweep CSV, every row beside its measurement (MAPE overall, by regime and by op class); or,
+    with --measure, MODEL timed here beside its prediction, per family and per op."""
     from graphcal.evaluate.costing import is_sweep_file
 
     if Path(model).is_file() and is_sweep_file(Path(model)):
+        if measure:
+            raise GraphcalError("--measure times a model: give a MODEL, not a sweep CSV")
         compare_sweep_file(Path(model), hw, threads, input_shape, as_json, plot)
         return
     if plot is not None:
         raise GraphcalError("--plot compares predictions with measurements: give a sweep CSV as MODEL")
+    if measure:
+        if len(hw) != 1:
+            raise GraphcalError(f"--measure checks one profile against this machine: give one --hw, not {len(hw)}")
+        from graphcal.cli.measure import compare_measured
+
+        compare_measured(model, make_target(hw[0], dtype, threads), input_specs(input_shape), as_json, top)
+        return
     from graphcal.load import load_graph
     from graphcal.predict import predict_graph
     from graphcal.predict.report import human_time

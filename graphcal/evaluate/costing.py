@@ -140,6 +140,10 @@ class CostedRows:
     def n_ops(self) -> np.ndarray:
         return np.array([len(t.costs) for t in self.tables], dtype=int)
 
+    def holding(self, family: str) -> np.ndarray:
+        """Indices of the rows with at least one op of `family`."""
+        return np.array([i for i, t in enumerate(self.tables) if family in t.families], dtype=int)
+
     def take(self, index: np.ndarray) -> CostedRows:
         index = np.asarray(index, dtype=int)
         return CostedRows(

@@ -149,7 +149,8 @@ def calibrate(
 
     base_terms = evaluate(costed, facts, start)
     base_regimes = base_terms.fine_regimes()
-    free, statuses = identify(base_regimes, options.fixed, op_classes(costed, base_terms))
+    few_threads = costed.threads < base.physical_cores
+    free, statuses = identify(base_regimes, options.fixed, op_classes(costed, base_terms), few_threads)
     train, holdout = grouped_split(base_regimes, costed.groups, [r.is_op for r in rows], options.holdout,
                                    options.seed)
     if len(train) < len(free):
@@ -199,10 +200,13 @@ def check_hosts(rows: list[SweepRow], force: bool) -> None:
 
 def identify(
     fine_regimes: np.ndarray, fixed: tuple[str, ...], classes: np.ndarray | None = None,
+    few_threads: np.ndarray | None = None,
 ) -> tuple[tuple[str, ...], dict[str, tuple[str, str]]]:
     """Which parameters the rows can determine, in PARAMS order; (free names, {name: (status, note)}).
-    `classes` is each row's op class under the base profile (model.op_classes)."""
+    `classes` is each row's op class under the base profile (model.op_classes); `few_threads`
+    says which rows ran on fewer threads than the profile's cores."""
     classes = np.array([], dtype=object) if classes is None else classes
+    few_threads = np.zeros(len(fine_regimes), dtype=bool) if few_threads is None else few_threads
     present = set(fine_regimes.tolist())
     free: list[str] = []
     vectors: list[list[int]] = []
@@ -227,6 +231,18 @@ def identify(
                     NO_ROWS,
                     f"{n_reference} row(s) of its reference family {reference} (it takes {FAMILY_MIN_ROWS}), "
                     f"so it cannot be told apart from the {reference} coefficients; kept at the base value",
+                )
+            else:
+                free.append(spec.name)
+                statuses[spec.name] = (FITTED, "")
+            continue
+        if spec.kind == "threads":
+            n = int(np.sum(few_threads & (fine_regimes == "memory")))
+            if n < FAMILY_MIN_ROWS:
+                statuses[spec.name] = (
+                    NO_ROWS,
+                    f"{n} memory-bound row(s) timed on fewer threads than the profile's cores (it takes "
+                    f"{FAMILY_MIN_ROWS}; sweep with `threads: calibration` or --threads 1); kept at the base value",
                 )
             else:
                 free.append(spec.name)

@@ -38,13 +38,20 @@ def evaluate(rows: CostedRows, facts: Facts, values: dict[str, float]) -> Terms:
 
 def log_jacobian(rows: CostedRows, facts: Facts, values: dict[str, float], names: tuple[str, ...]) -> np.ndarray:
     """d log(latency) / d value for each parameter in `names`, by central differences of
-    `evaluate` (a relative step of 1e-4, kept inside the parameter's bounds)."""
+    `evaluate` (a relative step of 1e-4, kept inside the parameter's bounds). A family term
+    moves only rows holding an op of its family, so only those are evaluated (the column is
+    exactly zero elsewhere): with in-model rows that is most of a fit's time saved."""
     columns = []
     for name in names:
         spec = BY_NAME[name]
         step = max(abs(values[name]) * 1e-4, spec.scale * 1e-6)
         up = dict(values, **{name: min(values[name] + step, spec.upper)})
         down = dict(values, **{name: max(values[name] - step, spec.lower)})
-        rise = np.log(evaluate(rows, facts, up).latency_s) - np.log(evaluate(rows, facts, down).latency_s)
-        columns.append(rise / (up[name] - down[name]))
+        column = np.zeros(rows.n)
+        index = np.arange(rows.n) if spec.family is None else rows.holding(spec.family)
+        if len(index):
+            part = rows if len(index) == rows.n else rows.take(index)
+            rise = np.log(evaluate(part, facts, up).latency_s) - np.log(evaluate(part, facts, down).latency_s)
+            column[index] = rise / (up[name] - down[name])
+        columns.append(column)
     return np.stack(columns, axis=1) if columns else np.zeros((rows.n, 0))

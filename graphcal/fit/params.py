@@ -42,10 +42,11 @@ class ParamSpec:
                           # "shape": changes those terms by op shape (not confounded with a rate);
                           # "distinct": acts on other ops than the earlier parameters of its terms;
                           # "family": acts only on the ops of `family` (fitted from rows whose
-                          # longest op is of that family)
+                          # longest op is of that family);
+                          # "threads": acts only on rows timed at fewer threads than cores
     doc: str
     family: str | None = None
-    default: float | None = None  # the value a profile that states none implies (families only)
+    default: float | None = None  # the value a profile that states none implies (optional values only)
 
     def path(self, precision: Precision) -> str:
         if self.section == "coefficients":
@@ -71,6 +72,8 @@ PARAMS: tuple[ParamSpec, ...] = (
                 f"GEMM {d} at half the matrix rate") for d in ("rows", "depth", "columns")),
     ParamSpec("cache_bandwidth_bytes_per_s", "memory", 1e9, 1e13, 1e10, frozenset({"memory"}), "shape",
               "bandwidth of working sets within the last-level cache"),
+    ParamSpec("single_thread_share", "memory", 0.05, 1.0, 1.0, frozenset({"memory"}), "threads",
+              "share of the bandwidths one thread reaches", None, 1.0),
     ParamSpec("efficiency_factor", "coefficients", *COEFFICIENT_BOUNDS, 1.0, frozenset({"matrix", "vector"}), "rate",
               "every compute rate"),
     *(ParamSpec(f"{f}_rate_factor", "families", 1e-3, FAMILY_RATE_FACTOR_MAX, 1.0,
@@ -106,6 +109,8 @@ def base_values(profile: HardwareProfile, precision: Precision) -> dict[str, flo
         elif spec.section == "families":
             stated = profile.family_term(spec.name)
             values[spec.name] = spec.default if stated is None else stated
+        elif spec.default is not None:
+            values[spec.name] = float(profile.data[spec.section].get(spec.name, spec.default))
         else:
             values[spec.name] = float(profile.data[spec.section][spec.name])
     return values

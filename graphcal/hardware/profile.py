@@ -111,6 +111,8 @@ SCHEMA: dict[str, Any] = {
     "memory": {
         "bandwidth_bytes_per_s": Leaf(NUMBER, _positive),        # DRAM
         "cache_bandwidth_bytes_per_s": Leaf(NUMBER, _positive),  # working sets within l3_bytes
+        # the share of those bandwidths one thread reaches (absent: 1, every thread count alike)
+        "single_thread_share": Leaf(NUMBER, _unit_interval, OPT),
     },
     "peak_flops_per_s": PrecisionMap(Leaf(NUMBER, _positive)),
     "runtime": {
@@ -151,6 +153,11 @@ class HardwareProfile:
     @property
     def cache_bandwidth_bytes_per_s(self) -> float:
         return float(self.data["memory"]["cache_bandwidth_bytes_per_s"])
+
+    @property
+    def single_thread_share(self) -> float:
+        """memory.single_thread_share, 1 where the profile states none."""
+        return float(self.data["memory"].get("single_thread_share", 1.0))
 
     @property
     def last_level_cache_bytes(self) -> int:

@@ -73,18 +73,28 @@ def graph_from_fx(fx_graph: Any, model: str) -> OpGraph:
     return OpGraph(model=model, nodes=tuple(nodes))
 
 
-def export_module(module: Any, inputs: tuple, model: str) -> OpGraph:
-    """Export an nn.Module on its example inputs (no grad, eval) and read its graph."""
+def export_program(module: Any, inputs: tuple, model: str) -> Any:
+    """torch.export of an nn.Module on its example inputs (no grad, eval): the ExportedProgram
+    that predict costs and `sweep model --per-op` runs node by node."""
+    import warnings
+
     import torch
 
     module.eval()
     try:
-        with torch.no_grad():
-            program = torch.export.export(module, inputs, strict=False)
+        with torch.no_grad(), warnings.catch_warnings():
+            # nn.LSTM/GRU re-assign their flat weights while traced; torch warns to the user, who
+            # can do nothing about it
+            warnings.filterwarnings("ignore", message=".*were assigned during export.*")
+            return torch.export.export(module, inputs, strict=False)
     except Exception as exc:  # torch raises many types here; the user needs the message
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise GraphcalError(f"could not trace {model}: {first_line}") from exc
-    return graph_from_fx(program.graph, model)
+
+
+def export_module(module: Any, inputs: tuple, model: str) -> OpGraph:
+    """Export an nn.Module on its example inputs (no grad, eval) and read its graph."""
+    return graph_from_fx(export_program(module, inputs, model).graph, model)
 
 
 def record_calls(fn: Any, inputs: tuple, model: str) -> OpGraph:

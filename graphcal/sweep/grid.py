@@ -43,7 +43,7 @@ GRID_DIR = Path(__file__).resolve().parents[2] / "sweeps"
 GRID_KEYS = ("kind", "description", "workloads", "products", "protocol", "threads")
 KINDS = {"mlp": ("mlp",), "ops": None, "model": None}  # kind -> spec kinds it may hold (None: any)
 CALIBRATION = "calibration"
-_VALUE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_VALUE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
 @dataclass(frozen=True)

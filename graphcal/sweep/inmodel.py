@@ -51,15 +51,6 @@ class InModelTiming:
     contention: float    # mean share of the CPU other processes used in counted runs
 
 
-def export_on_cpu(module: Any, inputs: tuple):
-    """torch.export of `module` (eval, no grad) on real inputs: the program `predict` costs."""
-    import torch
-
-    module.eval()
-    with torch.no_grad():
-        return torch.export.export(module, inputs, strict=False)
-
-
 def _plan(program, inputs: tuple):
     """(steps, env, Node): the program's call_function nodes as (name, target, fn, args, kwargs)
     with arguments still naming nodes, and the environment holding the lifted parameters,
@@ -168,9 +159,9 @@ def in_model_rows(module: Any, inputs: tuple, model_row: dict, protocol: Protoco
     row (its host, dtype, threads, pass, ... are the op rows' too). Free ops (views) and ops
     graphcal cannot cost are timed but get no row: nothing predicts them."""
     from graphcal.cost import cost_graph
-    from graphcal.load.trace import graph_from_fx
+    from graphcal.load.trace import export_program, graph_from_fx
 
-    program = export_on_cpu(module, inputs)
+    program = export_program(module, inputs, model_row["workload"])
     costed = cost_graph(graph_from_fx(program.graph, model_row["workload"]))
     nodes = {node.name: (node, cost) for node, cost in costed.ops}
     timing = time_ops(program, inputs, rounds=protocol.rounds, max_rounds=protocol.max_rounds,

@@ -1,0 +1,111 @@
+"""`compare MODEL --measure`: time a model here, whole and op by op in place, and put each op's
+prediction beside its measurement. What a user runs when a prediction looks wrong, and what
+shows which term to add next.
+
+The model is built as `sweep model` builds it, timed whole with the protocol (its latency is
+the protocol's statistic), then op by op inside the running model (graphcal.sweep.inmodel,
+on the same exported program the predictions are costed from, so every op pairs with itself).
+Free ops (views) and ops graphcal cannot cost are measured too and reported apart: nothing
+predicts them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from graphcal.load.resolve import InputSpec
+from graphcal.mapper import Target, op_time
+from graphcal.sweep.protocol import Protocol
+
+
+@dataclass(frozen=True)
+class MeasuredOp:
+    name: str
+    target: str
+    family: str           # the cost family; "free" or "unsupported" where nothing predicts it
+    measured_s: float     # in place: the lower quartile over instrumented runs
+    predicted_s: float
+
+    @property
+    def error_s(self) -> float:
+        return self.predicted_s - self.measured_s
+
+
+@dataclass(frozen=True)
+class Measurement:
+    model: str
+    hardware: str
+    threads: int
+    measured_s: float     # the whole model, uninstrumented (the protocol's latency)
+    ops: tuple[MeasuredOp, ...]   # sorted by |error|, largest first
+
+    @property
+    def predicted_s(self) -> float:
+        return sum(op.predicted_s for op in self.ops)
+
+    @property
+    def ops_measured_s(self) -> float:
+        """The sum of the ops' in-place times (against measured_s: the instrumentation's cost)."""
+        return sum(op.measured_s for op in self.ops)
+
+    def families(self) -> dict[str, dict[str, float]]:
+        """Measured and predicted time per family, largest measured first."""
+        totals: dict[str, dict[str, float]] = {}
+        for op in self.ops:
+            entry = totals.setdefault(op.family, {"measured_s": 0.0, "predicted_s": 0.0})
+            entry["measured_s"] += op.measured_s
+            entry["predicted_s"] += op.predicted_s
+        return dict(sorted(totals.items(), key=lambda item: -item[1]["measured_s"]))
+
+    def as_json(self) -> dict:
+        return {
+            "model": self.model,
+            "hardware": self.hardware,
+            "threads": self.threads,
+            "measured_s": self.measured_s,
+            "predicted_s": self.predicted_s,
+            "ops_measured_s": self.ops_measured_s,
+            "families": self.families(),
+            "ops": [
+                {"name": o.name, "target": o.target, "family": o.family, "measured_s": o.measured_s,
+                 "predicted_s": o.predicted_s}
+                for o in self.ops
+            ],
+        }
+
+
+def measure_model(
+    model: str, target: Target, input_specs: tuple[InputSpec, ...] = (), protocol: Protocol | None = None,
+) -> Measurement:
+    """Time MODEL here at the target's threads and precision and predict each op on its profile."""
+    protocol = protocol or Protocol()
+    import torch
+
+    from graphcal.cost import FORMULAS, FREE_OPS, cost_graph
+    from graphcal.load.trace import export_program, graph_from_fx
+    from graphcal.sweep.inmodel import time_ops
+    from graphcal.sweep.protocol import time_block
+    from graphcal.sweep.workload import build_module
+
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(target.threads)
+    try:
+        module, inputs = build_module(model, target.precision, input_specs)
+        with torch.no_grad():
+            whole = time_block([lambda: module(*inputs)], protocol)[0]
+        program = export_program(module, inputs, model)
+        timing = time_ops(program, inputs, rounds=protocol.rounds, max_rounds=protocol.max_rounds,
+                          max_contention=protocol.max_contention)
+    finally:
+        torch.set_num_threads(threads_before)
+    costs = {node.name: cost for node, cost in cost_graph(graph_from_fx(program.graph, model)).ops}
+    ops = []
+    for op in timing.ops:
+        cost = costs.get(op.name)
+        if cost is not None:
+            ops.append(MeasuredOp(op.name, op.target, cost.family, op.latency_s, op_time(cost, target).total_s))
+        else:
+            family = "free" if op.target in FREE_OPS or op.target in FORMULAS else "unsupported"
+            ops.append(MeasuredOp(op.name, op.target, family, op.latency_s, 0.0))
+    ops.sort(key=lambda o: -abs(o.error_s))
+    return Measurement(model, target.profile.name, target.threads, whole.latency_s, tuple(ops))
