@@ -33,6 +33,7 @@ from graphcal.precision import Precision
 from graphcal.sweep.csvfile import SweepRow
 
 FITTED, FIXED, NO_ROWS, CONFOUNDED = "fitted", "fixed", "no rows", "confounded"
+KNOWN_FAMILIES = set(FAMILY_REFERENCE) | set(FAMILY_REFERENCE.values())
 FAMILY_MIN_ROWS = 3  # a family's rate factor and overhead, and one row to spare
 
 
@@ -93,6 +94,17 @@ class Calibration:
     @property
     def fitted_names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.params if p.status == FITTED)
+
+    def calibrated(self) -> dict[str, list]:
+        """The op families with at least FAMILY_MIN_ROWS rows whose longest op is of the family,
+        and the thread counts of the rows, with the base profile's own: the profile's
+        `calibrated` section, which predict reads to flag what no fit saw."""
+        classes = self.op_classes.tolist()
+        families = {f for f in set(classes) if classes.count(f) >= FAMILY_MIN_ROWS and f in KNOWN_FAMILIES}
+        return {
+            "families": sorted(families | self.base.calibrated_families),
+            "threads": sorted({int(t) for t in self.costed.threads} | set(self.base.calibrated_threads)),
+        }
 
     def notes(self) -> list[str]:
         """One note per parameter left at its base value, the family terms grouped in one."""

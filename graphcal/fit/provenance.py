@@ -69,6 +69,7 @@ def profile_document(cal: Calibration, out: Path, date: str | None = None) -> di
         "extends": extends_ref(cal.base_ref, out),
         "description": f"{cal.base.name} calibrated by graphcal fit on {len(cal.rows)} {cal.precision.value} rows",
         **fragment,
+        "calibrated": cal.calibrated(),
         "provenance": provenance(cal, date),
     })
 

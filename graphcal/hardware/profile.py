@@ -75,6 +75,17 @@ NUMBER = (float, int)
 REQ, OPT = True, False
 
 
+def _names(v: list) -> str | None:
+    known = set(FAMILIES) | set(FAMILY_REFERENCE.values())
+    unknown = [x for x in v if not isinstance(x, str) or x not in known]
+    return f"unknown op families {unknown}; known: {', '.join(sorted(known))}" if unknown else None
+
+
+def _counts(v: list) -> str | None:
+    bad = [x for x in v if isinstance(x, bool) or not isinstance(x, int) or x < 1]
+    return f"must be a list of positive thread counts, got {bad}" if bad else None
+
+
 @dataclass(frozen=True)
 class Leaf:
     types: tuple
@@ -129,6 +140,12 @@ SCHEMA: dict[str, Any] = {
         **{f"{f}_rate_factor": Leaf(NUMBER, _rate_factor, OPT) for f in FAMILIES},
         **{f"{f}_overhead_s": Leaf(NUMBER, _non_negative, OPT) for f in FAMILIES},
     },
+    # What the fits behind this profile had rows for (graphcal fit writes it): predict reports
+    # the share of a prediction that falls on other op families, and other thread counts.
+    "calibrated": {
+        "families": Leaf((list,), _names, OPT),
+        "threads": Leaf((list,), _counts, OPT),
+    },
     "provenance": Leaf((dict,), None, OPT),
     "measured": Leaf((dict,), None, OPT),
 }
@@ -153,6 +170,16 @@ class HardwareProfile:
     @property
     def cache_bandwidth_bytes_per_s(self) -> float:
         return float(self.data["memory"]["cache_bandwidth_bytes_per_s"])
+
+    @property
+    def calibrated_families(self) -> frozenset[str]:
+        """The op families fits had rows for (none where the profile records no fit)."""
+        return frozenset(self.data.get("calibrated", {}).get("families", ()))
+
+    @property
+    def calibrated_threads(self) -> tuple[int, ...]:
+        """The thread counts fits had rows for (none where the profile records no fit)."""
+        return tuple(self.data.get("calibrated", {}).get("threads", ()))
 
     @property
     def single_thread_share(self) -> float:

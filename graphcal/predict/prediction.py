@@ -36,6 +36,22 @@ class Prediction:
     def bytes(self) -> float:
         return sum(op.cost.bytes for op in self.ops)
 
+    def uncalibrated(self) -> list[tuple[str, float]]:
+        """(family, share of the predicted latency) for each op family the profile's fits had
+        no rows for (profile.calibrated.families), largest share first."""
+        calibrated = self.target.profile.calibrated_families
+        shares: dict[str, float] = {}
+        for op in self.ops:
+            if op.cost.family not in calibrated:
+                shares[op.cost.family] = shares.get(op.cost.family, 0.0) + op.time.total_s
+        total = self.latency_s or 1.0
+        return sorted(((f, t / total) for f, t in shares.items()), key=lambda item: -item[1])
+
+    @property
+    def threads_calibrated(self) -> bool:
+        """Whether the profile's fits had rows at this thread count."""
+        return self.target.threads in self.target.profile.calibrated_threads
+
 
 def predict_graph(graph: OpGraph, target: Target, strict: bool = False) -> Prediction:
     costed = cost_graph(graph)

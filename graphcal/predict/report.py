@@ -32,6 +32,8 @@ def prediction_json(p: Prediction) -> dict[str, Any]:
             for op in p.ops
         ],
         "unsupported_ops": p.unsupported,
+        "uncalibrated": [{"family": f, "share": share} for f, share in p.uncalibrated()],
+        "threads_calibrated": p.threads_calibrated,
     }
 
 
@@ -92,4 +94,19 @@ def render_prediction(p: Prediction, console: Console, top: int) -> None:
         console.print(
             "[bold yellow]unsupported ops (not costed, latency is understated):[/] "
             + ", ".join(f"{t} x{n}" for t, n in p.unsupported.items())
+        )
+    uncalibrated = [(f, share) for f, share in p.uncalibrated() if share >= 0.001]
+    if uncalibrated:
+        console.print(
+            f"[yellow]uncalibrated:[/] {sum(s for _, s in uncalibrated):.1%} of the predicted time falls on op "
+            f"families no fit behind {p.target.profile.name} had rows for: "
+            + ", ".join(f"{f} {share:.1%}" for f, share in uncalibrated),
+            soft_wrap=True,
+        )
+    if not p.threads_calibrated:
+        counts = ", ".join(map(str, p.target.profile.calibrated_threads)) or "none recorded"
+        console.print(
+            f"[yellow]threads:[/] {p.target.threads} thread(s) were never calibrated for {p.target.profile.name} "
+            f"(calibrated: {counts})",
+            soft_wrap=True,
         )
