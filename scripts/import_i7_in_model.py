@@ -18,9 +18,11 @@ as graphcal.load.trace.graph_from_fx reads them. Rows that cannot be mapped or t
 work are left out, counted and listed with the reason.
 
 Needs torchvision's pure-Python model definitions (`pip install --no-deps torchvision pillow`);
-its C extension is not loaded.
+its C extension is not loaded. `--recost` needs neither torchvision nor the source: it recomputes
+the written rows' flops, bytes and family from their ops, after a change to graphcal's costing.
 
     python scripts/import_i7_in_model.py [--source ../shared/data/i7-12700k/in-model]
+    python scripts/import_i7_in_model.py --recost
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from import_i7_data import ASSUMED_THREADS, HOST  # the kernel rows' host and th
 from graphcal import __version__
 from graphcal.cost import OpCost, cost_graph, cost_node
 from graphcal.load.graph import OpGraph, OpNode
-from graphcal.load.opjson import ops_to_json
+from graphcal.load.opjson import ops_from_json, ops_to_json
 from graphcal.sweep.csvfile import SWEEP_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -291,10 +293,28 @@ def write(path: Path, rows: list[dict]) -> None:
     print(f"{path.relative_to(REPO)}: {len(rows)} rows")
 
 
+def recost(path: Path) -> None:
+    """Rewrite a written file's `flops`, `bytes` and `family` from its `ops` column, as graphcal
+    costs them now (after a change to a cost formula or family), without tracing anything."""
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    for line, row in enumerate(rows, start=2):
+        ops = ops_from_json(row["ops"], f"{path.name}:{line}")
+        total = sum(costs(ops), OpCost())
+        row.update(flops=repr(total.flops), bytes=repr(total.bytes), family=costliest_family(ops))
+    write(path, rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, default=REPO.parent / "shared" / "data" / "i7-12700k" / "in-model")
+    parser.add_argument("--recost", action="store_true",
+                        help="only recompute the written rows' flops, bytes and family from their ops")
     args = parser.parse_args()
+    if args.recost:
+        for name in ("in-model.csv", "in-model-models.csv"):
+            recost(OUT_DIR / name)
+        return
     imported = convert(args.source)
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     write(OUT_DIR / "in-model.csv", imported.op_rows)

@@ -1,6 +1,7 @@
 """The committed in-model rows of the i7-12700K (sweeps/data/i7-12700k/in-model*.csv, written by
 scripts/import_i7_in_model.py): graphcal's reader takes them, their ops decode, and the registry
-costs them to the FLOPs and bytes recorded beside them. No torchvision needed."""
+costs them to the FLOPs and bytes recorded beside them. No torchvision needed. After a change to
+a cost formula, `python scripts/import_i7_in_model.py --recost` rewrites the recorded figures."""
 
 from __future__ import annotations
 
