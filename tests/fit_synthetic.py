@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from graphcal.evaluate.costing import cost_rows
+from graphcal.evaluate.costing import cost_workloads
 from graphcal.fit import params as P
 from graphcal.fit.model import Facts, evaluate
 from graphcal.hardware.profile import load_profile
@@ -68,7 +68,7 @@ def profile_data(name: str, values: dict) -> dict:
 def predicted(profile_path: Path, workloads: list[tuple[str, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(latency_s, flops, bytes) of each (workload, threads) on the profile, by fit's model."""
     profile = load_profile(profile_path)
-    rows = cost_rows([w for w, _ in workloads], [t for _, t in workloads], FP32)
+    rows = cost_workloads([w for w, _ in workloads], [t for _, t in workloads], FP32)
     latency = evaluate(rows, Facts.of(profile, FP32), P.base_values(profile, FP32)).latency_s
     flops = np.array([sum(c.flops for c in t.costs) for t in rows.tables])
     nbytes = np.array([sum(c.bytes for c in t.costs) for t in rows.tables])

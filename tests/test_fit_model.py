@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from graphcal.evaluate.costing import cost_rows
+from graphcal.evaluate.costing import cost_workloads
 from graphcal.fit import params as P
 from graphcal.fit.calibrate import identify, stratified_split
 from graphcal.fit.model import Facts, evaluate, log_jacobian
@@ -32,7 +32,7 @@ def test_fit_model_latency_equals_predict_graph_exactly(profile_ref, write_profi
         profile_ref = str(write_profile("custom", data))
     profile = load_profile(profile_ref)
     workloads = [(s, t) for s in SPECS for t in (1, 3, 64)]
-    rows = cost_rows([w for w, _ in workloads], [t for _, t in workloads], FP32)
+    rows = cost_workloads([w for w, _ in workloads], [t for _, t in workloads], FP32)
     got = evaluate(rows, Facts.of(profile, FP32), P.base_values(profile, FP32)).latency_s
     for (spec, threads), value in zip(workloads, got):
         expected = predict_graph(graph_of_spec(spec, FP32), Target(profile, FP32, threads)).latency_s
@@ -54,7 +54,7 @@ def test_params_cover_every_profile_coefficient_and_round_trip():
 def test_each_parameter_moves_only_its_terms():
     profile = load_profile("i7-12700k")
     # big matmul: matrix-compute; big add on 12 threads: memory; add:8: overhead
-    rows = cost_rows(["matmul:2048x2048x2048", "add:50000000", "add:8"], [12, 12, 12], FP32)
+    rows = cost_workloads(["matmul:2048x2048x2048", "add:50000000", "add:8"], [12, 12, 12], FP32)
     facts, base = Facts.of(profile, FP32), P.base_values(profile, FP32)
     terms = evaluate(rows, facts, base)
     assert terms.regimes().tolist() == ["compute", "memory", "overhead"]

@@ -35,6 +35,7 @@ EXAMPLES = {
     "avgpool2d:1x3x8x8x3:s1": ("avgpool2d:1x6x8x8x3:s1",),
     "global_avgpool2d:1x8x7x7": ("global_avgpool2d:2x8x7x7",),
     "embedding:2x8x100x16": ("embedding:4x8x100x16",),
+    "net:audio-conv1d:1": ("net:audio-conv1d:2",),  # a calibration model: batch 2 doubles every op
 }
 
 

@@ -30,7 +30,13 @@ OutOption = Annotated[
 ]
 ThreadsOption = Annotated[
     Optional[int],
-    typer.Option("--threads", help="torch.set_num_threads while timing (default: torch's default).", min=1),
+    typer.Option("--threads", help="torch.set_num_threads while timing (default: the grid's `threads`, else "
+                 "torch's default).", min=1),
+]
+PerOpOption = Annotated[
+    bool,
+    typer.Option("--per-op", help="Also time every op inside the running model, on its real intermediate tensors "
+                 "(one row per op: README, 'In-model rows'); what fit calibrates op families on."),
 ]
 BudgetOption = Annotated[
     Optional[float],
@@ -64,10 +70,9 @@ def default_out(grid: str) -> Path:
 
 
 def _run(workloads, grid_name, protocol, out, threads, dtype, budget_s, resume, force, shard, passes,
-         shapes=()) -> None:
+         shapes=(), per_op=False) -> None:
     import dataclasses
 
-    import torch
     from rich.console import Console
 
     from graphcal.precision import Precision
@@ -78,7 +83,7 @@ def _run(workloads, grid_name, protocol, out, threads, dtype, budget_s, resume, 
         workloads=tuple(workloads),
         out=out or default_out(grid_name),
         precision=Precision.parse(dtype),
-        threads=threads or torch.get_num_threads(),
+        threads=threads,
         protocol=protocol if passes is None else dataclasses.replace(protocol, passes=passes),
         grid=grid_name,
         input_specs=shapes,
@@ -86,6 +91,7 @@ def _run(workloads, grid_name, protocol, out, threads, dtype, budget_s, resume, 
         force=force,
         shard=Shard.parse(shard) if shard else None,
         budget_s=budget_s,
+        per_op=per_op,
     )
     err = Console(stderr=True)
     result = run_sweep(
@@ -96,6 +102,12 @@ def _run(workloads, grid_name, protocol, out, threads, dtype, budget_s, resume, 
     render_summary(result, Console())
     if result.stopped == "interrupt":
         raise typer.Exit(130)
+
+
+def _default_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def _grid_command(kind: str):
@@ -113,8 +125,9 @@ def _grid_command(kind: str):
         from graphcal.sweep.grid import load_grid
 
         loaded = load_grid(grid or f"{kind}-default", kind)
+        counts = (threads,) if threads else loaded.threads or (_default_threads(),)
         _run(
-            loaded.workloads, loaded.name, loaded.protocol, out, threads, dtype, budget_s, resume, force, shard, passes
+            loaded.workloads, loaded.name, loaded.protocol, out, counts, dtype, budget_s, resume, force, shard, passes
         )
 
     return command
@@ -131,7 +144,12 @@ sweep_app.command(
 
 @sweep_app.command("model")
 def model(
-    models: Annotated[list[str], typer.Argument(help="MODELs as `graphcal predict` takes them.", show_default=False)],
+    models: Annotated[
+        Optional[list[str]],
+        typer.Argument(help="MODELs as `graphcal predict` takes them (or --grid).", show_default=False),
+    ] = None,
+    grid: GridOption = None,
+    per_op: PerOpOption = False,
     out: OutOption = None,
     threads: ThreadsOption = None,
     dtype: DtypeOption = "fp32",
@@ -139,10 +157,22 @@ def model(
     budget_s: BudgetOption = None,
     resume: ResumeOption = False,
     force: ForceOption = False,
+    shard: ShardOption = None,
     passes: PassesOption = None,
 ) -> None:
-    """Time whole models end to end (for validating predictions)."""
+    """Time whole models end to end, and with --per-op every op inside them. Models come as
+    arguments or from a grid of kind `model` (models-default: the calibration models)."""
+    from graphcal.errors import GraphcalError
+    from graphcal.sweep.grid import load_grid
     from graphcal.sweep.protocol import Protocol
 
-    _run(models, "model", Protocol(), out, threads, dtype, budget_s, resume, force, None, passes,
-         input_specs(input_shape))
+    if bool(models) == bool(grid):
+        raise GraphcalError("give MODELs or --grid (models-default is the calibration grid), not both or neither")
+    if grid:
+        loaded = load_grid(grid, "model")
+        counts = (threads,) if threads else loaded.threads or (_default_threads(),)
+        _run(loaded.workloads, loaded.name, loaded.protocol, out, counts, dtype, budget_s, resume, force, shard,
+             passes, input_specs(input_shape), per_op)
+        return
+    _run(models, "model", Protocol(), out, (threads or _default_threads(),), dtype, budget_s, resume, force, shard,
+         passes, input_specs(input_shape), per_op)

@@ -74,8 +74,7 @@ def compare_sweep(
         index = np.array([i for i, r in enumerate(rows) if r.dtype == dtype])
         precision = Precision.parse(dtype)
         part = [rows[i] for i in index]
-        costed = cost_rows([r.workload for r in part], [r.threads for r in part], precision,
-                           [r.source for r in part], progress)
+        costed = cost_rows(part, precision, progress)
         profile.coefficient(precision, "efficiency_factor")  # raises if the precision is absent
         terms = evaluate_profile(costed, profile)
         predicted[index], regimes[index], classes[index] = terms.latency_s, terms.regimes(), op_classes(costed, terms)

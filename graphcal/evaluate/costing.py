@@ -89,28 +89,48 @@ class OpTable:
 
 
 @cache
-def cost_workload(workload: str, precision: Precision) -> OpTable:
-    """Trace and cost one workload (a spec, or a model file predict accepts without options)."""
+def cost_workload(workload: str, precision: Precision, inputs: str = "") -> OpTable:
+    """Trace and cost one workload (a spec, or a model predict accepts, with its recorded
+    --input-shape texts, space-separated)."""
     from graphcal.cost import cost_graph
-    from graphcal.load import load_graph
+    from graphcal.load import InputSpec, load_graph
 
-    costed = cost_graph(load_graph(workload, precision))
+    specs = tuple(InputSpec.parse(text) for text in inputs.split())
+    costed = cost_graph(load_graph(workload, precision, specs))
+    return _table(costed)
+
+
+@cache
+def cost_ops(ops_json: str, where: str) -> OpTable:
+    """Cost the op calls of an in-model row (its `ops` column), as predict costs them."""
+    from graphcal.cost import FORMULAS, FREE_OPS, GraphCost, cost_node
+    from graphcal.load.opjson import ops_from_json
+
+    costed = GraphCost()
+    for node in ops_from_json(ops_json, where):
+        if node.target not in FREE_OPS and node.target not in FORMULAS:
+            costed.unsupported[node.target] += 1
+            continue
+        cost = cost_node(node)
+        if cost is not None:
+            costed.ops.append((node, cost))
+    return _table(costed)
+
+
+def _table(costed) -> OpTable:
     ops = [cost for _, cost in costed.ops]
-    return OpTable(
-        tuple(c.family for c in ops),
-        tuple(sorted(costed.unsupported.items())),
-        tuple(ops),
-    )
+    return OpTable(tuple(c.family for c in ops), tuple(sorted(costed.unsupported.items())), tuple(ops))
 
 
 @dataclass(frozen=True)
 class CostedRows:
-    """Sweep rows of one precision, each with its workload's costed ops (shared between rows)."""
+    """Sweep rows of one precision, each with its costed ops (rows of one workload share them)."""
 
     precision: Precision
-    workloads: tuple[str, ...]
+    workloads: tuple[str, ...]  # a label per row: the workload, and the node for in-model rows
     threads: np.ndarray     # (n,) int
     tables: tuple[OpTable, ...]
+    groups: tuple[str, ...]     # the model a row belongs to (its workload): holdouts split by it
 
     @property
     def n(self) -> int:
@@ -127,29 +147,43 @@ class CostedRows:
             tuple(self.workloads[i] for i in index),
             self.threads[index],
             tuple(self.tables[i] for i in index),
+            tuple(self.groups[i] for i in index),
         )
 
 
+def row_label(row: SweepRow) -> str:
+    """How reports name a row: its workload, and for an in-model row the node too."""
+    return f"{row.workload} {row.node}" if row.is_op else row.workload
+
+
 def cost_rows(
-    workloads: Sequence[str],
-    threads: Sequence[int],
+    rows: Sequence[SweepRow],
     precision: Precision,
-    sources: Sequence[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> CostedRows:
-    """Cost each distinct workload once; rows of the same workload share its OpTable."""
-    distinct = list(dict.fromkeys(workloads))
-    tables: dict[str, OpTable] = {}
-    for i, workload in enumerate(distinct):
+    """Cost every row: an in-model row from its `ops` column, any other from its workload
+    (each distinct workload traced once)."""
+    tables = []
+    for i, row in enumerate(rows):
         try:
-            tables[workload] = cost_workload(workload, precision)
+            if row.is_op:
+                tables.append(cost_ops(row.fields.get("ops") or "", row.source))
+            else:
+                tables.append(cost_workload(row.workload, precision, row.fields.get("inputs") or ""))
         except GraphcalError as exc:
-            where = sources[list(workloads).index(workload)] if sources else workload
-            raise GraphcalError(f"{where}: workload {workload!r}: {exc}") from None
-        if progress:
-            progress(i + 1, len(distinct))
-    row_tables = tuple(tables[w] for w in workloads)
-    return CostedRows(precision, tuple(workloads), np.asarray(threads, dtype=int), row_tables)
+            raise GraphcalError(f"{row.source}: {row_label(row)!r}: {exc}") from None
+        if progress and (i + 1 == len(rows) or i % 50 == 0):
+            progress(i + 1, len(rows))
+    return CostedRows(
+        precision, tuple(row_label(r) for r in rows), np.asarray([r.threads for r in rows], dtype=int),
+        tuple(tables), tuple(r.workload for r in rows),
+    )
+
+
+def cost_workloads(workloads: Sequence[str], threads: Sequence[int], precision: Precision) -> CostedRows:
+    """Rows of plain workloads (specs) at thread counts, without a sweep file (tests, synthetic fits)."""
+    tables = tuple(cost_workload(w, precision) for w in workloads)
+    return CostedRows(precision, tuple(workloads), np.asarray(threads, dtype=int), tables, tuple(workloads))
 
 
 @dataclass(frozen=True)

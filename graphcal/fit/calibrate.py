@@ -137,8 +137,7 @@ def calibrate(
             f"({', '.join(free_requested)}); sweep more configurations or --fix some"
         )
 
-    costed = cost_rows([r.workload for r in rows], [r.threads for r in rows], precision,
-                       [r.source for r in rows], progress)
+    costed = cost_rows(rows, precision, progress)
     empty = [r for r, n in zip(rows, costed.n_ops) if n == 0]
     if empty:
         raise GraphcalError(
@@ -151,7 +150,8 @@ def calibrate(
     base_terms = evaluate(costed, facts, start)
     base_regimes = base_terms.fine_regimes()
     free, statuses = identify(base_regimes, options.fixed, op_classes(costed, base_terms))
-    train, holdout = stratified_split(base_regimes, options.holdout, options.seed)
+    train, holdout = grouped_split(base_regimes, costed.groups, [r.is_op for r in rows], options.holdout,
+                                   options.seed)
     if len(train) < len(free):
         raise GraphcalError(
             f"{len(train)} training row(s) cannot fit {len(free)} free coefficients; "
@@ -270,6 +270,28 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
         holdout.extend(rng.permutation(index)[:take].tolist())
     held = np.array(sorted(holdout), dtype=int)
     train = np.setdiff1d(np.arange(len(labels)), held)
+    return train, held
+
+
+def grouped_split(
+    labels: np.ndarray, groups: Sequence[str], in_model: Sequence[bool], fraction: float, seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train, holdout) row indices with every group (a workload: a model with its in-model op
+    rows, or one sweep configuration at each thread count) wholly on one side, so no model's
+    ops sit on both. Groups are stratified as `stratified_split` stratifies rows: by the label
+    of their first row, or `in-model` for a model timed op by op."""
+    first: dict[str, int] = {}
+    label_of: dict[str, str] = {}
+    for i, group in enumerate(groups):
+        first.setdefault(group, i)
+        if in_model[i]:
+            label_of[group] = "in-model"
+        label_of.setdefault(group, str(labels[first[group]]))
+    names = list(first)
+    group_train, group_held = stratified_split(np.array([label_of[g] for g in names], dtype=object), fraction, seed)
+    held_groups = {names[i] for i in group_held}
+    held = np.array([i for i, g in enumerate(groups) if g in held_groups], dtype=int)
+    train = np.setdiff1d(np.arange(len(groups)), held)
     return train, held
 
 

@@ -61,6 +61,20 @@ def parse_cpuinfo(text: str) -> list[dict[str, str]]:
     return blocks
 
 
+def core_count(blocks: list[dict[str, str]]) -> int | None:
+    """Physical cores: distinct (physical id, core id) pairs of cpuinfo blocks; None where the
+    blocks carry no core ids."""
+    cores = {(b.get("physical id", "0"), b["core id"]) for b in blocks if "core id" in b}
+    return len(cores) or None
+
+
+def physical_cores() -> int:
+    """This machine's physical cores (the logical count where /proc/cpuinfo cannot tell)."""
+    path = Path("/proc/cpuinfo")
+    blocks = parse_cpuinfo(path.read_text()) if path.is_file() else []
+    return core_count(blocks) or os.cpu_count() or 1
+
+
 def cpuinfo() -> dict[str, str]:
     """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
     path = Path("/proc/cpuinfo")

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from graphcal import __version__
-from graphcal.hardware.host import SIMD_FLAGS, parse_cpuinfo
+from graphcal.hardware.host import SIMD_FLAGS, core_count, parse_cpuinfo
 
 CPUINFO = Path("/proc/cpuinfo")
 SYS_CPU = Path("/sys/devices/system/cpu")
@@ -91,9 +91,9 @@ def detect(cpuinfo_path: Path = CPUINFO, sys_cpu: Path = SYS_CPU) -> Detected:
         logical,
         f"detected: {cpuinfo_path} processor count" if blocks else "detected: os.cpu_count()",
     )
-    cores = {(b.get("physical id", "0"), b["core id"]) for b in blocks if "core id" in b}
+    cores = core_count(blocks)
     if cores:
-        d.set("cpu.physical_cores", len(cores), f"detected: {cpuinfo_path} distinct (physical id, core id)")
+        d.set("cpu.physical_cores", cores, f"detected: {cpuinfo_path} distinct (physical id, core id)")
     else:
         d.set("cpu.physical_cores", logical, "assumed: one thread per core (no core ids in cpuinfo)")
 

@@ -36,9 +36,9 @@ COEFFICIENTS = (
 # and elementwise have none: they are the references that the coefficients and the class
 # overheads are fitted on, so a correction is relative to them.
 FAMILY_REFERENCE = {
-    "matmul": "linear", "conv": "linear", "attention": "linear",
+    "matmul": "linear", "conv": "linear", "depthwise": "linear", "attention": "linear", "recurrent": "linear",
     "activation": "elementwise", "norm": "elementwise", "softmax": "elementwise", "pool": "elementwise",
-    "adaptive_pool": "elementwise", "embedding": "elementwise",
+    "adaptive_pool": "elementwise", "embedding": "elementwise", "reduction": "elementwise", "memory": "elementwise",
 }
 FAMILIES = tuple(FAMILY_REFERENCE)
 FAMILY_RATE_FACTOR_MAX = 10.0

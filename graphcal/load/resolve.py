@@ -27,6 +27,11 @@ class InputSpec:
     shape: tuple[int, ...]
     dtype: str | None  # torch dtype name; None: the prediction's precision
 
+    @property
+    def text(self) -> str:
+        """The option text that parses back to this spec."""
+        return "x".join(map(str, self.shape)) + (f":{self.dtype}" if self.dtype else "")
+
     @classmethod
     def parse(cls, text: str) -> InputSpec:
         shape_text, _, dtype = text.partition(":")

@@ -33,6 +33,9 @@ Single ops, for `graphcal sweep ops` (each one torch.nn module or functional cal
                          nn.AdaptiveAvgPool2d(1) on (B, C, H, W).
     embedding:BxLxVxD    nn.Embedding(V, D) looked up with (B, L) int64 indices drawn in [0, V).
 
+Calibration models (graphcal.load.nets), for `graphcal sweep model --per-op`:
+    net:NAME:B           a network written from torch.nn (net:res-cnn:4, net:lstm:1, ...).
+
 Options (`:s2`, `:p0`, `:g64`) follow the dimensions in any order; the canonical text (what
 `Spec.text` prints and sweep rows carry) lists only those that differ from the default, in the
 order s, p, g. Inputs are random (randn, randint), never uninitialised memory, so real timings
@@ -414,3 +417,6 @@ def _register_pool(name: str, module_name: str) -> None:
 
 _register_pool("maxpool2d", "MaxPool2d")
 _register_pool("avgpool2d", "AvgPool2d")
+
+
+from graphcal.load import nets  # noqa: E402, F401  (registers net:NAME:B; it needs the helpers above)

@@ -7,7 +7,13 @@ any problem.
 Besides the measurements (`role` = `measure`, or empty in files written by other tools; one row
 per configuration and pass, column `pass`), a sweep ends by re-timing a random subset of its
 configurations: those rows have `role` = `repeat`.
-`read_sweep` leaves them out (they would count a configuration twice); `noise_floor` pairs
+
+`sweep model --per-op` adds in-model rows (`scope` = `op`): one per op of a model, timed in
+place inside the running model (graphcal.sweep.inmodel). Their `workload` is the model, `node`
+the op's node name, and `ops` the op call itself as JSON (graphcal.load.opjson), which fit and
+compare cost without the model; the model's own row has `scope` = `model`. Rows from other
+sources may cover several ops (a subgraph): `ops` lists them all.
+`read_sweep` leaves repeat rows out (they would count a configuration twice); `noise_floor` pairs
 each with the measurement it repeats and returns the sweep's repeatability, for fit to print
 beside its error.
 """
@@ -54,10 +60,26 @@ EXTRA_COLUMNS = (
     "unsupported_ops",   # ops predict could not cost ("target xN; ..."): flops/bytes miss them
     "grid",              # the grid (or "model") the row came from
     "pass",              # which timing of the whole grid this row is (1, 2, ...; see read_sweep)
+    "scope",             # "" (a workload timed whole), model (a model timed with --per-op), op (in-model rows)
+    "node",              # op rows: the node name(s) in the model's exported program
+    "target",            # op rows: the op target(s), e.g. aten.conv2d.default
+    "family",            # op rows: graphcal's cost family of the costliest op (conv, linear, ...)
+    "ops",               # op rows: the op calls as JSON (graphcal.load.opjson), what fit and compare cost
+    "inputs",            # models given with --input-shape: the shapes, space-separated (1x3x224x224)
 )
 SWEEP_COLUMNS = COLUMNS + EXTRA_COLUMNS
 REQUIRED_FOR_FIT = ("workload", "dtype", "threads", "latency_s", "host_id")
 MEASURE, REPEAT = "measure", "repeat"
+MODEL_SCOPE, OP_SCOPE = "model", "op"
+
+
+def complete_row(row: dict) -> dict:
+    """`row` with every SWEEP_COLUMNS key (missing ones empty), in column order; a key outside
+    the format is a bug."""
+    unknown = set(row) - set(SWEEP_COLUMNS)
+    if unknown:
+        raise RuntimeError(f"not sweep columns: {sorted(unknown)}")
+    return {column: row.get(column, "") for column in SWEEP_COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -69,6 +91,21 @@ class SweepRow:
     host_id: str
     source: str           # file:line, for messages
     fields: dict          # every column as read
+
+    @property
+    def is_op(self) -> bool:
+        """An in-model row: ops timed inside a model (cost them from `ops`, not `workload`)."""
+        return self.fields.get("scope") == OP_SCOPE
+
+    @property
+    def node(self) -> str:
+        return self.fields.get("node") or ""
+
+    @property
+    def key(self) -> tuple:
+        """What identifies a configuration across passes: the workload (and node), dtype,
+        threads and host."""
+        return (self.workload, self.node, self.dtype, self.threads, self.host_id)
 
 
 def _read_rows(path: Path) -> list[SweepRow]:
@@ -108,9 +145,8 @@ def read_sweep(path: Path) -> list[SweepRow]:
     for row in _read_rows(path):
         if is_repeat(row):
             continue
-        key = (row.workload, row.dtype, row.threads, row.host_id)
-        if key not in best or row.latency_s < best[key].latency_s:
-            best[key] = row
+        if row.key not in best or row.latency_s < best[row.key].latency_s:
+            best[row.key] = row
     if not best:
         raise GraphcalError(f"{path}: the sweep file has no rows")
     return list(best.values())
@@ -132,7 +168,7 @@ def repeat_pairs(paths: list[Path]) -> list[tuple[SweepRow, SweepRow]]:
     for path in paths:
         latest: dict[tuple, SweepRow] = {}
         for row in _read_rows(Path(path)):
-            key = (row.workload, row.dtype, row.threads, row.host_id)
+            key = row.key
             if is_repeat(row):
                 if key in latest:
                     pairs.append((latest[key], row))

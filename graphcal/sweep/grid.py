@@ -13,6 +13,11 @@ as spec texts, as cartesian products filled into a template, or both:
         width: [64, 512]
     protocol:                       # optional: overrides of graphcal.sweep.protocol.Protocol
       rounds: 5
+    threads: calibration            # optional: thread counts to time every workload at: a list
+                                    # such as [1, 2], or `calibration` (calibration_threads())
+
+Kinds: `mlp` (MLP specs only), `ops` and `model` (any spec; `net:NAME:B` are the calibration
+models, which `sweep model --grid ... --per-op` times op by op).
 
 Products expand in the order the keys are written, the first key varying slowest; the result
 keeps the grid's order and drops duplicates. Every workload is parsed as a spec, so a bad
@@ -35,8 +40,9 @@ from graphcal.load.specs import parse_spec
 from graphcal.sweep.protocol import Protocol
 
 GRID_DIR = Path(__file__).resolve().parents[2] / "sweeps"
-GRID_KEYS = ("kind", "description", "workloads", "products", "protocol")
-KINDS = {"mlp": ("mlp",), "ops": None}  # kind -> spec kinds it may hold (None: any)
+GRID_KEYS = ("kind", "description", "workloads", "products", "protocol", "threads")
+KINDS = {"mlp": ("mlp",), "ops": None, "model": None}  # kind -> spec kinds it may hold (None: any)
+CALIBRATION = "calibration"
 _VALUE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -48,6 +54,7 @@ class Grid:
     workloads: tuple[str, ...]   # canonical spec texts, in grid order
     protocol: Protocol
     path: Path
+    threads: tuple[int, ...] = ()  # () : the sweep's --threads (or torch's default)
 
 
 def shipped_grids() -> list[str]:
@@ -109,7 +116,33 @@ def load_grid(name_or_path: str, kind: str) -> Grid:
         workloads=tuple(workloads),
         protocol=_protocol(data.get("protocol"), where),
         path=path,
+        threads=_threads(data.get("threads"), where),
     )
+
+
+def calibration_threads(cores: int) -> tuple[int, ...]:
+    """The thread counts calibration times: every count up to 4 cores, then powers of two
+    and the core count itself (1, 2, 4, 8, 12 on 12 cores)."""
+    if cores <= 4:
+        return tuple(range(1, cores + 1))
+    counts = {1 << i for i in range(cores.bit_length()) if 1 << i <= cores} | {cores}
+    return tuple(sorted(counts))
+
+
+def _threads(value, where: str) -> tuple[int, ...]:
+    if value is None:
+        return ()
+    if value == CALIBRATION:
+        from graphcal.hardware.host import physical_cores
+
+        return calibration_threads(physical_cores())
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 4096 for v in value)
+    ):
+        raise GraphcalError(f"{where}: threads must be `{CALIBRATION}` or a list of positive thread counts")
+    return tuple(sorted(set(value)))
 
 
 def _listed(value, where: str) -> list[str]:

@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from rich.progress import Progress as RichBar
 from rich.table import Table
 
-from graphcal.sweep.csvfile import relative_difference
+from graphcal.sweep.csvfile import MEASURE, OP_SCOPE, relative_difference
 from graphcal.sweep.runner import Progress, SweepResult
 
 
@@ -70,8 +70,10 @@ def render_summary(result: SweepResult, console: Console, noisiest: int = 5) -> 
             f"{statistics.median(diffs):.1%} (median), {max(diffs):.1%} (max) in latency_s",
             soft_wrap=True,
         )
+    whole = [row for row in result.rows if row["scope"] != OP_SCOPE]
+    _render_in_model(result.rows, console)
     passes: dict[str, dict[str, float]] = {}
-    for row in result.rows:
+    for row in whole:
         passes.setdefault(row["workload"], {})[row["pass"]] = float(row["latency_s"])
     between = [relative_difference(t["1"], t["2"]) for t in passes.values() if "1" in t and "2" in t]
     if between:
@@ -81,14 +83,37 @@ def render_summary(result: SweepResult, console: Console, noisiest: int = 5) -> 
             f"{max(between):.1%} (max); each one's latency is its faster pass",
             soft_wrap=True,
         )
-    if result.rows:
+    if whole:
         table = Table(title="noisiest configurations (range of round medians / min)", title_justify="left")
         for column in ("workload", "pass", "latency_s", "median_s", "p90_s", "spread"):
             table.add_column(column, justify="left" if column == "workload" else "right")
-        for row in sorted(result.rows, key=lambda r: -float(r["spread"]))[:noisiest]:
+        for row in sorted(whole, key=lambda r: -float(r["spread"]))[:noisiest]:
             table.add_row(
                 row["workload"], row["pass"],
                 *(f"{float(row[c]) * 1e6:.1f} us" for c in ("latency_s", "median_s", "p90_s")),
                 f"{float(row['spread']):.1%}",
             )
         console.print(table)
+
+
+def _render_in_model(rows: list[dict], console: Console) -> None:
+    """Per model timed with --per-op: its op rows, and the sum of their latencies against the
+    model's own (uninstrumented) latency: what timing op by op costs or misses."""
+    sums: dict[tuple, float] = {}
+    counts: dict[tuple, int] = {}
+    models: dict[tuple, float] = {}
+    for row in rows:
+        key = (row["workload"], row["threads"], row["pass"])
+        if row["scope"] == OP_SCOPE:
+            sums[key] = sums.get(key, 0.0) + float(row["latency_s"])
+            counts[key] = counts.get(key, 0) + 1
+        elif row["role"] == MEASURE:
+            models[key] = float(row["latency_s"])
+    ratios = [sums[k] / models[k] for k in sums if k in models]
+    if ratios:
+        console.print(
+            f"in-model: {sum(counts.values())} op row(s) from {len(ratios)} model timing(s); the sum of a model's "
+            f"op latencies is {statistics.median(ratios):.2f}x its whole latency (median; "
+            f"{min(ratios):.2f}x-{max(ratios):.2f}x)",
+            soft_wrap=True,
+        )

@@ -22,16 +22,20 @@ from graphcal.load import InputSpec
 from graphcal.precision import Precision
 from graphcal.sweep.csvfile import (
     MEASURE,
+    MODEL_SCOPE,
+    OP_SCOPE,
     REPEAT,
     SWEEP_COLUMNS,
     _read_rows,
     append_rows,
+    complete_row,
     pass_number,
     read_header,
     repair_tail,
 )
+from graphcal.sweep.inmodel import in_model_rows
 from graphcal.sweep.protocol import Protocol, Timing, time_block
-from graphcal.sweep.workload import Workload, build_call, cost_workload
+from graphcal.sweep.workload import Workload, build_module, cost_workload
 
 # A configuration whose costed bytes exceed this share of the memory available now is refused.
 MEMORY_SHARE = 0.5
@@ -59,7 +63,7 @@ class SweepPlan:
     workloads: tuple[str, ...]          # MODEL texts, in grid order
     out: Path
     precision: Precision
-    threads: int
+    threads: tuple[int, ...]            # thread counts: every workload is timed at each
     protocol: Protocol
     grid: str                           # grid name, or "model"
     input_specs: tuple[InputSpec, ...] = ()
@@ -72,6 +76,7 @@ class SweepPlan:
     repeat_min: int = 3
     repeat_max: int = 10
     seed: int = 0
+    per_op: bool = False                # also time every op in place (graphcal.sweep.inmodel)
 
 
 @dataclass
@@ -98,8 +103,8 @@ class Progress:
 # --- checks before timing -----------------------------------------------------------------------
 
 def check_output(plan: SweepPlan, host_id: str) -> set[tuple]:
-    """Refuse an unusable output before any timing; return the finished (workload, pass)
-    pairs when resuming."""
+    """Refuse an unusable output before any timing; return the finished (workload, threads,
+    pass) triples when resuming."""
     out = plan.out
     parent = out.parent if str(out.parent) else Path(".")
     if out.is_dir():
@@ -124,16 +129,16 @@ def check_output(plan: SweepPlan, host_id: str) -> set[tuple]:
         )
     finished = set()
     for row in _read_rows(out):
-        if row.fields.get("role") == REPEAT:
+        if row.fields.get("role") == REPEAT or row.fields.get("scope") == OP_SCOPE:
             continue
-        theirs = (row.host_id, row.threads, row.dtype)
-        ours = (host_id, plan.threads, plan.precision.value)
-        if theirs != ours and not plan.force:
-            raise GraphcalError(
-                f"{row.source}: written with host {row.host_id}, {row.threads} threads, {row.dtype}; this run is "
-                f"host {host_id}, {plan.threads} threads, {plan.precision.value}. Pass --force to mix them"
-            )
-        finished.add((row.workload, pass_number(row)))
+        if (row.host_id, row.dtype) != (host_id, plan.precision.value) or row.threads not in plan.threads:
+            if not plan.force:
+                counts = ",".join(map(str, plan.threads))
+                raise GraphcalError(
+                    f"{row.source}: written with host {row.host_id}, {row.threads} threads, {row.dtype}; this run "
+                    f"is host {host_id}, {counts} threads, {plan.precision.value}. Pass --force to mix them"
+                )
+        finished.add((row.workload, row.threads, pass_number(row)))
     return finished
 
 
@@ -199,18 +204,35 @@ class _StopFlag:
             signal.signal(signal.SIGINT, self._previous)
 
 
-def plan_blocks(workloads: list[Workload], size: int, seed: int) -> list[list[Workload]]:
-    """Blocks of similar cost (sorted by flops + bytes, so a round's window is shared fairly),
-    in a seeded random order (so drift over the run does not follow size)."""
-    ordered = sorted(workloads, key=lambda w: (w.flops + w.bytes, w.text))
-    blocks = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+@dataclass(frozen=True)
+class Config:
+    """One configuration: a workload at a thread count."""
+
+    workload: Workload
+    threads: int
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.workload.text, self.threads)
+
+
+def plan_blocks(configs: list[Config], size: int, seed: int) -> list[list[Config]]:
+    """Blocks of one thread count and similar cost (sorted by flops + bytes, so a round's
+    window is shared fairly), in a seeded random order (so drift over the run does not follow
+    size or thread count)."""
+    blocks = []
+    for threads in sorted({c.threads for c in configs}):
+        ordered = sorted((c for c in configs if c.threads == threads),
+                         key=lambda c: (c.workload.flops + c.workload.bytes, c.workload.text))
+        blocks += [ordered[i : i + size] for i in range(0, len(ordered), size)]
     random.Random(seed).shuffle(blocks)
     return blocks
 
 
-def _row(w: Workload, t: Timing, plan: SweepPlan, host: dict, role: str, pass_: int) -> dict:
+def _row(c: Config, t: Timing, plan: SweepPlan, host: dict, role: str, pass_: int) -> dict:
+    w = c.workload
     row = {
-        "workload": w.text, "dtype": plan.precision.value, "threads": str(plan.threads),
+        "workload": w.text, "dtype": plan.precision.value, "threads": str(c.threads),
         "latency_s": repr(t.latency_s), "median_s": repr(t.median_s), "p90_s": repr(t.p90_s),
         "samples": str(t.samples), "flops": repr(float(w.flops)), "bytes": repr(float(w.bytes)),
         **host, "graphcal_version": __version__,
@@ -224,9 +246,10 @@ def _row(w: Workload, t: Timing, plan: SweepPlan, host: dict, role: str, pass_: 
         "unsupported_ops": w.unsupported,
         "grid": plan.grid,
         "pass": str(pass_),
+        "scope": MODEL_SCOPE if plan.per_op else "",
+        "inputs": " ".join(s.text for s in plan.input_specs),
     }
-    assert set(row) == set(SWEEP_COLUMNS)
-    return row
+    return complete_row(row)
 
 
 def _time_blocks(blocks, plan, host, role, pass_, progress, flag, started, result) -> list[dict]:
@@ -247,16 +270,33 @@ def _time_blocks(blocks, plan, host, role, pass_, progress, flag, started, resul
                 result.left += sum(len(b) for b in blocks[i:])
             break
         block_start = time.monotonic()
-        calls = [build_call(w.text, plan.precision, plan.input_specs) for w in block]
+        torch.set_num_threads(block[0].threads)
+        built = [build_module(c.workload.text, plan.precision, plan.input_specs) for c in block]
+        calls = [_call(module, inputs) for module, inputs in built]
         with torch.no_grad():
             # the callback runs inside this iteration, so `block` is this block
-            timings = time_block(calls, plan.protocol, on_switch=lambda j: progress.timing(block[j].text))  # noqa: B023
-        rows = [_row(w, t, plan, host, role, pass_) for w, t in zip(block, timings)]
+            timings = time_block(calls, plan.protocol, on_switch=lambda j: progress.timing(_label(block[j])))  # noqa: B023
+        rows = [_row(c, t, plan, host, role, pass_) for c, t in zip(block, timings)]
+        if plan.per_op and role == MEASURE:
+            for c, (module, inputs), row in zip(block, built, rows):
+                progress.timing(f"{_label(c)} op by op")
+                rows = rows + in_model_rows(module, inputs, row, plan.protocol)
         append_rows(plan.out, rows)
         written += rows
         progress.advance(len(block))
         durations.append(time.monotonic() - block_start)
     return written
+
+
+def _call(module, inputs):
+    def call():
+        return module(*inputs)
+
+    return call
+
+
+def _label(c: Config) -> str:
+    return f"{c.workload.text} @{c.threads}t"
 
 
 def run_sweep(plan: SweepPlan, progress: Progress | None = None, announce=lambda text: None) -> SweepResult:
@@ -272,16 +312,17 @@ def run_sweep(plan: SweepPlan, progress: Progress | None = None, announce=lambda
     chosen = list(plan.workloads) if plan.shard is None else plan.shard.take(list(plan.workloads))
     result = SweepResult(plan.out)
     costed = [cost_workload(text, plan.precision, plan.input_specs) for text in chosen]
+    configs = [Config(w, t) for t in plan.threads for w in costed]
     passes = range(1, plan.protocol.passes + 1)
-    todo = {p: [w for w in costed if (w.text, p) not in finished] for p in passes}
-    timed = [w for w in costed if any(w in todo[p] for p in passes)]
-    result.skipped = len(costed) * len(passes) - sum(len(t) for t in todo.values())
-    check_memory(timed)
-    for w in timed:
+    todo = {p: [c for c in configs if (*c.key, p) not in finished] for p in passes}
+    timed = [c for c in configs if any(c in todo[p] for p in passes)]
+    result.skipped = len(configs) * len(passes) - sum(len(t) for t in todo.values())
+    check_memory([c.workload for c in timed])
+    for w in {c.workload for c in timed}:
         if w.unsupported:
             result.notes.append(f"{w.text}: flops/bytes leave out ops predict cannot cost: {w.unsupported}")
-    if plan.threads > (os.cpu_count() or 1):
-        result.notes.append(f"{plan.threads} threads on {os.cpu_count()} logical cores: oversubscribed")
+    if max(plan.threads) > (os.cpu_count() or 1):
+        result.notes.append(f"{max(plan.threads)} threads on {os.cpu_count()} logical cores: oversubscribed")
     fresh = todo[passes[-1]]  # configurations whose last pass this run times
     repeats = (
         0
@@ -294,10 +335,11 @@ def run_sweep(plan: SweepPlan, progress: Progress | None = None, announce=lambda
         + f" into {plan.out}"
         + (f" ({result.skipped} configuration-pass(es) already there)" if result.skipped else "")
         + (f", shard {plan.shard.index}/{plan.shard.count}" if plan.shard else "")
-        + f", then re-timing {repeats} for repeatability; {plan.threads} thread(s), {plan.precision.value}"
+        + f", then re-timing {repeats} for repeatability; {','.join(map(str, plan.threads))} thread(s), "
+        + plan.precision.value
+        + (", every op timed in place" if plan.per_op else "")
     )
     threads_before = torch.get_num_threads()
-    torch.set_num_threads(plan.threads)
     progress.start(sum(len(t) for t in todo.values()) + repeats)
     try:
         with _StopFlag() as flag:
@@ -305,13 +347,13 @@ def run_sweep(plan: SweepPlan, progress: Progress | None = None, announce=lambda
                 blocks = plan_blocks(todo[p], plan.block_size, plan.seed + 1000 * (p - 1))
                 result.rows += _time_blocks(blocks, plan, host, MEASURE, p, progress, flag, started, result)
             if not result.stopped and repeats:
-                by_text = {r["workload"]: r for r in result.rows}  # the last pass's row
+                by_key = {(r["workload"], int(r["threads"])): r for r in result.rows if r["scope"] != OP_SCOPE}
                 picked = random.Random(plan.seed).sample(fresh, repeats)
                 again = _time_blocks(
                     plan_blocks(picked, plan.block_size, plan.seed + 1), plan, host, REPEAT, passes[-1],
                     progress, flag, started, result,
                 )
-                result.repeats = [(by_text[r["workload"]], r) for r in again]
+                result.repeats = [(by_key[(r["workload"], int(r["threads"]))], r) for r in again]
     finally:
         progress.stop()
         torch.set_num_threads(threads_before)

@@ -84,4 +84,7 @@ def convolution(node: OpNode) -> OpCost:
     # depthwise convolutions too: their channel blocks span groups)
     columns = out(node).shape[-spatial_dims - 1]
     depth = math.prod(w.shape[1:])  # C_in / groups x kernel elements per output
-    return io_cost(node, 2 * batch * math.prod(w.shape) * math.prod(spatial), MATRIX, "conv", (rows, depth, columns))
+    # A depthwise convolution (one input channel per group, several groups) is its own family:
+    # oneDNN runs it as a direct vector kernel, not an im2col GEMM, far below conv's rate.
+    family = "depthwise" if w.shape[1] == 1 and x.shape[-spatial_dims - 1] > 1 and not transposed else "conv"
+    return io_cost(node, 2 * batch * math.prod(w.shape) * math.prod(spatial), MATRIX, family, (rows, depth, columns))
