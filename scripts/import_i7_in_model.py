@@ -41,13 +41,10 @@ from graphcal import __version__
 from graphcal.cost import OpCost, cost_graph, cost_node
 from graphcal.load.graph import OpGraph, OpNode
 from graphcal.load.opjson import ops_from_json, ops_to_json
-from graphcal.sweep.csvfile import SWEEP_COLUMNS
+from graphcal.sweep.csvfile import MODEL_SCOPE, OP_SCOPE, SWEEP_COLUMNS, complete_row
 
 REPO = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO / "sweeps" / "data" / "i7-12700k"
-# The in-model columns (see graphcal/sweep/csvfile.py on main once they land there).
-IN_MODEL_COLUMNS = ("scope", "node", "target", "family", "ops")
-COLUMNS = SWEEP_COLUMNS + IN_MODEL_COLUMNS
 GRID = "branes-in-model"
 IMAGE = (3, 224, 224)
 # The source ran efficientnet_b1 at its own resolution, 240x240 (torchvision's EfficientNet_B1
@@ -55,7 +52,7 @@ IMAGE = (3, 224, 224)
 IMAGE_SIZE = {"efficientnet_b1": (3, 240, 240)}
 # Families whose FLOPs the source counts (convolution, linear, add, mul); it counts none for batch
 # norm, activations and pooling.
-SOURCE_COUNTED = ("conv", "linear", "elementwise")
+SOURCE_COUNTED = ("conv", "depthwise", "linear", "elementwise")
 WRAPPER = "fxnode__"
 
 
@@ -161,16 +158,14 @@ def costliest_family(ops: tuple[OpNode, ...]) -> str:
 def row_of(model: str, batch: int, ops: tuple[OpNode, ...], scope: str, node: str, latency_s: str,
            samples: str, timestamp: str) -> dict:
     total = sum(costs(ops), OpCost())
-    row = {c: "" for c in COLUMNS}
-    row.update(HOST)
-    row.update(
+    return complete_row(dict(
+        **HOST,
         workload=workload(model, batch), dtype="fp32", threads=str(ASSUMED_THREADS),
         latency_s=latency_s, samples=samples, flops=repr(total.flops), bytes=repr(total.bytes),
         graphcal_version=__version__, timestamp=timestamp, role="measure", grid=GRID, **{"pass": "1"},
         scope=scope, node=node, target="+".join(op.target for op in ops), family=costliest_family(ops),
         ops=ops_to_json(ops),
-    )
-    return row
+    ))
 
 
 def why_not(ops: tuple[OpNode, ...]) -> str | None:
@@ -223,7 +218,7 @@ def convert(source: Path) -> Imported:
             if reason:
                 result.left_out.append((raw, reason))
                 continue
-            row = row_of(model, batch, ops, "op", raw["nodes"], raw["mean_s"], raw["samples"], timestamp)
+            row = row_of(model, batch, ops, OP_SCOPE, raw["nodes"], raw["mean_s"], raw["samples"], timestamp)
             result.op_rows.append(row)
             if float(raw["flops"]) > 0:
                 counted = sum(c.flops for c in costs(ops) if c.family in SOURCE_COUNTED)
@@ -233,7 +228,7 @@ def convert(source: Path) -> Imported:
             else:
                 result.zero_flops[raw["op_type"]] += 1
         result.model_rows.append(
-            row_of(model, batch, traced.graph_ops, "model", model, run["sum_of_means_s"], "", timestamp)
+            row_of(model, batch, traced.graph_ops, MODEL_SCOPE, model, run["sum_of_means_s"], "", timestamp)
         )
     return result
 
@@ -287,7 +282,7 @@ def left_out_table(imported: Imported) -> str:
 
 def write(path: Path, rows: list[dict]) -> None:
     with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(COLUMNS), lineterminator="\n")
+        writer = csv.DictWriter(handle, fieldnames=list(SWEEP_COLUMNS), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
     print(f"{path.relative_to(REPO)}: {len(rows)} rows")
@@ -302,6 +297,7 @@ def recost(path: Path) -> None:
         ops = ops_from_json(row["ops"], f"{path.name}:{line}")
         total = sum(costs(ops), OpCost())
         row.update(flops=repr(total.flops), bytes=repr(total.bytes), family=costliest_family(ops))
+    rows = [complete_row(row) for row in rows]
     write(path, rows)
 
 
