@@ -2,13 +2,13 @@
 one held-out architecture at a time.
 
 For each of the six architectures, every subgraph row of its runs is predicted as the sum of the
-mapper's op times over the row's ops (graphcal.mapper.op_time, as predict does), and
+mapper's op times over the row's ops (graphcal.mapper.op_time through graphcal.evaluate, as
+predict, fit and compare do), and
 
 - per architecture: the MAPE of its runs' sums (predicted sum of its subgraphs against the
   measured sum, one figure per model/batch run), and the mean signed error;
-- per family (the cost family of the row's costliest op as graphcal costs it now, a grouped
-  convolution marked `/grouped` where the registry has no family of its own for it): the MAPE of
-  the held-out architecture's rows.
+- per family (the row's `family`: the cost family of its costliest op): the MAPE of the held-out
+  architecture's rows.
 
 With `--hw` the profile is used as it is for every architecture: the baseline of a profile that
 saw none of these rows. (A refit that leaves each architecture out plugs in at `profile_for`.)
@@ -19,76 +19,52 @@ saw none of these rows. (A refit that leaves each architecture out plugs in at `
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from import_i7_in_model import costliest_family  # the family a row is labelled with
 
-from graphcal.cost import OpCost, cost_node
+from graphcal.evaluate.costing import CostedRows, cost_rows, evaluate_profile
 from graphcal.evaluate.metrics import metrics
 from graphcal.hardware.profile import HardwareProfile, load_profile
-from graphcal.load.opjson import ops_from_json
-from graphcal.mapper import Target, op_time
 from graphcal.precision import Precision
+from graphcal.sweep.csvfile import SweepRow, read_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "sweeps" / "data" / "i7-12700k" / "in-model.csv"
 SHIPPED = ("i7-12700k", "i7-12700k-tiny", "i7-12700k-large")
 
 
-@dataclass(frozen=True)
-class Row:
-    run: str            # the workload: model and batch
-    architecture: str
-    family: str
-    measured_s: float
-    precision: Precision
-    threads: int
-    costs: tuple[OpCost, ...]
+def architecture(row: SweepRow) -> str:
+    """`torchvision:resnet18 b4` -> resnet18."""
+    return row.workload.split()[0].split(":")[-1]
 
 
-def family_of(ops) -> str:
-    """The costliest op's family, `conv/grouped` for a grouped convolution costed as `conv`."""
-    family = costliest_family(ops)
-    if family == "conv":
-        _, conv = max(((c.flops, c.bytes), op) for op in ops if (c := cost_node(op)) and c.family == "conv")
-        if int(conv.arg(6, "groups", 1) or 1) > 1:
-            return "conv/grouped"
-    return family
+def predict(rows: list[SweepRow], costed: CostedRows, profile_for: Callable[[str], HardwareProfile]) -> np.ndarray:
+    """Each row's latency on the profile its architecture gets: graphcal.evaluate's
+    evaluate_profile (the mapper's op_time summed over the row's ops, as fit and compare do)."""
+    predicted = np.zeros(len(rows))
+    by_arch: dict[str, list[int]] = defaultdict(list)
+    for i, row in enumerate(rows):
+        by_arch[architecture(row)].append(i)
+    for arch, index in by_arch.items():
+        predicted[index] = evaluate_profile(costed.take(np.array(index)), profile_for(arch)).latency_s
+    return predicted
 
 
-def read_rows(path: Path) -> list[Row]:
-    rows = []
-    with path.open(newline="") as handle:
-        for line, raw in enumerate(csv.DictReader(handle), start=2):
-            ops = ops_from_json(raw["ops"], f"{path.name}:{line}")
-            costs = tuple(c for c in (cost_node(op) for op in ops) if c is not None)
-            rows.append(Row(raw["workload"], raw["workload"].split()[0].split(":")[-1], family_of(ops),
-                            float(raw["latency_s"]), Precision.parse(raw["dtype"]), int(raw["threads"]), costs))
-    return rows
-
-
-def predict(row: Row, profile: HardwareProfile) -> float:
-    target = Target(profile, row.precision, row.threads)
-    return sum(op_time(cost, target).total_s for cost in row.costs)
-
-
-def evaluate(rows: list[Row], profile_for: Callable[[str], HardwareProfile]) -> dict:
+def evaluate(rows: list[SweepRow], costed: CostedRows, profile_for: Callable[[str], HardwareProfile]) -> dict:
     """Each architecture's rows predicted with `profile_for(architecture)`."""
-    predicted = np.array([predict(r, profile_for(r.architecture)) for r in rows])
-    measured = np.array([r.measured_s for r in rows])
+    predicted = predict(rows, costed, profile_for)
+    measured = np.array([r.latency_s for r in rows])
     runs: dict[str, list[int]] = defaultdict(list)
     for i, row in enumerate(rows):
-        runs[row.run].append(i)
+        runs[row.workload].append(i)
     run_names = sorted(runs, key=lambda w: (w.split()[0], int(w.split()[1][1:])))
     run_pred = np.array([predicted[runs[w]].sum() for w in run_names])
     run_meas = np.array([measured[runs[w]].sum() for w in run_names])
-    run_arch = np.array([rows[runs[w][0]].architecture for w in run_names])
+    run_arch = np.array([architecture(rows[runs[w][0]]) for w in run_names])
     architectures = {}
     for arch in sorted(set(run_arch)):
         mask = run_arch == arch
@@ -96,7 +72,7 @@ def evaluate(rows: list[Row], profile_for: Callable[[str], HardwareProfile]) -> 
         architectures[arch] = {**metrics(run_pred[mask], run_meas[mask]).as_dict(("n", "mape", "within_10")),
                                "mean_signed_error": float(signed.mean())}
     families = {}
-    labels = np.array([r.family for r in rows], dtype=object)
+    labels = np.array([r.fields["family"] for r in rows], dtype=object)
     for family in sorted(set(labels)):
         mask = labels == family
         signed = (predicted[mask] - measured[mask]) / measured[mask]
@@ -144,11 +120,14 @@ def main() -> None:
     parser.add_argument("--runs", action="store_true", help="also print every run's sums")
     parser.add_argument("--json", action="store_true", help="print JSON only")
     args = parser.parse_args()
-    rows = read_rows(args.data)
+    rows = read_sweep(args.data)
+    if not all(r.is_op and r.dtype == "fp32" for r in rows):
+        raise SystemExit(f"{args.data}: expected fp32 in-model op rows only")
+    costed = cost_rows(rows, Precision.FP32)
     results = {}
     for name in args.hw or SHIPPED:
         profile = load_profile(name)
-        results[name] = evaluate(rows, lambda _architecture, profile=profile: profile)
+        results[name] = evaluate(rows, costed, lambda _architecture, profile=profile: profile)
     if args.json:
         print(json.dumps(results, indent=1))
         return
