@@ -231,6 +231,12 @@ def test_copies_are_not_free():
     check(cost("aten._to_copy.default", (T(10),), T(10, dtype="bfloat16"), dtype="bfloat16"), 0, 40, 20)
 
 
+def test_dropout_in_eval_is_free_in_place_too():
+    # nn.Dropout(inplace=True) exports as aten.dropout_ (EfficientNet's classifier): eval is identity
+    for target in ("aten.dropout.default", "aten.dropout_.default"):
+        assert cost(target, (T(4, 8), 0.2, False), T(4, 8)) is None
+
+
 def test_conversion_without_change_is_free_and_with_change_copies():
     check(cost("aten.to.dtype", (T(10), "float32"), T(10)), 0, 0, 0)  # returns its input
     check(cost("aten.to.dtype", (T(10), "float16"), T(10, dtype="float16")), 0, 40, 20)  # 10*4; 10*2

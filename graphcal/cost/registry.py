@@ -94,6 +94,7 @@ FREE_OPS: frozenset[str] = frozenset(
         "aten.transpose_.default", "aten.t_.default", "aten.squeeze_.dim", "aten.unsqueeze_.default",
         # Identity in eval mode: graphcal costs inference graphs, traced in eval.
         "aten.dropout.default", "aten.feature_dropout.default", "aten.alpha_dropout.default",
+        "aten.dropout_.default", "aten.feature_dropout_.default", "aten.alpha_dropout_.default",  # inplace=True
         # Shape queries and assertions: no tensor data touched.
         "aten.sym_size.int", "aten.sym_numel.default", "aten.sym_stride.int",
         "aten.size.int", "aten.size.default", "aten.numel.default", "aten.dim.default",
