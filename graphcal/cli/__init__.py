@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import importlib
 import os
+import platform
 import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
 
 import typer
 
@@ -21,6 +24,36 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+
+def version_text() -> str:
+    """graphcal's, torch's and Python's versions; torch's read from its metadata, not imported."""
+    from graphcal import __version__
+
+    try:
+        torch_version = version("torch")
+    except PackageNotFoundError:
+        torch_version = "not installed"
+    return f"graphcal {__version__}\ntorch {torch_version}\npython {platform.python_version()}"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(version_text())
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", help="Print graphcal's, torch's and Python's versions.", is_eager=True,
+                     callback=_print_version),
+    ] = False,
+) -> None:
+    """Predict how fast a PyTorch model runs on a CPU, and calibrate the prediction on real timings."""
+
 
 # Each module registers its command(s) on `app` when imported.
 COMMAND_MODULES = ("predict", "compare", "profiles", "sweep", "fit")
