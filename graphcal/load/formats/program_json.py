@@ -14,7 +14,8 @@ GraphModuleDeserializer does:
   ("torch.float32"): no cost formula reads them.
 
 Anything outside that common subset (higher-order ops, symbolic shapes, scripted objects,
-archives too old to record argument kinds) raises NotPlain, and the caller uses torch's
+archives too old to record argument kinds, a schema major version other than SCHEMA_MAJOR, as a
+torch older or newer than the tested one may write) raises NotPlain, and the caller uses torch's
 deserializer instead: slower, never different.
 """
 
@@ -43,6 +44,10 @@ MEMORY_FORMATS = {
     4: "torch.preserve_format",
 }
 POSITIONAL, KEYWORD = 1, 2
+# The major version of torch._export.serde.schema this reader was written against (torch 2.13
+# writes 8.20; tests/test_program_json.py checks it against the installed torch). Another major
+# version goes to torch's deserializer, which reads what the installed torch can read.
+SCHEMA_MAJOR = 8
 GETITEM = "<built-in function getitem>"  # str(operator.getitem), as FX records it
 # Containers of inputs and outputs that torch's pytree knows without importing anything else;
 # any other type (a transformers ModelOutput, say) goes to torch, whose error names it.
@@ -75,6 +80,9 @@ class _Reader:
         self.tensors: dict[str, TensorMeta] = {}
 
     def read(self, model: str) -> tuple[OpGraph, list[TensorMeta], list[TensorMeta]]:
+        major = (self.program.get("schema_version") or {}).get("major", SCHEMA_MAJOR)
+        if major != SCHEMA_MAJOR:
+            raise NotPlain(f"program schema major version {major}, this reader knows {SCHEMA_MAJOR}")
         self.check_pytree_types()
         nodes: list[OpNode] = []
         for node in self.graph["nodes"]:
