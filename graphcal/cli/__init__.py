@@ -1,7 +1,9 @@
 """The `graphcal` command: a thin layer that parses options, calls the library and renders.
 
-`main()` turns GraphcalError into one line on stderr and exit code 2; GRAPHCAL_DEBUG=1 shows
-the traceback instead. Nothing here imports torch at module level, so `--help` stays fast.
+Exit codes: 0 ok; 1 a check the user asked for failed (CheckFailed: `--max-latency`, `--strict`);
+2 bad input or usage (GraphcalError, click's usage errors). `main()` turns either error into one
+line on stderr; GRAPHCAL_DEBUG=1 shows the traceback instead. Nothing here imports torch at
+module level, so `--help` stays fast.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from graphcal.errors import GraphcalError
+from graphcal.errors import CheckFailed, GraphcalError
 
 app = typer.Typer(
     name="graphcal",
@@ -67,8 +69,9 @@ def main() -> None:
     except GraphcalError as exc:
         if os.environ.get("GRAPHCAL_DEBUG"):
             raise
-        print(f"graphcal: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        kind = "check failed" if isinstance(exc, CheckFailed) else "error"
+        print(f"graphcal: {kind}: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print("graphcal: interrupted", file=sys.stderr)
         sys.exit(130)

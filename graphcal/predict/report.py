@@ -10,7 +10,8 @@ from rich.table import Table
 from graphcal.predict.prediction import Prediction
 
 
-def prediction_json(p: Prediction) -> dict[str, Any]:
+def prediction_json(p: Prediction, max_latency_s: float | None = None) -> dict[str, Any]:
+    """The JSON contract; `max_latency_s` and `within_budget` are null without a budget."""
     return {
         "model": p.model,
         "hardware": p.target.profile.name,
@@ -32,6 +33,8 @@ def prediction_json(p: Prediction) -> dict[str, Any]:
             for op in p.ops
         ],
         "unsupported_ops": p.unsupported,
+        "max_latency_s": max_latency_s,
+        "within_budget": None if max_latency_s is None else p.latency_s <= max_latency_s,
     }
 
 
@@ -93,3 +96,9 @@ def render_prediction(p: Prediction, console: Console, top: int) -> None:
             "[bold yellow]unsupported ops (not costed, latency is understated):[/] "
             + ", ".join(f"{t} x{n}" for t, n in p.unsupported.items())
         )
+
+
+def render_budget(p: Prediction, max_latency_s: float, console: Console) -> None:
+    within = p.latency_s <= max_latency_s
+    verdict = "[bold green]within[/]" if within else "[bold red]over[/]"
+    console.print(f"budget {human_time(max_latency_s)}: {verdict} ({human_time(p.latency_s)} predicted)")
