@@ -91,10 +91,15 @@ def render_prediction(p: Prediction, console: Console, top: int) -> None:
             op.time.bound,
         )
     console.print(table)
-    if p.unsupported:
+    render_unsupported(p.unsupported, console)
+
+
+def render_unsupported(unsupported: dict[str, int], console: Console) -> None:
+    """The line predict and compare print for ops without a cost formula (nothing when none)."""
+    if unsupported:
         console.print(
             "[bold yellow]unsupported ops (not costed, latency is understated):[/] "
-            + ", ".join(f"{t} x{n}" for t, n in p.unsupported.items())
+            + ", ".join(f"{t} x{n}" for t, n in unsupported.items())
         )
 
 
