@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from graphcal.cli import app
-from graphcal.cli.options import DtypeOption, InputShapeOption, input_specs
+from graphcal.cli.options import DtypeOption, InputShapeOption, TrustOption, input_specs
 
 sweep_app = typer.Typer(
     help="Time workloads on this machine and write one CSV row per configuration "
@@ -22,7 +22,8 @@ app.add_typer(sweep_app, name="sweep")
 
 GridOption = Annotated[
     Optional[str],
-    typer.Option("--grid", help="A shipped grid name (see sweeps/) or a path to a YAML grid file."),
+    typer.Option("--grid", help="A shipped grid name (mlp-default, ops-default, smoke-mlp, ...) or a path to a "
+                "YAML grid file."),
 ]
 OutOption = Annotated[
     Optional[Path],
@@ -64,7 +65,7 @@ def default_out(grid: str) -> Path:
 
 
 def _run(workloads, grid_name, protocol, out, threads, dtype, budget_s, resume, force, shard, passes,
-         shapes=()) -> None:
+         shapes=(), trust_pickle=False) -> None:
     import dataclasses
 
     import torch
@@ -82,6 +83,7 @@ def _run(workloads, grid_name, protocol, out, threads, dtype, budget_s, resume, 
         protocol=protocol if passes is None else dataclasses.replace(protocol, passes=passes),
         grid=grid_name,
         input_specs=shapes,
+        trust_pickle=trust_pickle,
         resume=resume,
         force=force,
         shard=Shard.parse(shard) if shard else None,
@@ -131,7 +133,11 @@ sweep_app.command(
 
 @sweep_app.command("model")
 def model(
-    models: Annotated[list[str], typer.Argument(help="MODELs as `graphcal predict` takes them.", show_default=False)],
+    models: Annotated[
+        list[str],
+        typer.Argument(help="MODELs as `graphcal predict` takes them: specs, .pt2, TorchScript (with "
+                       "--input-shape) or torch.save files (with --trust-pickle), factories.", show_default=False),
+    ],
     out: OutOption = None,
     threads: ThreadsOption = None,
     dtype: DtypeOption = "fp32",
@@ -140,9 +146,10 @@ def model(
     resume: ResumeOption = False,
     force: ForceOption = False,
     passes: PassesOption = None,
+    trust_pickle: TrustOption = False,
 ) -> None:
     """Time whole models end to end (for validating predictions)."""
     from graphcal.sweep.protocol import Protocol
 
     _run(models, "model", Protocol(), out, threads, dtype, budget_s, resume, force, None, passes,
-         input_specs(input_shape))
+         input_specs(input_shape), trust_pickle)
