@@ -14,10 +14,12 @@ from rich.table import Table
 from graphcal.cli import app
 from graphcal.cli.options import (
     DtypeOption,
+    FactoryArgOption,
     InputShapeOption,
     JsonOption,
     ThreadsOption,
     TrustOption,
+    factory_kwargs,
     input_specs,
     make_target,
 )
@@ -39,6 +41,7 @@ def compare(
     dtype: DtypeOption = "fp32",
     threads: ThreadsOption = None,
     input_shape: InputShapeOption = None,
+    factory_arg: FactoryArgOption = None,
     as_json: JsonOption = False,
     trust_pickle: TrustOption = False,
     strict: Annotated[
@@ -58,8 +61,10 @@ def compare(
     from graphcal.evaluate.costing import is_sweep_file
 
     if Path(model).is_file() and is_sweep_file(Path(model)):
-        if strict:
-            raise GraphcalError("--strict checks a MODEL's ops; a sweep CSV's rows are costed as their workloads")
+        if strict or factory_arg:
+            raise GraphcalError(
+                "--strict and --factory-arg are for a MODEL; a sweep CSV's rows are costed as their workloads"
+            )
         compare_sweep_file(Path(model), hw, threads, input_shape, as_json, plot)
         return
     if plot is not None:
@@ -68,8 +73,9 @@ def compare(
     from graphcal.predict import predict_graph
     from graphcal.predict.report import human_time, render_unsupported
 
+    kwargs = factory_kwargs(factory_arg)
     targets = [make_target(h, dtype, threads) for h in hw]
-    graph = load_graph(model, targets[0].precision, input_specs(input_shape), trust_pickle)
+    graph = load_graph(model, targets[0].precision, input_specs(input_shape), trust_pickle, kwargs)
     predictions = [predict_graph(graph, t, strict=strict) for t in targets]
     unsupported = predictions[0].unsupported  # one graph: the same ops go uncosted on every profile
     first = predictions[0].latency_s

@@ -11,18 +11,21 @@ from rich.console import Console
 from graphcal.cli import app
 from graphcal.cli.options import (
     DtypeOption,
+    FactoryArgOption,
     HwOption,
     InputShapeOption,
     JsonOption,
     ThreadsOption,
     TrustOption,
+    factory_kwargs,
     input_specs,
     make_target,
 )
 
 MODEL_HELP = (
     "A torch.export .pt2 archive, a TorchScript file (with --input-shape), a factory "
-    "package.module:function returning an nn.Module (with --input-shape), or a workload spec: "
+    "package.module:function returning an nn.Module (with --input-shape, and --factory-arg for its "
+    "arguments), or a workload spec: "
     "mlp:BATCH:D0xD1x...xDn, linear:BxINxOUT, matmul:MxKxN, add:N, or one op as `sweep ops` times it "
     "(conv2d:BxCxHxWxOxK[:sS][:pP][:gG], conv1d, bmm, sdpa, eltwise:OP:N, layer_norm, batch_norm, "
     "softmax, maxpool2d, avgpool2d, global_avgpool2d, embedding; grammar in the README)."
@@ -36,6 +39,7 @@ def predict(
     dtype: DtypeOption = "fp32",
     threads: ThreadsOption = None,
     input_shape: InputShapeOption = None,
+    factory_arg: FactoryArgOption = None,
     top: Annotated[int, typer.Option("--top", help="Rows in the table of costliest ops.", min=1)] = 15,
     as_json: JsonOption = False,
     strict: Annotated[
@@ -61,8 +65,9 @@ def predict(
     from graphcal.predict.report import prediction_json, render_budget, render_prediction
 
     budget_s = parse_duration(max_latency) if max_latency is not None else None
+    kwargs = factory_kwargs(factory_arg)
     target = make_target(hw, dtype, threads)
-    graph = load_graph(model, target.precision, input_specs(input_shape), trust_pickle)
+    graph = load_graph(model, target.precision, input_specs(input_shape), trust_pickle, kwargs)
     prediction = predict_graph(graph, target, strict=strict)
     if as_json:
         print(json.dumps(prediction_json(prediction, budget_s), indent=2))

@@ -11,7 +11,14 @@ from typing import Annotated, Optional
 import typer
 
 from graphcal.cli import app
-from graphcal.cli.options import DtypeOption, InputShapeOption, TrustOption, input_specs
+from graphcal.cli.options import (
+    DtypeOption,
+    FactoryArgOption,
+    InputShapeOption,
+    TrustOption,
+    factory_kwargs,
+    input_specs,
+)
 
 sweep_app = typer.Typer(
     help="Time workloads on this machine and write one CSV row per configuration "
@@ -65,7 +72,7 @@ def default_out(grid: str) -> Path:
 
 
 def _run(workloads, grid_name, protocol, out, threads, dtype, budget_s, resume, force, shard, passes,
-         shapes=(), trust_pickle=False) -> None:
+         shapes=(), trust_pickle=False, kwargs=None) -> None:
     import dataclasses
 
     import torch
@@ -84,6 +91,7 @@ def _run(workloads, grid_name, protocol, out, threads, dtype, budget_s, resume, 
         grid=grid_name,
         input_specs=shapes,
         trust_pickle=trust_pickle,
+        factory_kwargs=kwargs or {},
         resume=resume,
         force=force,
         shard=Shard.parse(shard) if shard else None,
@@ -147,9 +155,10 @@ def model(
     force: ForceOption = False,
     passes: PassesOption = None,
     trust_pickle: TrustOption = False,
+    factory_arg: FactoryArgOption = None,
 ) -> None:
     """Time whole models end to end (for validating predictions)."""
     from graphcal.sweep.protocol import Protocol
 
     _run(models, "model", Protocol(), out, threads, dtype, budget_s, resume, force, None, passes,
-         input_specs(input_shape), trust_pickle)
+         input_specs(input_shape), trust_pickle, factory_kwargs(factory_arg))

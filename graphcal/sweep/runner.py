@@ -64,6 +64,7 @@ class SweepPlan:
     grid: str                           # grid name, or "model"
     input_specs: tuple[InputSpec, ...] = ()
     trust_pickle: bool = False          # `sweep model` of a torch.save'd module, as predict --trust-pickle
+    factory_kwargs: dict = field(default_factory=dict)  # --factory-arg, for factory MODELs
     resume: bool = False
     force: bool = False
     shard: Shard | None = None
@@ -73,6 +74,12 @@ class SweepPlan:
     repeat_min: int = 3
     repeat_max: int = 10
     seed: int = 0
+
+    @property
+    def load_args(self) -> tuple:
+        """What loading a MODEL takes beyond its text and precision, as predict's options do:
+        (input_specs, trust_pickle, factory_kwargs)."""
+        return self.input_specs, self.trust_pickle, self.factory_kwargs
 
 
 @dataclass
@@ -248,7 +255,7 @@ def _time_blocks(blocks, plan, host, role, pass_, progress, flag, started, resul
                 result.left += sum(len(b) for b in blocks[i:])
             break
         block_start = time.monotonic()
-        calls = [build_call(w.text, plan.precision, plan.input_specs, plan.trust_pickle) for w in block]
+        calls = [build_call(w.text, plan.precision, *plan.load_args) for w in block]
         with torch.no_grad():
             # the callback runs inside this iteration, so `block` is this block
             timings = time_block(calls, plan.protocol, on_switch=lambda j: progress.timing(block[j].text))  # noqa: B023
@@ -272,7 +279,7 @@ def run_sweep(plan: SweepPlan, progress: Progress | None = None, announce=lambda
     finished = check_output(plan, host["host_id"])
     chosen = list(plan.workloads) if plan.shard is None else plan.shard.take(list(plan.workloads))
     result = SweepResult(plan.out)
-    costed = [cost_workload(text, plan.precision, plan.input_specs, plan.trust_pickle) for text in chosen]
+    costed = [cost_workload(text, plan.precision, *plan.load_args) for text in chosen]
     passes = range(1, plan.protocol.passes + 1)
     todo = {p: [w for w in costed if (w.text, p) not in finished] for p in passes}
     timed = [w for w in costed if any(w in todo[p] for p in passes)]

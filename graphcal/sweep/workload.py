@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from graphcal.errors import GraphcalError
-from graphcal.load.resolve import InputSpec, ModelKind, load_graph, model_kind
+from graphcal.load.resolve import InputSpec, ModelKind, check_factory_kwargs, load_graph, model_kind
 from graphcal.load.specs import parse_spec
 from graphcal.precision import Precision
 
@@ -23,26 +23,28 @@ class Workload:
 
 
 def cost_workload(
-    model: str, precision: Precision, input_specs: tuple[InputSpec, ...] = (), trust_pickle: bool = False
+    model: str, precision: Precision, input_specs: tuple[InputSpec, ...] = (), trust_pickle: bool = False,
+    factory_kwargs: dict | None = None,
 ) -> Workload:
     """Flops and bytes exactly as `graphcal predict MODEL` counts them."""
     from graphcal.cost import cost_graph
 
     text = parse_spec(model).text if model_kind(model) is ModelKind.SPEC else model
-    costed = cost_graph(load_graph(text, precision, input_specs, trust_pickle))
+    costed = cost_graph(load_graph(text, precision, input_specs, trust_pickle, factory_kwargs))
     total = costed.total
     unsupported = "; ".join(f"{t} x{n}" for t, n in sorted(costed.unsupported.items()))
     return Workload(text, total.flops, total.bytes, unsupported)
 
 
 def build_call(
-    model: str, precision: Precision, input_specs: tuple[InputSpec, ...] = (), trust_pickle: bool = False
+    model: str, precision: Precision, input_specs: tuple[InputSpec, ...] = (), trust_pickle: bool = False,
+    factory_kwargs: dict | None = None,
 ) -> Callable[[], object]:
     """MODEL built on the CPU in eval mode with random inputs, as `call()` -> its output.
 
     The caller times it under `torch.no_grad()` with the thread count already set.
     """
-    module, inputs = build_module(model, precision, input_specs, trust_pickle)
+    module, inputs = build_module(model, precision, input_specs, trust_pickle, factory_kwargs)
 
     def call():
         return module(*inputs)
@@ -51,16 +53,18 @@ def build_call(
 
 
 def build_module(
-    model: str, precision: Precision, input_specs: tuple[InputSpec, ...] = (), trust_pickle: bool = False
+    model: str, precision: Precision, input_specs: tuple[InputSpec, ...] = (), trust_pickle: bool = False,
+    factory_kwargs: dict | None = None,
 ):
     """(nn.Module, inputs) on the CPU for anything `load_graph` accepts: every MODEL form
     `graphcal predict` takes, checked (and refused in one line) as predict checks it."""
     kind = model_kind(model)
+    check_factory_kwargs(model, kind, factory_kwargs)
     if kind is ModelKind.FILE:
         return _file_module(Path(model), precision, input_specs, trust_pickle)
     if kind is ModelKind.SPEC:
         return parse_spec(model).build(dtype=precision.torch_dtype_name, device="cpu")
-    return _factory_module(model, precision, input_specs)
+    return _factory_module(model, precision, input_specs, factory_kwargs or {})
 
 
 def _file_module(path: Path, precision: Precision, input_specs: tuple[InputSpec, ...], trust_pickle: bool):
@@ -112,13 +116,13 @@ def _exported_module(path: Path):
     return program.module(), tuple(inputs)
 
 
-def _factory_module(ref: str, precision: Precision, input_specs: tuple[InputSpec, ...]):
+def _factory_module(ref: str, precision: Precision, input_specs: tuple[InputSpec, ...], kwargs: dict):
     """The factory's module (imported and checked as predict does) with random inputs."""
     from graphcal.load.formats.common import require_input_specs
     from graphcal.load.formats.factory import build_module as build_factory_module
 
     require_input_specs(input_specs, ref, "a factory")
-    module = build_factory_module(ref, precision)
+    module = build_factory_module(ref, precision, kwargs)
     return module.eval(), _random_inputs(input_specs, precision)
 
 
