@@ -65,7 +65,7 @@ def normalised(graph):
             return tuple(value(x) for x in v)
         return str(v)
 
-    return [(n.name, n.target, value(n.args), {k: value(x) for k, x in n.kwargs.items()}, n.outputs)
+    return [(n.name, n.target, value(n.args), {k: value(x) for k, x in n.kwargs.items()}, n.outputs, n.module)
             for n in graph.nodes]
 
 

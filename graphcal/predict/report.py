@@ -7,6 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from graphcal.predict.breakdown import Group
 from graphcal.predict.prediction import Prediction
 
 
@@ -59,6 +60,13 @@ def short_target(target: str) -> str:
 
 
 def render_prediction(p: Prediction, console: Console, top: int) -> None:
+    render_header(p, console)
+    render_op_table(p, console, top)
+    render_unsupported(p.unsupported, console)
+
+
+def render_header(p: Prediction, console: Console) -> None:
+    """The predicted latency, and the totals with the share of each bound."""
     total = p.latency_s
     bounds: dict[str, float] = {}
     for op in p.ops:
@@ -72,6 +80,11 @@ def render_prediction(p: Prediction, console: Console, top: int) -> None:
     console.print(
         f"{len(p.ops)} costed ops, {human_count(p.flops, 'FLOP')}, {human_count(p.bytes, 'B')} moved; {shares}"
     )
+
+
+def render_op_table(p: Prediction, console: Console, top: int) -> None:
+    """The costliest `top` ops."""
+    total = p.latency_s
     table = Table(title=f"costliest {min(top, len(p.ops))} of {len(p.ops)} ops")
     for column in ("op", "target", "time", "share", "FLOPs", "bytes", "FLOP/B", "bound"):
         names = column in ("op", "target")
@@ -91,7 +104,6 @@ def render_prediction(p: Prediction, console: Console, top: int) -> None:
             op.time.bound,
         )
     console.print(table)
-    render_unsupported(p.unsupported, console)
 
 
 def render_unsupported(unsupported: dict[str, int], console: Console) -> None:
@@ -107,3 +119,22 @@ def render_budget(p: Prediction, max_latency_s: float, console: Console) -> None
     within = p.latency_s <= max_latency_s
     verdict = "[bold green]within[/]" if within else "[bold red]over[/]"
     console.print(f"budget {human_time(max_latency_s)}: {verdict} ({human_time(p.latency_s)} predicted)")
+
+
+def render_groups(p: Prediction, groups: list[Group], by: str, console: Console, top: int) -> None:
+    """The costliest `top` groups of a --group-by breakdown."""
+    total = p.latency_s
+    table = Table(title=f"costliest {min(top, len(groups))} of {len(groups)} {by} groups")
+    for column in (by, "ops", "time", "share", "FLOPs", "bytes"):
+        table.add_column(column, justify="left" if column == by else "right",
+                         overflow="fold" if column == by else "ellipsis", min_width=8 if column == by else None)
+    for g in groups[:top]:
+        table.add_row(
+            short_target(g.key) if by == "op" else g.key,
+            str(g.ops),
+            human_time(g.time_s),
+            f"{g.time_s / total:.1%}" if total else "-",
+            human_count(g.flops),
+            human_count(g.bytes, "B"),
+        )
+    console.print(table)
