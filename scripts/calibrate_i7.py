@@ -21,7 +21,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "sweeps" / "data" / "i7-12700k"
-CONFIGS = REPO / "configs" / "hardware"
+CONFIGS = REPO / "graphcal" / "data" / "hardware"
 # profile -> (base, calibration rows, validation rows, what it is for, parameters held)
 VARIANTS = {
     "i7-12700k": ("i7-12700k-spec", "calibration.csv", "validation.csv", "all measured shapes", ""),
