@@ -1,7 +1,8 @@
 """The `graphcal` command: a thin layer that parses options, calls the library and renders.
 
-`main()` turns GraphcalError into one line on stderr and exit code 2; GRAPHCAL_DEBUG=1 shows
-the traceback instead. Nothing here imports torch at module level, so `--help` stays fast.
+`main()` turns GraphcalError, and click's usage errors, into one line on stderr and exit code 2;
+GRAPHCAL_DEBUG=1 shows the traceback of a GraphcalError instead. Nothing here imports torch at
+module level, so `--help` stays fast.
 """
 
 from __future__ import annotations
@@ -28,6 +29,16 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"graphcal.cli.{_name}")
 
 
+def usage_line(exc) -> str:
+    """Click's usage error as one line: the command, its message and where help is (click's own
+    show() prints a usage block of 4 lines or more)."""
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
+        return message
+    return f"{ctx.command_path}: {message} (see `{ctx.command_path} --help`)"
+
+
 def main() -> None:
     try:
         code = app(standalone_mode=False)
@@ -46,7 +57,7 @@ def main() -> None:
         if "Exit" in kinds:
             sys.exit(exc.exit_code)
         if "ClickException" in kinds:
-            exc.show()
+            print(f"graphcal: error: {usage_line(exc)}", file=sys.stderr)
             sys.exit(2)
         if "Abort" in kinds:
             print("graphcal: interrupted", file=sys.stderr)

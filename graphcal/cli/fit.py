@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from graphcal.cli import app
-from graphcal.cli.options import JsonOption
+from graphcal.cli.options import JsonOption, finite
 
 
 @app.command()
@@ -31,7 +31,8 @@ def fit(
         typer.Option("--out", help="Where to write the fitted profile (.yaml); nothing is written if the fit fails."),
     ],
     holdout: Annotated[
-        float, typer.Option("--holdout", help="Share of rows held out (per regime) to measure the error on.")
+        float, typer.Option("--holdout", help="Share of rows held out (per regime) to measure the error on.",
+                            callback=finite)
     ] = 0.2,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the holdout split.")] = 0,
     fix: Annotated[

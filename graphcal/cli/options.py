@@ -52,3 +52,12 @@ def make_target(hw: str, dtype: str, threads: Optional[int]) -> Target:
 
 def input_specs(shapes: Optional[list[str]]) -> tuple[InputSpec, ...]:
     return tuple(InputSpec.parse(s) for s in shapes or ())
+
+
+def finite(value: Optional[float]) -> Optional[float]:
+    """An option callback: NaN and infinities are usage errors (they pass click's min/max)."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number")
+    return value

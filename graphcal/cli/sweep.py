@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from graphcal.cli import app
-from graphcal.cli.options import DtypeOption, InputShapeOption, input_specs
+from graphcal.cli.options import DtypeOption, InputShapeOption, finite, input_specs
 
 sweep_app = typer.Typer(
     help="Time workloads on this machine and write one CSV row per configuration "
@@ -35,7 +35,8 @@ ThreadsOption = Annotated[
 BudgetOption = Annotated[
     Optional[float],
     typer.Option(
-        "--budget-s", help="Stop cleanly (exit 0) before a block that would run past this many seconds.", min=0
+        "--budget-s", help="Stop cleanly (exit 0) before a block that would run past this many seconds.", min=0,
+        callback=finite,
     ),
 ]
 ResumeOption = Annotated[
