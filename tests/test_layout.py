@@ -17,6 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "graphcal"
 LAYERS = (
     "errors",      # leaf: the project's error type
     "precision",   # leaf: the precision enum
+    "yamlfile",    # leaf: strict YAML for profiles and grids
     "hardware",    # profiles, host detection, atomic writing, profiles init
     "load",        # MODEL -> OpGraph (specs, trace, graph, file formats, factories)
     "cost",        # OpGraph -> [OpCost]

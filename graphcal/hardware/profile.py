@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from graphcal.errors import GraphcalError
 from graphcal.precision import Precision
+from graphcal.yamlfile import load_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_DIR = REPO_ROOT / "configs" / "hardware"
 USER_DIR_ENV = "GRAPHCAL_PROFILE_DIR"
+MAX_EXTENDS = 32  # profiles in one `extends` chain; far more than any real variant needs
 
 # The calibrated coefficients of one precision; each is applied in exactly one mapper function.
 COEFFICIENTS = (
@@ -238,10 +238,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise GraphcalError(f"cannot read hardware profile {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise GraphcalError(f"{path.name}: not a hardware profile (binary, not YAML text)") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise GraphcalError(f"{path.name}: not valid YAML: {exc}") from None
+    data = load_yaml(text, path.name)
     if not isinstance(data, dict):
         raise GraphcalError(f"{path.name}: a hardware profile must be a YAML mapping")
     return data
@@ -252,6 +249,11 @@ def _load_chain(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     if path in seen:
         chain = " -> ".join(p.name for p in seen + (path,))
         raise GraphcalError(f"{path.name}: `extends` forms a cycle: {chain}")
+    if len(seen) >= MAX_EXTENDS:
+        raise GraphcalError(
+            f"{seen[0].name}: the `extends` chain is deeper than {MAX_EXTENDS} profiles (at {path.name}); "
+            "a variant should extend its base directly"
+        )
     data = _read_yaml(path)
     parent_ref = data.get("extends")
     if parent_ref is None:

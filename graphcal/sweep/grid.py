@@ -28,11 +28,10 @@ import string
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-import yaml
-
 from graphcal.errors import GraphcalError
 from graphcal.load.specs import parse_spec
 from graphcal.sweep.protocol import Protocol
+from graphcal.yamlfile import load_yaml
 
 GRID_DIR = Path(__file__).resolve().parents[2] / "sweeps"
 GRID_KEYS = ("kind", "description", "workloads", "products", "protocol")
@@ -75,9 +74,12 @@ def load_grid(name_or_path: str, kind: str) -> Grid:
     path = resolve_grid(name_or_path)
     where = path.name
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise GraphcalError(f"{where}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise GraphcalError(f"{where}: not a grid (binary, not YAML text)") from None
+    except OSError as exc:
+        raise GraphcalError(f"cannot read grid {path}: {exc.strerror or exc}") from None
+    data = load_yaml(text, where)
     if not isinstance(data, dict):
         raise GraphcalError(f"{where}: a grid is a mapping with keys {', '.join(GRID_KEYS)}")
     unknown = [k for k in data if k not in GRID_KEYS]
@@ -162,6 +164,11 @@ def _check_values(values, where: str) -> None:
 
 COUNTS = ("rounds", "max_rounds", "min_samples", "warmup_calls", "passes")
 COUNTS_AT_LEAST_1 = ("rounds", "max_rounds", "min_samples", "passes")
+# Upper bounds, so that a typo cannot start a sweep that never ends: durations (`*_s`) at most a
+# minute, counts at most these, max_contention a share.
+MAX_SETTING = {"rounds": 1000, "max_rounds": 1000, "min_samples": 100_000, "warmup_calls": 100_000, "passes": 100,
+               "max_contention": 1.0}
+MAX_SECONDS = 60.0
 
 
 def _protocol(value, where: str) -> Protocol:
@@ -176,5 +183,8 @@ def _protocol(value, where: str) -> Protocol:
             raise GraphcalError(f"{where}: protocol: unknown setting {key!r}; known: {', '.join(known)}")
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or (v == 0 and key in COUNTS_AT_LEAST_1):
             raise GraphcalError(f"{where}: protocol.{key}: must be a positive number, got {v!r}")
+        limit = MAX_SETTING.get(key, MAX_SECONDS)
+        if v > limit:
+            raise GraphcalError(f"{where}: protocol.{key}: must be at most {limit:g}, got {v!r}")
         settings[key] = int(v) if key in COUNTS else float(v)
     return Protocol(**settings)
