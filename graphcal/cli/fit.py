@@ -48,7 +48,9 @@ def fit(
     dtype: Annotated[
         Optional[str], typer.Option("--dtype", help="Fit this precision's rows (default: the only one in the sweeps).")
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Fit rows from several hosts together.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing --out; fit rows from several hosts together.")
+    ] = False,
     as_json: JsonOption = False,
     plot: Annotated[
         Optional[Path],
@@ -71,7 +73,7 @@ def fit(
     from graphcal.hardware.write import check_out, write_profile
 
     options = FitOptions(holdout=holdout, seed=seed, fixed=P.parse_fixed(fix), dtype=dtype, force=force)
-    check_out(out, base)
+    check_out(out, base, force)
     if plot is not None:
         require_matplotlib()
     stderr = Console(stderr=True)

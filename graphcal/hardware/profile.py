@@ -203,7 +203,8 @@ def is_profile_path(ref: str) -> bool:
 
 def resolve_path(ref: str, relative_to: Path | None = None) -> Path:
     """A profile reference is a path (it exists, or contains a separator or .yaml) or a name
-    looked up in the user directory, then among the shipped profiles."""
+    looked up in the user directory, then among the shipped profiles; a name in both is an
+    error (shadow_message), except in a shipped profile's `extends`, which means the shipped one."""
     if is_profile_path(ref):
         path = Path(ref).expanduser()
         if not path.is_absolute() and relative_to is not None:
@@ -211,8 +212,12 @@ def resolve_path(ref: str, relative_to: Path | None = None) -> Path:
         if not path.is_file():
             raise GraphcalError(f"hardware profile file {ref!r} not found")
         return path
-    for directory in (user_profile_dir(), SHIPPED_DIR):
-        candidate = directory / f"{ref}.yaml"
+    shipped, user = SHIPPED_DIR / f"{ref}.yaml", user_profile_dir() / f"{ref}.yaml"
+    if relative_to is not None and relative_to.resolve() == SHIPPED_DIR.resolve() and shipped.is_file():
+        return shipped  # a shipped profile extends shipped ones: no user file can change its chain
+    if shipped.is_file() and user.is_file():
+        raise GraphcalError(shadow_message(ref, user))
+    for candidate in (user, shipped):
         if candidate.is_file():
             return candidate
     names = [p.stem for p in user_profiles() + shipped_profiles()]
@@ -220,6 +225,37 @@ def resolve_path(ref: str, relative_to: Path | None = None) -> Path:
         f"unknown hardware profile {ref!r}: known profiles are {', '.join(names) or 'none'} "
         f"(or give a path to a .yaml file; user profiles live in {user_profile_dir()})"
     )
+
+
+def shadow_message(name: str, user_path: Path) -> str:
+    """A user profile may not take a shipped profile's name: `--hw NAME` would mean two things,
+    and which one won used to be silent (a 49.7 ms prediction instead of 5.93 ms)."""
+    return (
+        f"profile name {name!r} is both shipped and in your profile directory ({user_path}); rename your "
+        "file (a user profile may not shadow a shipped one), or give its path to use it"
+    )
+
+
+def shadowed_user_profiles() -> set[str]:
+    """Names of user profiles that a shipped profile has too (refused by name; see shadow_message)."""
+    return {p.stem for p in user_profiles()} & {p.stem for p in shipped_profiles()}
+
+
+def chain_files(ref: str | Path) -> list[Path]:
+    """The files a profile is built from: itself, then each `extends` parent in turn (resolved
+    paths; stops quietly at a broken link, a cycle or MAX_EXTENDS: loading reports those)."""
+    path = (ref if isinstance(ref, Path) else resolve_path(ref)).resolve()
+    files: list[Path] = []
+    while path not in files and len(files) <= MAX_EXTENDS:
+        files.append(path)
+        try:
+            parent = _read_yaml(path).get("extends")
+            if not isinstance(parent, str):
+                break
+            path = resolve_path(parent, relative_to=path.parent).resolve()
+        except GraphcalError:
+            break
+    return files
 
 
 def load_profile(ref: str | Path) -> HardwareProfile:
