@@ -53,8 +53,9 @@ def compare(
     """Predict MODEL on each --hw profile, side by side, with the ratio to the first; or, for a
     sweep CSV, every row beside its measurement (MAPE overall, by regime and by op class)."""
     from graphcal.evaluate.costing import is_sweep_file
+    from graphcal.load.resolve import is_existing_path
 
-    if Path(model).is_file() and is_sweep_file(Path(model)):
+    if is_existing_path(model) and Path(model).is_file() and is_sweep_file(Path(model)):
         compare_sweep_file(Path(model), hw, threads, input_shape, as_json, plot)
         return
     if plot is not None:

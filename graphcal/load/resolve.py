@@ -41,6 +41,15 @@ class InputSpec:
         return cls(shape, dtype or None)
 
 
+def is_existing_path(text: str) -> bool:
+    """Whether `text` names an existing file or directory; False for a text that cannot be a
+    path (too long for the file system, a NUL byte) instead of OSError or ValueError."""
+    try:
+        return Path(text).exists()
+    except (OSError, ValueError):
+        return False
+
+
 class ModelKind(Enum):
     FILE = "file"
     SPEC = "spec"
@@ -50,7 +59,7 @@ class ModelKind(Enum):
 def model_kind(model: str) -> ModelKind:
     """What MODEL names, in this order of checks (the one resolver predict, compare and sweep
     use), or an error saying what it is not."""
-    if Path(model).exists():
+    if is_existing_path(model):
         return ModelKind.FILE
     if looks_like_spec(model):
         return ModelKind.SPEC
@@ -85,8 +94,12 @@ def load_graph(
 
 def graph_of_spec(text: str, precision: Precision) -> OpGraph:
     """Trace a workload spec on the meta device: nothing is allocated."""
+    from graphcal.load.formats.common import first_line
     from graphcal.load.trace import export_module
 
     spec = parse_spec(text)
-    module, inputs = spec.build(dtype=precision.torch_dtype_name, device="meta")
-    return export_module(module, inputs, spec.text)
+    try:
+        module, inputs = spec.build(dtype=precision.torch_dtype_name, device="meta")
+        return export_module(module, inputs, spec.text)
+    except (RuntimeError, ValueError, OverflowError) as exc:  # e.g. sizes whose product overflows int64
+        raise GraphcalError(f"workload spec {spec.text!r}: torch cannot build it ({first_line(exc)})") from None
