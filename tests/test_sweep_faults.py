@@ -141,3 +141,15 @@ def test_a_refused_run_leaves_no_empty_file(tmp_path, run_cli):
     result = run_cli("sweep", "mlp", "--grid", grid, "--out", out, "--threads", "1")
     assert result.code == 2 and "too large" in result.stderr
     assert not out.exists()
+
+
+def test_a_grid_product_too_large_to_expand_is_one_line(tmp_path):
+    from graphcal.sweep.grid import load_grid
+
+    grid = tmp_path / "g.yaml"
+    values = list(range(1, 101))
+    grid.write_text(f"kind: mlp\nproducts:\n  - template: 'mlp:{{a}}:{{b}}x{{c}}'\n    a: {values}\n"
+                    f"    b: {values}\n    c: {values}\n")  # 100^3 workloads
+    with pytest.raises(GraphcalError) as excinfo:
+        load_grid(str(grid), "mlp")
+    assert "expands to 1000000 workloads" in one_line(excinfo)

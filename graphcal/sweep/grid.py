@@ -23,6 +23,7 @@ dimension is an error naming the grid before anything is timed. Shipped grids li
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import string
 from dataclasses import dataclass, fields
@@ -37,6 +38,7 @@ GRID_DIR = Path(__file__).resolve().parents[2] / "sweeps"
 GRID_KEYS = ("kind", "description", "workloads", "products", "protocol")
 KINDS = {"mlp": ("mlp",), "ops": None}  # kind -> spec kinds it may hold (None: any)
 _VALUE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MAX_WORKLOADS = 100_000  # products expand before anything is checked: bound them first
 
 
 @dataclass(frozen=True)
@@ -147,6 +149,9 @@ def _expanded(products, where: str) -> list[str]:
                 raise GraphcalError(f"{at}: unknown key {name!r}: not a placeholder of {template!r}")
             _check_values(variables[name], f"{at}.{name}")
         names = list(variables)
+        count = math.prod(len(variables[n]) for n in names)
+        if len(texts) + count > MAX_WORKLOADS:
+            raise GraphcalError(f"{at}: expands to {count} workloads; a grid holds at most {MAX_WORKLOADS}")
         for combo in itertools.product(*(variables[n] for n in names)):
             texts.append(template.format(**dict(zip(names, combo))))
     return texts
