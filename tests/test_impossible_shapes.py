@@ -79,3 +79,17 @@ def test_absurd_specs_are_one_line(run_cli, model, words, command):
     assert result.code == 2 and result.stdout == ""
     (line,) = result.stderr.splitlines()
     assert words in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["predict", "mlp:1:8x8", "--hw", "i7-12700k", "--input-shape", "9" * 5000],
+        ["sweep", "mlp", "--grid", "smoke-mlp", "--out", "x.csv", "--shard", "1/" + "9" * 5000],
+    ],
+)
+def test_a_5000_digit_number_in_an_option_is_one_line(run_cli, tmp_path, monkeypatch, args):
+    monkeypatch.chdir(tmp_path)
+    result = run_cli(*args)  # was ValueError: Exceeds the limit (4300 digits) for integer string conversion
+    assert result.code == 2 and len(result.stderr.splitlines()) == 1
+    assert not (tmp_path / "x.csv").exists()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from graphcal.errors import GraphcalError
 from graphcal.load.graph import OpGraph
-from graphcal.load.specs import looks_like_spec, parse_spec
+from graphcal.load.specs import MAX_SPEC_CHARS, looks_like_spec, parse_spec
 from graphcal.precision import Precision
 
 FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -30,7 +30,7 @@ class InputSpec:
     @classmethod
     def parse(cls, text: str) -> InputSpec:
         shape_text, _, dtype = text.partition(":")
-        if not re.fullmatch(r"[0-9]+(x[0-9]+)*", shape_text):
+        if not re.fullmatch(r"[0-9]{1,19}(x[0-9]{1,19})*", shape_text) or len(text) > MAX_SPEC_CHARS:
             raise GraphcalError(
                 f"malformed --input-shape {text!r}: expected dimensions joined by x, "
                 "optionally with a dtype, e.g. 1x3x224x224 or 1x128:int64"

@@ -47,7 +47,7 @@ class Shard:
     @classmethod
     def parse(cls, text: str) -> Shard:
         i, _, n = text.partition("/")
-        if not (i.isdigit() and n.isdigit()) or not 1 <= int(i) <= int(n):
+        if not (i.isdigit() and n.isdigit() and len(i) <= 9 and len(n) <= 9) or not 1 <= int(i) <= int(n):
             raise GraphcalError(f"--shard {text!r}: expected I/N with 1 <= I <= N, e.g. 1/4")
         return cls(int(i), int(n))
 
