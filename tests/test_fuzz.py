@@ -225,6 +225,23 @@ def test_specs_parse_or_fail_in_one_line(text):
     works_or_one_line(parse_spec, text)
 
 
+OPTION_TEXT = st.one_of(
+    st.text(alphabet="0123456789x/:-. abcint64float", max_size=30),
+    st.lists(DIM, min_size=1, max_size=4).map("x".join),
+    st.sampled_from(["9" * 5000, "1/" + "9" * 5000, "1x" + "9" * 5000 + ":int64", "0/0", "1/1"]),
+)
+
+
+@fuzz(200)
+@given(text=OPTION_TEXT)
+def test_input_shapes_and_shards_parse_or_fail_in_one_line(text):
+    from graphcal.load import InputSpec
+    from graphcal.sweep.runner import Shard
+
+    works_or_one_line(InputSpec.parse, text)
+    works_or_one_line(Shard.parse, text)
+
+
 @fuzz(25)
 @given(text=spec_text())
 def test_predict_on_specs_works_or_fails_in_one_line(run_cli, text):
