@@ -173,8 +173,10 @@ def op_time(cost: OpCost, target: Target) -> OpTime:
     else:
         rate = vector_compute_rate(target)
     factor = family_rate_factor(cost, target)
+    # NB: an op on empty tensors (a 0 dimension: batch norm's saved statistics in eval) does no
+    # work, and a GEMM of 0 rows has no rate to divide by: its compute and memory times are 0
     return OpTime(
-        compute_s=cost.flops / (rate * factor),
-        memory_s=cost.bytes / (memory_rate(cost.bytes, target) * factor),
+        compute_s=cost.flops / (rate * factor) if cost.flops else 0.0,
+        memory_s=cost.bytes / (memory_rate(cost.bytes, target) * factor) if cost.bytes else 0.0,
         overhead_s=op_overhead(cost, target),
     )

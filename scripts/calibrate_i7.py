@@ -49,7 +49,7 @@ def main() -> None:
         out = CONFIGS / f"{name}.yaml"
         fix = ("--fix", fixed) if fixed else ()
         fit = graphcal("fit", str((DATA / calibration).relative_to(REPO)), "--base", base,
-                       "--out", str(out.relative_to(REPO)), "--seed", "0", *fix)
+                       "--out", str(out.relative_to(REPO)), "--seed", "0", "--force", *fix)
         check = graphcal("compare", str((DATA / validation).relative_to(REPO)), "--hw", str(out.relative_to(REPO)))
         document = yaml.safe_load(out.read_text())
         document["name"] = name

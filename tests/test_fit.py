@@ -105,7 +105,7 @@ def test_a_coefficient_without_rows_keeps_its_base_value_and_the_report_says_so(
     result = run_cli("fit", sweep, "--base", base, "--out", out)
     assert result.code == 0, result.stderr
     assert "instruction_efficiency: no rows in its regime" in " ".join(result.stdout.split())
-    report = fit_json(run_cli, sweep, "--base", base, "--out", out)
+    report = fit_json(run_cli, sweep, "--base", base, "--out", out, "--force")
     entry = report["provenance"]["parameters"]["instruction_efficiency"]
     assert entry["status"] == "no rows" and entry["stderr"] is None
     assert report["coefficients"]["instruction_efficiency"] == S.BASE["instruction_efficiency"]
@@ -266,6 +266,6 @@ def test_a_failed_fit_writes_nothing(run_cli, rows, tmp_path, monkeypatch):
     assert "did not converge" in message and "nothing was written" in message
     previous = tmp_path / "previous.yaml"
     previous.write_text("kept: true\n")
-    result = run_cli("fit", sweep, "--base", base, "--out", previous)
-    assert result.code == 2 and previous.read_text() == "kept: true\n"
+    result = run_cli("fit", sweep, "--base", base, "--out", previous, "--force")
+    assert result.code == 2 and "did not converge" in result.stderr and previous.read_text() == "kept: true\n"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left

@@ -18,6 +18,7 @@ LAYERS = (
     "errors",      # leaf: the project's error type
     "precision",   # leaf: the precision enum
     "data",        # the shipped profiles and grids, found with importlib.resources
+    "yamlfile",    # leaf: strict YAML for profiles and grids
     "hardware",    # profiles, host detection, atomic writing, profiles init
     "load",        # MODEL -> OpGraph (specs, trace, graph, file formats, factories)
     "cost",        # OpGraph -> [OpCost]

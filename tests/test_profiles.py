@@ -150,7 +150,7 @@ def test_bad_profile_errors_name_the_file_and_field(case, write_profile):
 def test_not_yaml_and_not_a_mapping(tmp_path):
     broken = tmp_path / "broken.yaml"
     broken.write_text("name: [unclosed\n")
-    with pytest.raises(GraphcalError, match="broken.yaml: not valid YAML"):
+    with pytest.raises(GraphcalError, match=r"^broken.yaml:2:1: expected ',' or '\]'"):
         load_profile(str(broken))
     listing = tmp_path / "list.yaml"
     listing.write_text("- a\n- b\n")

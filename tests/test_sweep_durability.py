@@ -84,7 +84,8 @@ def test_interrupt_then_resume_loses_and_duplicates_nothing(grid, tmp_path, how)
 
 def test_resume_cuts_a_torn_last_line(grid, tmp_path):
     out = tmp_path / "sweep.csv"
-    first = tmp_path / "first.yaml"  # the first 3 configurations, as an earlier run
+    (tmp_path / "first").mkdir()
+    first = tmp_path / "first" / "grid.yaml"  # the first 3 configurations, as an earlier run of grid "grid"
     first.write_text(yaml.safe_dump({"kind": "mlp", "workloads": WORKLOADS[:3], "protocol": PROTOCOL}))
     proc = sweep(first, out)
     assert proc.wait(timeout=60) == 0
@@ -96,3 +97,41 @@ def test_resume_cuts_a_torn_last_line(grid, tmp_path):
     rows = measure_rows(out)
     assert rows[: len(kept)] == kept
     assert sorted((r["workload"], r["pass"]) for r in rows) == EVERY_PASS
+
+
+def ready_sweep(grid: Path, out: Path, *extra: str) -> subprocess.Popen:
+    """A sweep that has imported graphcal and torch and starts when a line is written to its
+    stdin, so that it runs while another sweep is in flight, not seconds later."""
+    return subprocess.Popen(
+        [sys.executable, "-c", "import sys, torch, graphcal.sweep.runner; from graphcal.cli import main; "
+         "sys.stdin.readline(); main()", "sweep", "mlp", "--grid", str(grid), "--out", str(out), "--threads", "1",
+         *extra],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def test_two_sweeps_on_one_file_lose_and_duplicate_nothing(tmp_path):
+    """Concurrent writers (issue 14, class 1): while one sweep holds the output, others on the
+    same file, with --resume or --force or neither, are refused in one line and write nothing."""
+    slow = tmp_path / "slow.yaml"  # about 0.6 s a block
+    slow.write_text(yaml.safe_dump({"kind": "mlp", "workloads": WORKLOADS,
+                                    "protocol": {**PROTOCOL, "window_s": 0.06}}))
+    out = tmp_path / "sweep.csv"
+    others = [ready_sweep(slow, out, *extra) for extra in (("--resume",), ("--force",), ())]
+    time.sleep(0.5)
+    first = sweep(slow, out)
+    wait_for_rows(out, 4, first)
+    for other in others:
+        other.stdin.write("go\n")
+        other.stdin.flush()
+    for other in others:
+        _, stderr = other.communicate(timeout=60)
+        assert other.returncode == 2, stderr
+        assert len(stderr.splitlines()) == 1 and "being written by another" in stderr
+    assert first.poll() is None, "the first sweep ended before the others were refused: make it slower"
+    assert first.wait(timeout=120) == 0, first.stderr.read()
+    rows = measure_rows(out)
+    assert sorted((r["workload"], r["pass"]) for r in rows) == EVERY_PASS  # no duplicate, none lost
+    again = sweep(slow, out, "--resume")  # once the first is done, a resume finds nothing to add
+    assert again.wait(timeout=60) == 0, again.stderr.read()
+    assert measure_rows(out) == rows

@@ -63,6 +63,16 @@ for _name in COMMAND_MODULES:
     importlib.import_module(f"graphcal.cli.{_name}")
 
 
+def usage_line(exc) -> str:
+    """Click's usage error as one line: the command, its message and where help is (click's own
+    show() prints a usage block of 4 lines or more)."""
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
+        return message
+    return f"{ctx.command_path}: {message} (see `{ctx.command_path} --help`)"
+
+
 def main() -> None:
     try:
         code = app(standalone_mode=False)
@@ -82,7 +92,7 @@ def main() -> None:
         if "Exit" in kinds:
             sys.exit(exc.exit_code)
         if "ClickException" in kinds:
-            exc.show()
+            print(f"graphcal: error: {usage_line(exc)}", file=sys.stderr)
             sys.exit(2)
         if "Abort" in kinds:
             print("graphcal: interrupted", file=sys.stderr)

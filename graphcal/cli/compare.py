@@ -69,8 +69,9 @@ def compare(
     sweep CSV, every row beside its measurement (MAPE overall, by regime and by op class); or,
     with --measure, MODEL timed here beside its prediction, per family and per op."""
     from graphcal.evaluate.costing import is_sweep_file
+    from graphcal.load.resolve import is_existing_path
 
-    if Path(model).is_file() and is_sweep_file(Path(model)):
+    if is_existing_path(model) and Path(model).is_file() and is_sweep_file(Path(model)):
         if measure:
             raise GraphcalError("--measure times a model: give a MODEL, not a sweep CSV")
         if strict or factory_arg:

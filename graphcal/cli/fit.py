@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from graphcal.cli import app
-from graphcal.cli.options import JsonOption
+from graphcal.cli.options import JsonOption, finite
 
 
 @app.command()
@@ -31,7 +31,8 @@ def fit(
         typer.Option("--out", help="Where to write the fitted profile (.yaml); nothing is written if the fit fails."),
     ],
     holdout: Annotated[
-        float, typer.Option("--holdout", help="Share of rows held out (per regime) to measure the error on.")
+        float, typer.Option("--holdout", help="Share of rows held out (per regime) to measure the error on.",
+                            callback=finite)
     ] = 0.2,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the holdout split.")] = 0,
     fix: Annotated[
@@ -47,7 +48,9 @@ def fit(
     dtype: Annotated[
         Optional[str], typer.Option("--dtype", help="Fit this precision's rows (default: the only one in the sweeps).")
     ] = None,
-    force: Annotated[bool, typer.Option("--force", help="Fit rows from several hosts together.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing --out; fit rows from several hosts together.")
+    ] = False,
     as_json: JsonOption = False,
     plot: Annotated[
         Optional[Path],
@@ -70,7 +73,7 @@ def fit(
     from graphcal.hardware.write import check_out, write_profile
 
     options = FitOptions(holdout=holdout, seed=seed, fixed=P.parse_fixed(fix), dtype=dtype, force=force)
-    check_out(out, base)
+    check_out(out, base, force)
     if plot is not None:
         require_matplotlib()
     stderr = Console(stderr=True)

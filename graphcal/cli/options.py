@@ -66,3 +66,12 @@ def input_specs(shapes: Optional[list[str]]) -> tuple[InputSpec, ...]:
 
 def factory_kwargs(texts: Optional[list[str]]) -> dict:
     return parse_factory_args(texts or ())
+
+
+def finite(value: Optional[float]) -> Optional[float]:
+    """An option callback: NaN and infinities are usage errors (they pass click's min/max)."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number")
+    return value

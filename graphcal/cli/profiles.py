@@ -15,7 +15,14 @@ from graphcal.cli import app
 from graphcal.cli.options import JsonOption
 from graphcal.cost import OpCost, OpKind
 from graphcal.errors import GraphcalError
-from graphcal.hardware.profile import load_profile, shipped_profiles, user_profile_dir, user_profiles
+from graphcal.hardware.profile import (
+    load_profile,
+    shadow_message,
+    shadowed_user_profiles,
+    shipped_profiles,
+    user_profile_dir,
+    user_profiles,
+)
 from graphcal.mapper import Target, matrix_compute_rate, memory_rate, vector_compute_rate
 
 profiles_app = typer.Typer(
@@ -28,16 +35,23 @@ app.add_typer(profiles_app, name="profiles")
 def list_profiles(as_json: JsonOption = False) -> None:
     """The shipped profiles and the user's own (in $GRAPHCAL_PROFILE_DIR or ~/.config/graphcal/hardware)."""
     rows = []
+    shadowed = shadowed_user_profiles()
     for origin, paths in (("shipped", shipped_profiles()), ("user", user_profiles())):
         for path in paths:
             profile = load_profile(path)
+            conflict = origin == "user" and path.stem in shadowed
             rows.append({
                 "name": path.stem,
                 "origin": origin,
                 "path": str(path),
                 "extends": profile.data.get("extends"),
                 "description": profile.data.get("description", ""),
+                # a user profile named like a shipped one is refused by name (shadow_message)
+                "conflict": shadow_message(path.stem, path) if conflict else None,
             })
+    for row in rows:
+        if row["conflict"]:
+            Console(stderr=True).print(f"warning: {row['conflict']}", soft_wrap=True, markup=False)
     if as_json:
         print(json.dumps({"profiles": rows, "user_dir": str(user_profile_dir())}, indent=2))
         return
@@ -45,7 +59,8 @@ def list_profiles(as_json: JsonOption = False) -> None:
     for column in ("name", "origin", "extends", "description"):
         table.add_column(column)
     for row in rows:
-        table.add_row(row["name"], row["origin"], row["extends"] or "", row["description"])
+        origin = "user: NAME TAKEN, refused by name" if row["conflict"] else row["origin"]
+        table.add_row(row["name"], origin, row["extends"] or "", row["description"])
     Console().print(table)
 
 
@@ -114,9 +129,7 @@ def init_profile(
 
     if not host:
         raise GraphcalError("profiles init needs a source: --host (describe this machine)")
-    if out.exists() and not force:
-        raise GraphcalError(f"--out {out} exists; pass --force to replace it")
-    check_out(out, base_ref=None)
+    check_out(out, base_ref=None, force=force)
     Console(stderr=True).print("detecting this machine and probing peak, bandwidth and overhead (a few seconds)...")
     document = init_host_profile(out)
     if as_json:

@@ -17,6 +17,7 @@ from graphcal.cli.options import (
     InputShapeOption,
     TrustOption,
     factory_kwargs,
+    finite,
     input_specs,
 )
 
@@ -49,7 +50,8 @@ PerOpOption = Annotated[
 BudgetOption = Annotated[
     Optional[float],
     typer.Option(
-        "--budget-s", help="Stop cleanly (exit 0) before a block that would run past this many seconds.", min=0
+        "--budget-s", help="Stop cleanly (exit 0) before a block that would run past this many seconds.", min=0,
+        callback=finite,
     ),
 ]
 ResumeOption = Annotated[
@@ -179,7 +181,10 @@ def model(
     from graphcal.sweep.protocol import Protocol
 
     if bool(models) == bool(grid):
-        raise GraphcalError("give MODELs or --grid (models-default is the calibration grid), not both or neither")
+        raise GraphcalError(
+            "give MODELs or --grid (models-default is the calibration grid), not both or neither; "
+            "see graphcal sweep model --help"
+        )
     if grid:
         loaded = load_grid(grid, "model")
         counts = (threads,) if threads else loaded.threads or (_default_threads(),)

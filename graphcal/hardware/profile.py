@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from graphcal.data import shipped_dir
 from graphcal.errors import GraphcalError
 from graphcal.precision import Precision
+from graphcal.yamlfile import load_yaml
 
 USER_DIR_ENV = "GRAPHCAL_PROFILE_DIR"
+MAX_EXTENDS = 32  # profiles in one `extends` chain; far more than any real variant needs
 
 # The calibrated coefficients of one precision; each is applied in exactly one mapper function.
 COEFFICIENTS = (
@@ -237,7 +237,8 @@ def is_profile_path(ref: str) -> bool:
 
 def resolve_path(ref: str, relative_to: Path | None = None) -> Path:
     """A profile reference is a path (it exists, or contains a separator or .yaml) or a name
-    looked up in the user directory, then among the shipped profiles."""
+    looked up in the user directory, then among the shipped profiles; a name in both is an
+    error (shadow_message), except in a shipped profile's `extends`, which means the shipped one."""
     if is_profile_path(ref):
         path = Path(ref).expanduser()
         if not path.is_absolute() and relative_to is not None:
@@ -245,8 +246,12 @@ def resolve_path(ref: str, relative_to: Path | None = None) -> Path:
         if not path.is_file():
             raise GraphcalError(f"hardware profile file {ref!r} not found")
         return path
-    for directory in (user_profile_dir(), shipped_dir("hardware")):
-        candidate = directory / f"{ref}.yaml"
+    shipped, user = shipped_dir("hardware") / f"{ref}.yaml", user_profile_dir() / f"{ref}.yaml"
+    if relative_to is not None and relative_to.resolve() == shipped_dir("hardware").resolve() and shipped.is_file():
+        return shipped  # a shipped profile extends shipped ones: no user file can change its chain
+    if shipped.is_file() and user.is_file():
+        raise GraphcalError(shadow_message(ref, user))
+    for candidate in (user, shipped):
         if candidate.is_file():
             return candidate
     names = [p.stem for p in user_profiles() + shipped_profiles()]
@@ -254,6 +259,37 @@ def resolve_path(ref: str, relative_to: Path | None = None) -> Path:
         f"unknown hardware profile {ref!r}: known profiles are {', '.join(names) or 'none'} "
         f"(or give a path to a .yaml file; user profiles live in {user_profile_dir()})"
     )
+
+
+def shadow_message(name: str, user_path: Path) -> str:
+    """A user profile may not take a shipped profile's name: `--hw NAME` would mean two things,
+    and which one won used to be silent (a 49.7 ms prediction instead of 5.93 ms)."""
+    return (
+        f"profile name {name!r} is both shipped and in your profile directory ({user_path}); rename your "
+        "file (a user profile may not shadow a shipped one), or give its path to use it"
+    )
+
+
+def shadowed_user_profiles() -> set[str]:
+    """Names of user profiles that a shipped profile has too (refused by name; see shadow_message)."""
+    return {p.stem for p in user_profiles()} & {p.stem for p in shipped_profiles()}
+
+
+def chain_files(ref: str | Path) -> list[Path]:
+    """The files a profile is built from: itself, then each `extends` parent in turn (resolved
+    paths; stops quietly at a broken link, a cycle or MAX_EXTENDS: loading reports those)."""
+    path = (ref if isinstance(ref, Path) else resolve_path(ref)).resolve()
+    files: list[Path] = []
+    while path not in files and len(files) <= MAX_EXTENDS:
+        files.append(path)
+        try:
+            parent = _read_yaml(path).get("extends")
+            if not isinstance(parent, str):
+                break
+            path = resolve_path(parent, relative_to=path.parent).resolve()
+        except GraphcalError:
+            break
+    return files
 
 
 def load_profile(ref: str | Path) -> HardwareProfile:
@@ -272,10 +308,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         raise GraphcalError(f"cannot read hardware profile {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise GraphcalError(f"{path.name}: not a hardware profile (binary, not YAML text)") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise GraphcalError(f"{path.name}: not valid YAML: {exc}") from None
+    data = load_yaml(text, path.name)
     if not isinstance(data, dict):
         raise GraphcalError(f"{path.name}: a hardware profile must be a YAML mapping")
     return data
@@ -286,6 +319,11 @@ def _load_chain(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
     if path in seen:
         chain = " -> ".join(p.name for p in seen + (path,))
         raise GraphcalError(f"{path.name}: `extends` forms a cycle: {chain}")
+    if len(seen) >= MAX_EXTENDS:
+        raise GraphcalError(
+            f"{seen[0].name}: the `extends` chain is deeper than {MAX_EXTENDS} profiles (at {path.name}); "
+            "a variant should extend its base directly"
+        )
     data = _read_yaml(path)
     parent_ref = data.get("extends")
     if parent_ref is None:

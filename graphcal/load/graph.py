@@ -20,6 +20,9 @@ ITEMSIZE = {
 }
 
 
+MAX_SIZE = 2**63 - 1  # torch's sizes are int64
+
+
 @dataclass(frozen=True)
 class TensorMeta:
     """Shape and dtype of one tensor; no data."""
@@ -30,6 +33,10 @@ class TensorMeta:
     def __post_init__(self) -> None:
         if self.dtype not in ITEMSIZE:
             raise GraphcalError(f"tensor dtype {self.dtype!r} is not supported by graphcal's costing")
+        for size in self.shape:
+            # NB: 0 is a real size (an empty tensor: batch norm's saved statistics in eval)
+            if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= MAX_SIZE:
+                raise GraphcalError(f"tensor shape {self.shape!r}: every dimension must be an integer in [0, 2^63)")
 
     @property
     def numel(self) -> int:

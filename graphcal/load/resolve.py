@@ -18,7 +18,7 @@ from typing import Any
 
 from graphcal.errors import GraphcalError
 from graphcal.load.graph import OpGraph
-from graphcal.load.specs import looks_like_spec, parse_spec
+from graphcal.load.specs import MAX_SPEC_CHARS, looks_like_spec, parse_spec
 from graphcal.precision import Precision
 
 FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -39,7 +39,7 @@ class InputSpec:
     @classmethod
     def parse(cls, text: str) -> InputSpec:
         shape_text, _, dtype = text.partition(":")
-        if not re.fullmatch(r"[0-9]+(x[0-9]+)*", shape_text):
+        if not re.fullmatch(r"[0-9]{1,19}(x[0-9]{1,19})*", shape_text) or len(text) > MAX_SPEC_CHARS:
             raise GraphcalError(
                 f"malformed --input-shape {text!r}: expected dimensions joined by x, "
                 "optionally with a dtype, e.g. 1x3x224x224 or 1x128:int64"
@@ -76,6 +76,15 @@ def parse_factory_args(texts: Sequence[str]) -> dict[str, Any]:
     return kwargs
 
 
+def is_existing_path(text: str) -> bool:
+    """Whether `text` names an existing file or directory; False for a text that cannot be a
+    path (too long for the file system, a NUL byte) instead of OSError or ValueError."""
+    try:
+        return Path(text).exists()
+    except (OSError, ValueError):
+        return False
+
+
 class ModelKind(Enum):
     FILE = "file"
     SPEC = "spec"
@@ -85,7 +94,7 @@ class ModelKind(Enum):
 def model_kind(model: str) -> ModelKind:
     """What MODEL names, in this order of checks (the one resolver predict, compare and sweep
     use), or an error saying what it is not."""
-    if Path(model).exists():
+    if is_existing_path(model):
         return ModelKind.FILE
     if looks_like_spec(model):
         return ModelKind.SPEC
@@ -130,8 +139,12 @@ def check_factory_kwargs(model: str, kind: ModelKind, factory_kwargs: Mapping[st
 
 def graph_of_spec(text: str, precision: Precision) -> OpGraph:
     """Trace a workload spec on the meta device: nothing is allocated."""
+    from graphcal.load.formats.common import first_line
     from graphcal.load.trace import export_module
 
     spec = parse_spec(text)
-    module, inputs = spec.build(dtype=precision.torch_dtype_name, device="meta")
-    return export_module(module, inputs, spec.text)
+    try:
+        module, inputs = spec.build(dtype=precision.torch_dtype_name, device="meta")
+        return export_module(module, inputs, spec.text)
+    except (RuntimeError, ValueError, OverflowError) as exc:  # e.g. sizes whose product overflows int64
+        raise GraphcalError(f"workload spec {spec.text!r}: torch cannot build it ({first_line(exc)})") from None

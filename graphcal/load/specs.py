@@ -52,6 +52,11 @@ from typing import Any
 from graphcal.errors import GraphcalError
 
 _DIMS = re.compile(r"^[0-9]+(x[0-9]+)*$")
+# Bounds that keep parsing and tracing quick: a spec of at most 256 characters (an MLP of 50
+# layers of 4-digit widths) and dimensions of at most 2^40 (torch's sizes are int64; what
+# dimensions under the bound still overflow is refused by graph_of_spec).
+MAX_SPEC_CHARS = 256
+MAX_DIM = 2**40
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,8 @@ def looks_like_spec(text: str) -> bool:
 
 
 def parse_spec(text: str) -> Spec:
+    if len(text) > MAX_SPEC_CHARS:
+        raise GraphcalError(f"workload spec {text[:40]!r}... is {len(text)} characters long; at most {MAX_SPEC_CHARS}")
     name, _, body = text.partition(":")
     kind = SPEC_KINDS.get(name)
     if kind is None:
@@ -122,6 +129,8 @@ def dims(body: str, count: int | None, spec_text: str, grammar: str) -> tuple[in
         raise GraphcalError(f"malformed workload spec {spec_text!r}: expected {grammar}")
     if any(v <= 0 for v in values):
         raise GraphcalError(f"workload spec {spec_text!r}: every dimension must be positive")
+    if any(v > MAX_DIM for v in values):
+        raise GraphcalError(f"workload spec {spec_text[:80]!r}: a dimension is larger than 2^40")
     return values
 
 

@@ -108,28 +108,81 @@ class SweepRow:
         return (self.workload, self.node, self.dtype, self.threads, self.host_id)
 
 
-def _read_rows(path: Path) -> list[SweepRow]:
-    """Every row of one file, repeats included, checked."""
+# Measurement columns that must be numbers where a row fills them (empty is allowed: files from
+# other tools leave them out). Text columns, graphcal's or others', are taken as they are.
+NUMERIC_COLUMNS = ("median_s", "p90_s", "samples", "flops", "bytes", "best_round_median_s", "spread",
+                   "calls_per_sample", "rounds", "contention")
+
+
+def read_text(path: Path) -> str:
+    """The file as text, refused unless it is UTF-8 whose last line ends with a newline: a
+    sweep appends whole lines, so a last line without one is a row torn by a crash (or a copy
+    taken mid-write), and only `sweep --resume` may cut it (repair_tail)."""
     if not path.is_file():
         raise GraphcalError(f"sweep file {path} not found")
-    with path.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise GraphcalError(f"cannot read sweep file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise GraphcalError(f"{path.name}:{line}: not a sweep CSV (not UTF-8 text)") from None
+    if text and not text.endswith("\n"):
+        raise GraphcalError(
+            f"{path.name}:{text.count(chr(10)) + 1}: the last line has no newline: a row torn by a crash or "
+            "copied mid-write? `graphcal sweep ... --resume --out` on this file cuts it; a complete row needs "
+            "its newline"
+        )
+    return text
+
+
+def _read_rows(path: Path) -> list[SweepRow]:
+    """Every row of one file, repeats included, checked: as many fields as the header, the
+    numbers numbers; any problem is an error naming the line."""
+    reader = csv.reader(io.StringIO(read_text(path), newline=""), strict=True)
+    try:
+        header = next(reader, [])
         missing = [c for c in REQUIRED_FOR_FIT if c not in header]
         if missing:
             raise GraphcalError(f"{path}: missing column(s) {', '.join(missing)}; is this a graphcal sweep file?")
         rows = []
-        for line_no, raw in enumerate(reader, start=2):
-            where = f"{path.name}:{line_no}"
-            try:
-                latency = float(raw["latency_s"])
-                threads = int(raw["threads"])
-            except (TypeError, ValueError):
-                raise GraphcalError(f"{where}: latency_s and threads must be numbers") from None
-            if not math.isfinite(latency) or latency <= 0:
-                raise GraphcalError(f"{where}: latency_s must be a positive number, got {raw['latency_s']}")
-            rows.append(SweepRow(raw["workload"], raw["dtype"], threads, latency, raw["host_id"], where, dict(raw)))
+        for fields in reader:
+            if not fields:
+                continue  # a blank line
+            where = f"{path.name}:{reader.line_num}"
+            if len(fields) != len(header):
+                raise GraphcalError(
+                    f"{where}: {len(fields)} field(s) where the header has {len(header)} (a torn or edited row?)"
+                )
+            raw = dict(zip(header, fields))
+            rows.append(_typed_row(raw, where))
+    except csv.Error as exc:
+        raise GraphcalError(f"{path.name}:{reader.line_num}: not valid CSV ({exc})") from None
     return rows
+
+
+def _typed_row(raw: dict, where: str) -> SweepRow:
+    try:
+        latency = float(raw["latency_s"])
+        threads = int(raw["threads"])
+    except (TypeError, ValueError):
+        raise GraphcalError(f"{where}: latency_s and threads must be numbers") from None
+    if not math.isfinite(latency) or latency <= 0:
+        raise GraphcalError(f"{where}: latency_s must be a positive number, got {raw['latency_s']}")
+    if threads < 1:
+        raise GraphcalError(f"{where}: threads must be a positive integer, got {raw['threads']}")
+    for column in NUMERIC_COLUMNS:
+        text = (raw.get(column) or "").strip()
+        if text and not _is_finite_number(text):
+            raise GraphcalError(f"{where}: {column} must be a number, got {text[:40]!r}")
+    return SweepRow(raw["workload"], raw["dtype"], threads, latency, raw["host_id"], where, raw)
+
+
+def _is_finite_number(text: str) -> bool:
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def is_repeat(row: SweepRow) -> bool:
@@ -232,5 +285,8 @@ def repair_tail(path: Path) -> bool:
 
 
 def read_header(path: Path) -> list[str]:
-    with path.open(newline="") as handle:
-        return next(csv.reader(handle), [])
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            return next(csv.reader(handle), [])
+    except (UnicodeDecodeError, csv.Error):
+        raise GraphcalError(f"{path.name}: not a sweep CSV (not UTF-8 text, or not CSV)") from None

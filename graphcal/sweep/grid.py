@@ -28,22 +28,23 @@ package (`graphcal/data/grids/`) and are named without `.yaml`.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import string
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-import yaml
-
 from graphcal.data import shipped_dir
 from graphcal.errors import GraphcalError
 from graphcal.load.specs import parse_spec
 from graphcal.sweep.protocol import Protocol
+from graphcal.yamlfile import load_yaml
 
 GRID_KEYS = ("kind", "description", "workloads", "products", "protocol", "threads")
 KINDS = {"mlp": ("mlp",), "ops": None, "model": None}  # kind -> spec kinds it may hold (None: any)
 CALIBRATION = "calibration"
 _VALUE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+MAX_WORKLOADS = 100_000  # products expand before anything is checked: bound them first
 
 
 @dataclass(frozen=True)
@@ -82,9 +83,12 @@ def load_grid(name_or_path: str, kind: str) -> Grid:
     path = resolve_grid(name_or_path)
     where = path.name
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise GraphcalError(f"{where}: not valid YAML ({str(exc).splitlines()[0]})") from None
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise GraphcalError(f"{where}: not a grid (binary, not YAML text)") from None
+    except OSError as exc:
+        raise GraphcalError(f"cannot read grid {path}: {exc.strerror or exc}") from None
+    data = load_yaml(text, where)
     if not isinstance(data, dict):
         raise GraphcalError(f"{where}: a grid is a mapping with keys {', '.join(GRID_KEYS)}")
     unknown = [k for k in data if k not in GRID_KEYS]
@@ -178,6 +182,9 @@ def _expanded(products, where: str) -> list[str]:
                 raise GraphcalError(f"{at}: unknown key {name!r}: not a placeholder of {template!r}")
             _check_values(variables[name], f"{at}.{name}")
         names = list(variables)
+        count = math.prod(len(variables[n]) for n in names)
+        if len(texts) + count > MAX_WORKLOADS:
+            raise GraphcalError(f"{at}: expands to {count} workloads; a grid holds at most {MAX_WORKLOADS}")
         for combo in itertools.product(*(variables[n] for n in names)):
             texts.append(template.format(**dict(zip(names, combo))))
     return texts
@@ -195,6 +202,11 @@ def _check_values(values, where: str) -> None:
 
 COUNTS = ("rounds", "max_rounds", "min_samples", "warmup_calls", "passes")
 COUNTS_AT_LEAST_1 = ("rounds", "max_rounds", "min_samples", "passes")
+# Upper bounds, so that a typo cannot start a sweep that never ends: durations (`*_s`) at most a
+# minute, counts at most these, max_contention a share.
+MAX_SETTING = {"rounds": 1000, "max_rounds": 1000, "min_samples": 100_000, "warmup_calls": 100_000, "passes": 100,
+               "max_contention": 1.0}
+MAX_SECONDS = 60.0
 
 
 def _protocol(value, where: str) -> Protocol:
@@ -209,5 +221,8 @@ def _protocol(value, where: str) -> Protocol:
             raise GraphcalError(f"{where}: protocol: unknown setting {key!r}; known: {', '.join(known)}")
         if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or (v == 0 and key in COUNTS_AT_LEAST_1):
             raise GraphcalError(f"{where}: protocol.{key}: must be a positive number, got {v!r}")
+        limit = MAX_SETTING.get(key, MAX_SECONDS)
+        if v > limit:
+            raise GraphcalError(f"{where}: protocol.{key}: must be at most {limit:g}, got {v!r}")
         settings[key] = int(v) if key in COUNTS else float(v)
     return Protocol(**settings)

@@ -2,8 +2,9 @@
 the CSV before the next starts; the whole grid once per pass (Protocol.passes, each pass in its
 own block order); resume, shards, budget, Ctrl-C and the closing repeat phase.
 
-Order of work: every check that can fail (output path, resume compatibility, costing, memory)
-happens before the first timing, so bad input never wastes a run.
+Order of work: every check that can fail (output path, the output's lock, resume compatibility,
+costing, memory) happens before the first timing, so bad input never wastes a run. The output
+holds at least its header once the checks pass, even when nothing is left to time.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from graphcal.sweep.csvfile import (
     repair_tail,
 )
 from graphcal.sweep.inmodel import in_model_rows
+from graphcal.sweep.lock import locked_output
 from graphcal.sweep.protocol import Protocol, Timing, time_block
 from graphcal.sweep.workload import Workload, build_module, cost_workload
 
@@ -49,7 +51,7 @@ class Shard:
     @classmethod
     def parse(cls, text: str) -> Shard:
         i, _, n = text.partition("/")
-        if not (i.isdigit() and n.isdigit()) or not 1 <= int(i) <= int(n):
+        if not (i.isdigit() and n.isdigit() and len(i) <= 9 and len(n) <= 9) or not 1 <= int(i) <= int(n):
             raise GraphcalError(f"--shard {text!r}: expected I/N with 1 <= I <= N, e.g. 1/4")
         return cls(int(i), int(n))
 
@@ -110,9 +112,8 @@ class Progress:
 
 # --- checks before timing -----------------------------------------------------------------------
 
-def check_output(plan: SweepPlan, host_id: str) -> set[tuple]:
-    """Refuse an unusable output before any timing; return the finished (workload, threads,
-    pass) triples when resuming."""
+def check_output(plan: SweepPlan) -> None:
+    """Refuse an unusable output path before any timing."""
     out = plan.out
     parent = out.parent if str(out.parent) else Path(".")
     if out.is_dir():
@@ -121,20 +122,26 @@ def check_output(plan: SweepPlan, host_id: str) -> set[tuple]:
         raise GraphcalError(f"cannot write {out}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
         raise GraphcalError(f"cannot write {out}: permission denied")
-    _try_append(out)
-    if not out.exists() or out.stat().st_size == 0:
+
+
+def finished_pairs(plan: SweepPlan, host_id: str) -> set[tuple]:
+    """With the output locked: the finished (workload, threads, pass) triples when resuming, after checking
+    that the file is this version's sweep of the same grid, host, threads and dtype; an empty
+    set for a new or empty file (or one --force empties)."""
+    out = plan.out
+    if out.stat().st_size == 0:
         return set()
     if not plan.resume:
         if plan.force:
-            out.unlink()
+            os.truncate(out, 0)
             return set()
         raise GraphcalError(f"{out} exists: pass --resume to continue it or --force to overwrite it")
-    repair_tail(out)
-    header = read_header(out)
+    header = read_header(out)  # before repair_tail, so that nothing but a sweep file is ever cut
     if tuple(header) != SWEEP_COLUMNS:
         raise GraphcalError(
             f"{out}: not written by this version of `graphcal sweep` (other columns); use another --out"
         )
+    repair_tail(out)
     finished = set()
     for row in _read_rows(out):
         if row.fields.get("role") == REPEAT or row.fields.get("scope") == OP_SCOPE:
@@ -146,20 +153,14 @@ def check_output(plan: SweepPlan, host_id: str) -> set[tuple]:
                     f"{row.source}: written with host {row.host_id}, {row.threads} threads, {row.dtype}; this run "
                     f"is host {host_id}, {counts} threads, {plan.precision.value}. Pass --force to mix them"
                 )
+        grid = row.fields.get("grid", "")
+        if grid != plan.grid and not plan.force:
+            raise GraphcalError(
+                f"{row.source}: a row of grid {grid!r}; this run is grid {plan.grid!r}. Give another --out, or "
+                "pass --force to mix them"
+            )
         finished.add((row.workload, row.threads, pass_number(row)))
     return finished
-
-
-def _try_append(out: Path) -> None:
-    """Open the output for appending as the run will, so that a path the permission bits
-    allow but the file system refuses (/proc, a read-only mount) fails before any timing."""
-    existed = out.exists()
-    try:
-        os.close(os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
-    except OSError as exc:
-        raise GraphcalError(f"cannot write {out}: {exc.strerror or exc}") from None
-    if not existed:
-        out.unlink()
 
 
 def available_memory_bytes() -> int | None:
@@ -308,15 +309,22 @@ def _label(c: Config) -> str:
 
 
 def run_sweep(plan: SweepPlan, progress: Progress | None = None, announce=lambda text: None) -> SweepResult:
-    """Time every configuration of `plan` not yet in its output file and append the rows."""
-    import torch
-
+    """Time every configuration of `plan` not yet in its output file and append the rows, the
+    output locked against other sweeps for the whole run (graphcal.sweep.lock)."""
     from graphcal.hardware.host import fingerprint
 
     started = time.monotonic()
     progress = progress or Progress()
     host = fingerprint().as_row()
-    finished = check_output(plan, host["host_id"])
+    check_output(plan)
+    with locked_output(plan.out):
+        return _run_locked(plan, progress, announce, host, started)
+
+
+def _run_locked(plan: SweepPlan, progress: Progress, announce, host: dict, started: float) -> SweepResult:
+    import torch
+
+    finished = finished_pairs(plan, host["host_id"])
     chosen = list(plan.workloads) if plan.shard is None else plan.shard.take(list(plan.workloads))
     result = SweepResult(plan.out)
     costed = [cost_workload(text, plan.precision, *plan.load_args) for text in chosen]
@@ -347,6 +355,8 @@ def run_sweep(plan: SweepPlan, progress: Progress | None = None, announce=lambda
         + plan.precision.value
         + (", every op timed in place" if plan.per_op else "")
     )
+    if plan.out.stat().st_size == 0:
+        append_rows(plan.out, [])  # the header: a run that times nothing still leaves a sweep file
     threads_before = torch.get_num_threads()
     progress.start(sum(len(t) for t in todo.values()) + repeats)
     try:
@@ -366,4 +376,6 @@ def run_sweep(plan: SweepPlan, progress: Progress | None = None, announce=lambda
         progress.stop()
         torch.set_num_threads(threads_before)
         result.elapsed_s = time.monotonic() - started
+    if not result.rows and not result.skipped:
+        result.notes.append(f"no row was timed: {plan.out} holds the header only (so shard files still concatenate)")
     return result

@@ -25,6 +25,7 @@ import json
 import keyword
 from typing import Any
 
+from graphcal.errors import GraphcalError
 from graphcal.load.graph import OpGraph, OpNode, TensorMeta, innermost_module
 
 # torch._export.serde.schema enums, as str() of the torch value they deserialize to
@@ -78,11 +79,13 @@ class _Reader:
         self.signature = program["graph_module"]["signature"]
         self.tensor_values = self.graph["tensor_values"]
         self.tensors: dict[str, TensorMeta] = {}
+        self.model = ""
 
     def read(self, model: str) -> tuple[OpGraph, list[TensorMeta], list[TensorMeta]]:
         major = (self.program.get("schema_version") or {}).get("major", SCHEMA_MAJOR)
         if major != SCHEMA_MAJOR:
             raise NotPlain(f"program schema major version {major}, this reader knows {SCHEMA_MAJOR}")
+        self.model = model
         self.check_pytree_types()
         nodes: list[OpNode] = []
         for node in self.graph["nodes"]:
@@ -105,7 +108,10 @@ class _Reader:
         if name not in self.tensors:
             if name not in self.tensor_values:
                 raise NotPlain(f"tensor {name!r} has no recorded metadata")
-            self.tensors[name] = _tensor_meta(self.tensor_values[name])
+            try:
+                self.tensors[name] = _tensor_meta(self.tensor_values[name])
+            except GraphcalError as exc:  # an impossible shape: torch's reader would not do better
+                raise GraphcalError(f"{self.model}: tensor {name!r}: {exc}") from None
         return self.tensors[name]
 
     def op_nodes(self, node: dict) -> list[OpNode]:
