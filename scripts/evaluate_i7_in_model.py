@@ -115,7 +115,8 @@ def refit_leaving_out(architectures: list[str], data: Path, kernel_rows: Path, b
                                                                                   dict[str, dict]]:
     """Per architecture: `graphcal fit` of `base` on the kernel rows and the other architectures'
     in-model rows of `subset` (small or large work, or all), `jobs` fits at a time, each
-    single-threaded. Returns the fitted profiles and each fit's JSON."""
+    single-threaded, with no row held out of a fit (the held-out architecture is its holdout).
+    Returns the fitted profiles and each fit's JSON."""
     with data.open(newline="") as handle:
         reader = csv.DictReader(handle)
         header, raws = reader.fieldnames, list(reader)
@@ -140,7 +141,7 @@ def refit_leaving_out(architectures: list[str], data: Path, kernel_rows: Path, b
                              and SUBSETS[subset](float(r["flops"])))
         out = workdir / f"without-{arch}.yaml"
         command = [sys.executable, "-m", "graphcal", "fit", str(kernel_rows), str(train), "--base", base,
-                   "--out", str(out), "--seed", "0", "--json", *(("--fix", fix) if fix else ())]
+                   "--out", str(out), "--seed", "0", "--holdout", "0", "--json", *(("--fix", fix) if fix else ())]
         if len(running) >= jobs:
             finish(next(iter(running)))
         print(f"fitting {base} without {arch} ({subset} in-model rows) ...", file=sys.stderr, flush=True)
@@ -173,13 +174,13 @@ def leave_one_architecture_out(base: str, kernel_rows: Path, fix: str | None = N
 def fit_summary(fits: dict[str, dict]) -> str:
     """Markdown: each fit's holdout (its own split, in-model rows by run) and its parameters' values
     and standard errors across the six fits."""
-    lines = ["| left out | fit holdout MAPE (rows) | parameters without a finite standard error |",
+    lines = ["| left out | fit's training MAPE (rows) | parameters without a finite standard error |",
              "| --- | ---: | --- |"]
     for arch, fit in fits.items():
         parameters = fit["provenance"]["parameters"]
         bad = sorted(name for name, p in parameters.items()
                      if p.get("status") == "fitted" and not isinstance(p.get("stderr"), (int, float)))
-        lines.append(f"| {arch} | {fit['holdout']['mape']:.1%} ({fit['holdout']['n']}) | {', '.join(bad) or '-'} |")
+        lines.append(f"| {arch} | {fit['train']['mape']:.1%} ({fit['train']['n']}) | {', '.join(bad) or '-'} |")
     names = sorted({n for fit in fits.values() for n, p in fit["provenance"]["parameters"].items()
                     if p.get("status") == "fitted"})
     lines += ["", "| parameter | " + " | ".join(f"without {a}" for a in fits) + " |",

@@ -172,7 +172,8 @@ def calibrate(
         )
     train_fit = solve(costed.take(train), facts, measured[train], start, free, options.settings)
     holdout_predicted = evaluate(costed.take(holdout), facts, train_fit.values).latency_s
-    final = solve(costed, facts, measured, start, free, options.settings)
+    # With no row held out the training rows are every row: the refit would repeat the same solve.
+    final = train_fit if len(holdout) == 0 else solve(costed, facts, measured, start, free, options.settings)
     final_terms = evaluate(costed, facts, final.values)
 
     params = tuple(
