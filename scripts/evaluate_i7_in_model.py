@@ -78,14 +78,14 @@ def evaluate(rows: list[SweepRow], costed: CostedRows, profile_for: Callable[[st
     for arch in sorted(set(run_arch)):
         mask = run_arch == arch
         signed = (run_pred[mask] - run_meas[mask]) / run_meas[mask]
-        architectures[arch] = {**metrics(run_pred[mask], run_meas[mask]).as_dict(("n", "mape", "within_10")),
+        architectures[str(arch)] = {**metrics(run_pred[mask], run_meas[mask]).as_dict(("n", "mape", "within_10")),
                                "mean_signed_error": float(signed.mean())}
     families = {}
     labels = np.array([r.fields["family"] for r in rows], dtype=object)
     for family in sorted(set(labels)):
         mask = labels == family
         signed = (predicted[mask] - measured[mask]) / measured[mask]
-        families[family] = {**metrics(predicted[mask], measured[mask]).as_dict(("n", "mape", "within_10")),
+        families[str(family)] = {**metrics(predicted[mask], measured[mask]).as_dict(("n", "mape", "within_10")),
                             "median_signed_error": float(np.median(signed)),
                             "measured_share": float(measured[mask].sum() / measured.sum())}
     return {
