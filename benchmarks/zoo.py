@@ -254,6 +254,125 @@ HF_ZOO = {
 }
 
 
+# --- full-size models: what the accuracy targets count ----------------------------------------
+# Real widths and depths (sequence 128, 224x224 images): weights and activations far beyond the
+# caches, which narrowed stand-ins hide. BERT-base and GPT-2 come from transformers' default
+# configs, ResNet-50, MobileNetV2, ConvNeXt-T and ViT-B/16 from torchvision's definitions (random
+# weights; nothing is downloaded). torchvision's only wheel here is a CUDA build whose C extension
+# does not load with the CPU torch: its pure-Python models import once the two operator schemas
+# it registers fakes for exist (done here, never inside graphcal).
+
+_SCHEMAS: list = []  # keeps the registration alive
+
+
+def define_torchvision_schemas() -> None:
+    """Define torchvision::nms and ::qnms (once) so that torchvision's Python code imports; also
+    needed before transformers, which imports torchvision when it is installed."""
+    if _SCHEMAS:
+        return
+    try:
+        torch.ops.torchvision.nms  # noqa: B018  (defined by a loadable torchvision extension)
+        return
+    except (AttributeError, RuntimeError):
+        pass
+    library = torch.library.Library("torchvision", "FRAGMENT")
+    library.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+    library.define("qnms(Tensor qdets, Tensor qscores, float iou_threshold, Tensor reference) -> Tensor")
+    _SCHEMAS.append(library)
+
+
+def _torchvision_models():
+    define_torchvision_schemas()
+    import torchvision.models
+
+    return torchvision.models
+
+
+def bert_base() -> nn.Module:
+    define_torchvision_schemas()
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    return BertModel(BertConfig(return_dict=False), add_pooling_layer=False)
+
+
+def gpt2_small() -> nn.Module:
+    define_torchvision_schemas()
+    from transformers import GPT2Config, GPT2Model
+
+    torch.manual_seed(0)
+    return GPT2Model(GPT2Config(use_cache=False, return_dict=False))
+
+
+def vit_b_16() -> nn.Module:
+    return _torchvision_models().vit_b_16()
+
+
+def resnet50() -> nn.Module:
+    return _torchvision_models().resnet50()
+
+
+def mobilenet_v2() -> nn.Module:
+    return _torchvision_models().mobilenet_v2()
+
+
+def convnext_tiny() -> nn.Module:
+    return _torchvision_models().convnext_tiny()
+
+
+class LSTMNet(nn.Module):
+    """2-layer LSTM, 512 hidden, over 64 steps of 256 features, a linear head on the last step."""
+
+    def __init__(self, cell=nn.LSTM, hidden: int = 512) -> None:
+        super().__init__()
+        self.rnn, self.head = cell(256, hidden, num_layers=2, batch_first=True), nn.Linear(hidden, 10)
+
+    def forward(self, x):
+        return self.head(self.rnn(x)[0][:, -1])
+
+
+def lstm_net() -> nn.Module:
+    return LSTMNet()
+
+
+def gru_net() -> nn.Module:
+    return LSTMNet(nn.GRU, hidden=768)
+
+
+def m5_audio() -> nn.Module:
+    """M5 (Dai et al. 2017) at its published width, 128 channels, on 1 s of 16 kHz audio."""
+    return conv1d_audio(channels=128)
+
+
+FULL_ZOO = {
+    "bert-base b1 s128": (bert_base, _ids(1, 128)),
+    "gpt2 b1 s128": (gpt2_small, _ids(1, 128)),
+    "vit-b/16 b1 224px": (vit_b_16, _x(1, 3, 224, 224)),
+    "resnet50 b1 224px": (resnet50, _x(1, 3, 224, 224)),
+    "mobilenet_v2 b1 224px": (mobilenet_v2, _x(1, 3, 224, 224)),
+    "convnext_tiny b1 224px": (convnext_tiny, _x(1, 3, 224, 224)),
+    "lstm 2x512 b8 t64": (lstm_net, _x(8, 64, 256)),
+    "gru 2x768 b4 t64": (gru_net, _x(4, 64, 256)),
+    "m5-audio b4 16000": (m5_audio, _x(4, 1, 16000)),
+}
+
+
+def full_zoo_available() -> tuple[dict, list[str]]:
+    """The FULL_ZOO entries whose libraries import here, and a note per missing library."""
+    import importlib.util
+
+    entries, notes = {}, []
+    for name, entry in FULL_ZOO.items():
+        needs = "transformers" if entry[0] in (bert_base, gpt2_small) else (
+            "torchvision" if entry[0] in (vit_b_16, resnet50, mobilenet_v2, convnext_tiny) else None)
+        if needs and importlib.util.find_spec(needs) is None:
+            how = "pip install --no-deps torchvision pillow" if needs == "torchvision" else f"pip install {needs}"
+            notes.append(f"{name}: needs {needs} ({how})")
+            continue
+        entries[name] = entry
+    return entries, notes
+
+
 def factory_ref(factory) -> str:
     """The MODEL text graphcal takes for a factory of this module: `benchmarks.zoo:resnet`."""
     return f"{factory.__module__}:{factory.__name__}"

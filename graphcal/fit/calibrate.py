@@ -218,7 +218,7 @@ def identify(
     """Which parameters the rows can determine, in PARAMS order; (free names, {name: (status, note)}).
     `classes` is each row's op class under the base profile (model.op_classes); `few_threads`
     says which rows ran on fewer threads than the profile's cores."""
-    classes = np.array([], dtype=object) if classes is None else classes
+    classes = np.full(len(fine_regimes), None, dtype=object) if classes is None else classes
     few_threads = np.zeros(len(fine_regimes), dtype=bool) if few_threads is None else few_threads
     present = set(fine_regimes.tolist())
     free: list[str] = []
@@ -231,13 +231,19 @@ def identify(
             continue
         if spec.kind == "family":
             n = int(np.sum(classes == spec.family))
+            if spec.name.endswith("_rate_factor"):
+                # a rate needs rows that its rate decides: overhead-bound rows of the family
+                # would let the factor run to a bound, and wreck the family's large ops
+                n = int(np.sum((classes == spec.family) & (fine_regimes != "overhead")))
             reference = FAMILY_REFERENCE[spec.family]
             n_reference = int(np.sum(classes == reference))
             if n < FAMILY_MIN_ROWS:
                 statuses[spec.name] = (
                     NO_ROWS,
-                    f"{n} row(s) whose longest op is a {spec.family} op (it takes {FAMILY_MIN_ROWS}; "
-                    "graphcal sweep ops times them); kept at the base value",
+                    f"{n} row(s) whose longest op is a {spec.family} op"
+                    + (" not overhead-bound" if spec.name.endswith("_rate_factor") else "")
+                    + f" (it takes {FAMILY_MIN_ROWS}; graphcal sweep ops and sweep model --per-op time them); "
+                    "kept at the base value",
                 )
             elif n_reference < FAMILY_MIN_ROWS:
                 statuses[spec.name] = (

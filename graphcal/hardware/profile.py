@@ -37,6 +37,7 @@ COEFFICIENTS = (
 # overheads are fitted on, so a correction is relative to them.
 FAMILY_REFERENCE = {
     "matmul": "linear", "conv": "linear", "depthwise": "linear", "attention": "linear", "recurrent": "linear",
+    "lstm": "linear",
     "activation": "elementwise", "norm": "elementwise", "softmax": "elementwise", "pool": "elementwise",
     "adaptive_pool": "elementwise", "embedding": "elementwise", "reduction": "elementwise", "memory": "elementwise",
 }
