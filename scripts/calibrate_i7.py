@@ -1,6 +1,7 @@
 """Fit the shipped i7-12700K profiles on the measured i7 rows and record their errors.
 
     python scripts/calibrate_i7.py [--jobs 2]
+    python scripts/calibrate_i7.py --report     # the recorded errors as the README's tables
 
 Each profile is fitted in two stages, both with `graphcal fit`:
 
@@ -248,11 +249,46 @@ def calibrate(name: str, variant: Variant, jobs: int, workdir: Path) -> None:
           f"{result['runs']['n']} run sums {result['runs']['mape']:.1%}", flush=True)
 
 
+def report() -> str:
+    """Markdown tables of the shipped profiles' recorded errors (README, "The shipped i7-12700K
+    profiles"): kernel validation and leave-one-architecture-out, per architecture and family."""
+    provenances = {name: yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())["provenance"] for name in VARIANTS}
+    names = list(VARIANTS)
+    pct = "{:.1%}".format
+    lines = ["| profile | kernel validation rows: MAPE (rows) | in-model runs, leave one architecture out: "
+             "MAPE of the run sums (runs) | within ±10% |", "| --- | ---: | ---: | ---: |"]
+    for name, prov in provenances.items():
+        check, runs = prov["validation"], prov["in_model_validation"]["runs"]
+        lines.append(f"| `{name}` | {pct(check['mape'])} ({check['n']}, {check['file']}) | {pct(runs['mape'])} "
+                     f"({runs['n']}) | {runs['within_10']:.0%} |")
+    lines += ["", "| held-out architecture | runs | " + " | ".join(f"`{n}`" for n in names) + " |",
+              "| --- | ---: |" + " ---: |" * len(names)]
+    architectures = provenances[names[0]]["in_model_validation"]["architectures"]
+    for arch, first in architectures.items():
+        cells = []
+        for name in names:
+            m = provenances[name]["in_model_validation"]["architectures"][arch]
+            cells.append(f"{pct(m['mape'])} ({m['mean_signed_error']:+.1%})")
+        lines.append(f"| {arch} | {first['n']} | " + " | ".join(cells) + " |")
+    lines += ["", "| family (held-out rows) | rows | " + " | ".join(f"`{n}`" for n in names) + " |",
+              "| --- | ---: |" + " ---: |" * len(names)]
+    families = provenances[names[0]]["in_model_validation"]["families"]
+    for family, first in families.items():
+        cells = [pct(provenances[n]["in_model_validation"]["families"][family]["mape"]) for n in names]
+        lines.append(f"| {family} | {first['n']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2, help="leave-one-out refits at a time (each single-threaded)")
     parser.add_argument("--only", choices=sorted(VARIANTS), action="append", help="rebuild only these profiles")
+    parser.add_argument("--report", action="store_true",
+                        help="fit nothing: print the shipped profiles' recorded errors as markdown tables")
     args = parser.parse_args()
+    if args.report:
+        print(report())
+        return
     with tempfile.TemporaryDirectory(prefix="graphcal-calibrate-i7-") as workdir:
         for name, variant in VARIANTS.items():
             if not args.only or name in args.only:
