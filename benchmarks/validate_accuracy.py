@@ -6,7 +6,7 @@ own repeatability (graphcal.sweep.csvfile.noise_floor: median |repeat - first| /
 rows the sweep re-timed at its end).
 
 - MLPs: `--mlps` random specs (seeded): batch uniform in 1..400, 1-4 layers, widths log-uniform
-  in 16..4096; any spec a shipped grid (sweeps/mlp-*.yaml) holds is drawn again. Written to a
+  in 16..4096; any spec a shipped grid (graphcal/data/grids/mlp-*.yaml) holds is drawn again. Written to a
   grid in --out-dir, timed with `graphcal sweep mlp`, scored with `graphcal compare CSV --json`.
 - Models: benchmarks/zoo.py's FULL_ZOO (BERT-base, GPT-2, ViT-B/16, ResNet-50, MobileNetV2,
   ConvNeXt-T, an LSTM, a GRU and an M5 Conv1d net, at their real sizes; entries whose library

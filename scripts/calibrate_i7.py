@@ -45,7 +45,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "sweeps" / "data" / "i7-12700k"
-CONFIGS = REPO / "configs" / "hardware"
+CONFIGS = REPO / "graphcal" / "data" / "hardware"
 IN_MODEL = DATA / "in-model.csv"
 sys.path.insert(0, str(REPO / "scripts"))
 from evaluate_i7_in_model import SMALL_WORK_FLOP, SUBSETS, leave_one_architecture_out  # noqa: E402

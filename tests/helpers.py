@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = REPO / "configs" / "hardware"
+SHIPPED = REPO / "graphcal" / "data" / "hardware"
 # The predecessor's i7-12700K variants (efficiency 0.20 and 0.60): the shipped profiles are now
 # calibrated on measurements, so the coefficient-ratio tests use these fixed values instead.
 PREDECESSOR_TINY = REPO / "tests" / "fixtures" / "predecessor-tiny.yaml"

@@ -17,6 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "graphcal"
 LAYERS = (
     "errors",      # leaf: the project's error type
     "precision",   # leaf: the precision enum
+    "data",        # the shipped profiles and grids, found with importlib.resources
     "hardware",    # profiles, host detection, atomic writing, profiles init
     "load",        # MODEL -> OpGraph (specs, trace, graph, file formats, factories)
     "cost",        # OpGraph -> [OpCost]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zipfile
 
 import pytest
 import torch
@@ -10,7 +11,14 @@ from torch import nn
 
 from graphcal.load.formats import exported
 from graphcal.load.formats.detect import inspect_file
-from graphcal.load.formats.program_json import LAYOUTS, MEMORY_FORMATS, SCALAR_TYPES, NotPlain, read_graph
+from graphcal.load.formats.program_json import (
+    LAYOUTS,
+    MEMORY_FORMATS,
+    SCALAR_TYPES,
+    SCHEMA_MAJOR,
+    NotPlain,
+    read_graph,
+)
 from graphcal.load.graph import TensorMeta
 from graphcal.load.trace import graph_from_fx
 
@@ -57,7 +65,7 @@ def normalised(graph):
             return tuple(value(x) for x in v)
         return str(v)
 
-    return [(n.name, n.target, value(n.args), {k: value(x) for k, x in n.kwargs.items()}, n.outputs)
+    return [(n.name, n.target, value(n.args), {k: value(x) for k, x in n.kwargs.items()}, n.outputs, n.module)
             for n in graph.nodes]
 
 
@@ -84,6 +92,34 @@ def test_an_output_type_from_another_library_goes_to_torch(tmp_path):
                                                                 "children_spec": []}])}}]}}
     with pytest.raises(NotPlain, match="pytree"):
         read_graph(program, "m.pt2")
+
+
+def test_schema_major_version_matches_torch():
+    from torch._export.serde.schema import SCHEMA_VERSION
+
+    assert SCHEMA_MAJOR == SCHEMA_VERSION[0]
+
+
+def test_a_program_from_another_schema_major_goes_to_torch_which_refuses_it_in_one_line(tmp_path, run_cli):
+    """What a .pt2 from a torch with another schema major version meets: torch's deserializer
+    (the installed torch) judges it, and a refusal is one line naming the torch to export with."""
+    path = tmp_path / "model.pt2"
+    torch.export.save(torch.export.export(nn.Linear(4, 2).eval(), (torch.randn(1, 4),)), path)
+    mf = inspect_file(path)
+    program = exported.read_records(mf)["program"]
+    program["schema_version"]["major"] = SCHEMA_MAJOR + 90
+    with pytest.raises(NotPlain, match="schema major version"):
+        read_graph(program, path.name)
+    newer = tmp_path / "newer.pt2"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(newer, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == mf.root + exported.MODELS_FILENAME_FORMAT.format("model"):
+                data = json.dumps(program).encode()
+            dst.writestr(info, data)
+    result = run_cli("predict", newer, "--hw", "i7-12700k-large")
+    assert result.code == 2 and result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1 and torch.__version__ in result.stderr, result.stderr
 
 
 def test_enum_tables_and_record_names_match_torch():

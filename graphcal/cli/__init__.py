@@ -1,18 +1,23 @@
 """The `graphcal` command: a thin layer that parses options, calls the library and renders.
 
-`main()` turns GraphcalError into one line on stderr and exit code 2; GRAPHCAL_DEBUG=1 shows
-the traceback instead. Nothing here imports torch at module level, so `--help` stays fast.
+Exit codes: 0 ok; 1 a check the user asked for failed (CheckFailed: `--max-latency`, `--strict`);
+2 bad input or usage (GraphcalError, click's usage errors). `main()` turns either error into one
+line on stderr; GRAPHCAL_DEBUG=1 shows the traceback instead. Nothing here imports torch at
+module level, so `--help` stays fast.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import platform
 import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
 
 import typer
 
-from graphcal.errors import GraphcalError
+from graphcal.errors import CheckFailed, GraphcalError
 
 app = typer.Typer(
     name="graphcal",
@@ -21,6 +26,36 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+
+def version_text() -> str:
+    """graphcal's, torch's and Python's versions; torch's read from its metadata, not imported."""
+    from graphcal import __version__
+
+    try:
+        torch_version = version("torch")
+    except PackageNotFoundError:
+        torch_version = "not installed"
+    return f"graphcal {__version__}\ntorch {torch_version}\npython {platform.python_version()}"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(version_text())
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", help="Print graphcal's, torch's and Python's versions.", is_eager=True,
+                     callback=_print_version),
+    ] = False,
+) -> None:
+    """Predict how fast a PyTorch model runs on a CPU, and calibrate the prediction on real timings."""
+
 
 # Each module registers its command(s) on `app` when imported.
 COMMAND_MODULES = ("predict", "compare", "profiles", "sweep", "fit")
@@ -34,8 +69,9 @@ def main() -> None:
     except GraphcalError as exc:
         if os.environ.get("GRAPHCAL_DEBUG"):
             raise
-        print(f"graphcal: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        kind = "check failed" if isinstance(exc, CheckFailed) else "error"
+        print(f"graphcal: {kind}: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print("graphcal: interrupted", file=sys.stderr)
         sys.exit(130)

@@ -14,10 +14,12 @@ from rich.table import Table
 from graphcal.cli import app
 from graphcal.cli.options import (
     DtypeOption,
+    FactoryArgOption,
     InputShapeOption,
     JsonOption,
     ThreadsOption,
     TrustOption,
+    factory_kwargs,
     input_specs,
     make_target,
 )
@@ -39,8 +41,12 @@ def compare(
     dtype: DtypeOption = "fp32",
     threads: ThreadsOption = None,
     input_shape: InputShapeOption = None,
+    factory_arg: FactoryArgOption = None,
     as_json: JsonOption = False,
     trust_pickle: TrustOption = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail (exit code 1) if any op of MODEL has no cost formula.")
+    ] = False,
     plot: Annotated[
         Optional[Path],
         typer.Option(
@@ -67,6 +73,10 @@ def compare(
     if Path(model).is_file() and is_sweep_file(Path(model)):
         if measure:
             raise GraphcalError("--measure times a model: give a MODEL, not a sweep CSV")
+        if strict or factory_arg:
+            raise GraphcalError(
+                "--strict and --factory-arg are for a MODEL; a sweep CSV's rows are costed as their workloads"
+            )
         compare_sweep_file(Path(model), hw, threads, input_shape, as_json, plot)
         return
     if plot is not None:
@@ -80,25 +90,29 @@ def compare(
         return
     from graphcal.load import load_graph
     from graphcal.predict import predict_graph
-    from graphcal.predict.report import human_time
+    from graphcal.predict.report import human_time, render_unsupported
 
+    kwargs = factory_kwargs(factory_arg)
     targets = [make_target(h, dtype, threads) for h in hw]
-    graph = load_graph(model, targets[0].precision, input_specs(input_shape), trust_pickle)
-    predictions = [predict_graph(graph, t) for t in targets]
+    graph = load_graph(model, targets[0].precision, input_specs(input_shape), trust_pickle, kwargs)
+    predictions = [predict_graph(graph, t, strict=strict) for t in targets]
+    unsupported = predictions[0].unsupported  # one graph: the same ops go uncosted on every profile
     first = predictions[0].latency_s
     rows = [
         {"hardware": p.target.profile.name, "latency_s": p.latency_s, "ratio_to_first": p.latency_s / first}
         for p in predictions
     ]
     if as_json:
-        print(json.dumps({"model": graph.model, "rows": rows}, indent=2))
+        print(json.dumps({"model": graph.model, "rows": rows, "unsupported_ops": unsupported}, indent=2))
         return
     table = Table(title=f"{graph.model} ({targets[0].precision.value})")
     for column in ("hardware", "latency", "ratio to first"):
         table.add_column(column, justify="left" if column == "hardware" else "right")
     for row in rows:
         table.add_row(row["hardware"], human_time(row["latency_s"]), f"{row['ratio_to_first']:.3f}x")
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    render_unsupported(unsupported, console)
 
 
 def compare_sweep_file(

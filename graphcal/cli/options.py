@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from graphcal.hardware.profile import load_profile
-from graphcal.load import InputSpec
+from graphcal.load import InputSpec, parse_factory_args
 from graphcal.mapper import Target
 from graphcal.precision import Precision
 
@@ -38,6 +38,16 @@ InputShapeOption = Annotated[
         "inputs. Needed for TorchScript files and factories.",
     ),
 ]
+FactoryArgOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--factory-arg",
+        metavar="NAME=VALUE",
+        help="A keyword argument for a factory MODEL; repeat for several. VALUE is read as a Python "
+        "literal (224, True, (1, 3), 'x'); a bare word that is not one is a string: "
+        "timm:create_model --factory-arg model_name=resnet50.",
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print only JSON on stdout, for scripts and CI.")]
 TrustOption = Annotated[
     bool,
@@ -56,3 +66,7 @@ def make_target(hw: str, dtype: str, threads: Optional[int]) -> Target:
 
 def input_specs(shapes: Optional[list[str]]) -> tuple[InputSpec, ...]:
     return tuple(InputSpec.parse(s) for s in shapes or ())
+
+
+def factory_kwargs(texts: Optional[list[str]]) -> dict:
+    return parse_factory_args(texts or ())

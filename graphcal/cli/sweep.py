@@ -11,7 +11,14 @@ from typing import Annotated, Optional
 import typer
 
 from graphcal.cli import app
-from graphcal.cli.options import DtypeOption, InputShapeOption, input_specs
+from graphcal.cli.options import (
+    DtypeOption,
+    FactoryArgOption,
+    InputShapeOption,
+    TrustOption,
+    factory_kwargs,
+    input_specs,
+)
 
 sweep_app = typer.Typer(
     help="Time workloads on this machine and write one CSV row per configuration "
@@ -22,7 +29,8 @@ app.add_typer(sweep_app, name="sweep")
 
 GridOption = Annotated[
     Optional[str],
-    typer.Option("--grid", help="A shipped grid name (see sweeps/) or a path to a YAML grid file."),
+    typer.Option("--grid", help="A shipped grid name (mlp-default, ops-default, smoke-mlp, ...) or a path to a "
+                "YAML grid file."),
 ]
 OutOption = Annotated[
     Optional[Path],
@@ -70,7 +78,7 @@ def default_out(grid: str) -> Path:
 
 
 def _run(workloads, grid_name, protocol, out, threads, dtype, budget_s, resume, force, shard, passes,
-         shapes=(), per_op=False) -> None:
+         shapes=(), per_op=False, trust_pickle=False, kwargs=None) -> None:
     import dataclasses
 
     from rich.console import Console
@@ -87,6 +95,8 @@ def _run(workloads, grid_name, protocol, out, threads, dtype, budget_s, resume, 
         protocol=protocol if passes is None else dataclasses.replace(protocol, passes=passes),
         grid=grid_name,
         input_specs=shapes,
+        trust_pickle=trust_pickle,
+        factory_kwargs=kwargs or {},
         resume=resume,
         force=force,
         shard=Shard.parse(shard) if shard else None,
@@ -159,6 +169,8 @@ def model(
     force: ForceOption = False,
     shard: ShardOption = None,
     passes: PassesOption = None,
+    trust_pickle: TrustOption = False,
+    factory_arg: FactoryArgOption = None,
 ) -> None:
     """Time whole models end to end, and with --per-op every op inside them. Models come as
     arguments or from a grid of kind `model` (models-default: the calibration models)."""
@@ -172,7 +184,7 @@ def model(
         loaded = load_grid(grid, "model")
         counts = (threads,) if threads else loaded.threads or (_default_threads(),)
         _run(loaded.workloads, loaded.name, loaded.protocol, out, counts, dtype, budget_s, resume, force, shard,
-             passes, input_specs(input_shape), per_op)
+             passes, input_specs(input_shape), per_op, trust_pickle, factory_kwargs(factory_arg))
         return
     _run(models, "model", Protocol(), out, (threads or _default_threads(),), dtype, budget_s, resume, force, shard,
-         passes, input_specs(input_shape), per_op)
+         passes, input_specs(input_shape), per_op, trust_pickle, factory_kwargs(factory_arg))

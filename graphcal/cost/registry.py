@@ -2,8 +2,9 @@
 
 FLOP convention: one multiply-add is 2 FLOPs (PyTorch's FlopCounterMode does the same).
 Bytes: every tensor the op reads (activations and weights) plus every tensor it writes, at the
-tensors' own dtypes. Ops in FREE_OPS cost nothing; any other op without a formula is reported
-as unsupported, never costed as zero in silence.
+tensors' own dtypes. Ops in FREE_OPS cost nothing; an in-place op (`aten.relu_.default`) with
+no entry of its own is costed as its out-of-place twin (`costed_as`); any other op without a
+formula is reported as unsupported, never costed as zero in silence.
 """
 
 from __future__ import annotations
@@ -92,9 +93,12 @@ FREE_OPS: frozenset[str] = frozenset(
         "aten.unbind.int", "aten.alias.default", "aten.detach.default",
         # In-place metadata changes (TorchScript's GRU runs transpose_ on its weights).
         "aten.transpose_.default", "aten.t_.default", "aten.squeeze_.dim", "aten.unsqueeze_.default",
-        # Identity in eval mode: graphcal costs inference graphs, traced in eval.
+        "aten.reshape_as.default", "aten.swapaxes.default", "aten.swapdims.default", "aten.moveaxis.int",
+        "aten.swapaxes_.default", "aten.swapdims_.default",
+        # Identity in eval mode: graphcal costs inference graphs, traced in eval (the in-place
+        # forms too: nn.Dropout(inplace=True) returns its input untouched in eval).
         "aten.dropout.default", "aten.feature_dropout.default", "aten.alpha_dropout.default",
-        "aten.dropout_.default", "aten.feature_dropout_.default", "aten.alpha_dropout_.default",  # inplace=True
+        "aten.dropout_.default", "aten.feature_dropout_.default", "aten.alpha_dropout_.default",
         # Shape queries and assertions: no tensor data touched.
         "aten.sym_size.int", "aten.sym_numel.default", "aten.sym_stride.int",
         "aten.size.int", "aten.size.default", "aten.numel.default", "aten.dim.default",
@@ -116,12 +120,35 @@ class GraphCost:
         return sum((cost for _, cost in self.ops), OpCost())
 
 
+def costed_as(target: str) -> str:
+    """The target whose formula (or place in FREE_OPS) costs `target`: itself, or for an
+    in-place op `aten.NAME_.OVERLOAD` with no entry of its own, `aten.NAME.OVERLOAD`."""
+    if target in FORMULAS or target in FREE_OPS:
+        return target
+    # NB: an in-place op does its out-of-place twin's arithmetic and writes a result of the same
+    # shape into its first input, so it reads and writes the same bytes; only the allocation of
+    # the output is saved, which the per-op overhead holds
+    parts = target.split(".")
+    if len(parts) == 3 and parts[1].endswith("_") and not parts[1].endswith("__"):
+        twin = ".".join((parts[0], parts[1][:-1], parts[2]))
+        if twin in FORMULAS or twin in FREE_OPS:
+            return twin
+    return target
+
+
+def is_costed(target: str) -> bool:
+    """Whether `target` has a formula or is free, directly or as the in-place form of one."""
+    twin = costed_as(target)
+    return twin in FORMULAS or twin in FREE_OPS
+
+
 def cost_node(node: OpNode) -> OpCost | None:
     """The cost of one op; None for a free op. Raises KeyError for an op without a formula."""
     _load_formulas()
-    if node.target in FREE_OPS:
+    target = costed_as(node.target)
+    if target in FREE_OPS:
         return None
-    formula = FORMULAS[node.target]
+    formula = FORMULAS[target]
     try:
         return formula(node)
     except (IndexError, TypeError, ValueError) as exc:
@@ -139,7 +166,7 @@ def cost_graph(graph: OpGraph) -> GraphCost:
     _load_formulas()
     result = GraphCost()
     for node in graph.nodes:
-        if node.target not in FREE_OPS and node.target not in FORMULAS:
+        if not is_costed(node.target):
             result.unsupported[node.target] += 1
             continue
         cost = cost_node(node)

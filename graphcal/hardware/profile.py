@@ -14,11 +14,10 @@ from typing import Any
 
 import yaml
 
+from graphcal.data import shipped_dir
 from graphcal.errors import GraphcalError
 from graphcal.precision import Precision
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHIPPED_DIR = REPO_ROOT / "configs" / "hardware"
 USER_DIR_ENV = "GRAPHCAL_PROFILE_DIR"
 
 # The calibrated coefficients of one precision; each is applied in exactly one mapper function.
@@ -223,7 +222,7 @@ class HardwareProfile:
 # --- loading ----------------------------------------------------------------------------------
 
 def shipped_profiles() -> list[Path]:
-    return sorted(SHIPPED_DIR.glob("*.yaml"))
+    return sorted(shipped_dir("hardware").glob("*.yaml"))
 
 
 def user_profiles() -> list[Path]:
@@ -246,7 +245,7 @@ def resolve_path(ref: str, relative_to: Path | None = None) -> Path:
         if not path.is_file():
             raise GraphcalError(f"hardware profile file {ref!r} not found")
         return path
-    for directory in (user_profile_dir(), SHIPPED_DIR):
+    for directory in (user_profile_dir(), shipped_dir("hardware")):
         candidate = directory / f"{ref}.yaml"
         if candidate.is_file():
             return candidate

@@ -49,6 +49,10 @@ class OpNode:
     args: tuple[Any, ...]
     kwargs: dict[str, Any] = field(default_factory=dict)
     outputs: tuple[TensorMeta, ...] = ()
+    # The innermost nn.Module the call ran in, as its dotted path in the model
+    # ("encoder.layer.3.attention"; "" for the model's own forward), from the program's
+    # nn_module_stack; None where the format records no modules (TorchScript, recorded calls).
+    module: str | None = None
 
     @property
     def inputs(self) -> tuple[TensorMeta, ...]:
@@ -76,3 +80,11 @@ def _tensors_in(value: Any):
     elif isinstance(value, (list, tuple)):
         for item in value:
             yield from _tensors_in(item)
+
+
+def innermost_module(paths: list[str] | None) -> str | None:
+    """The module an op ran in, from its nn_module_stack's paths (outermost first): the last
+    one; "" for an empty stack (the model's own forward); None when no stack was recorded."""
+    if paths is None:
+        return None
+    return paths[-1] if paths else ""

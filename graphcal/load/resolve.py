@@ -7,10 +7,14 @@ factory `package.module:function` that returns an nn.Module.
 
 from __future__ import annotations
 
+import ast
+import keyword
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from graphcal.errors import GraphcalError
 from graphcal.load.graph import OpGraph
@@ -46,6 +50,32 @@ class InputSpec:
         return cls(shape, dtype or None)
 
 
+_BARE_WORD = re.compile(r"^[A-Za-z_][\w.\-]*$")
+
+
+def parse_factory_args(texts: Sequence[str]) -> dict[str, Any]:
+    """`--factory-arg NAME=VALUE`s as keyword arguments: each VALUE read as a Python literal
+    (`224`, `True`, `(1, 3)`, `'resnet50'`), a bare word that is not one (`resnet50`) as a string."""
+    kwargs: dict[str, Any] = {}
+    for text in texts:
+        name, eq, value = text.partition("=")
+        name = name.strip()
+        if not eq or not name.isidentifier() or keyword.iskeyword(name):
+            raise GraphcalError(f"--factory-arg {text!r}: expected NAME=VALUE, e.g. model_name=resnet50")
+        if name in kwargs:
+            raise GraphcalError(f"--factory-arg {name} is given twice")
+        try:
+            kwargs[name] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            if not _BARE_WORD.match(value.strip()):
+                raise GraphcalError(
+                    f"--factory-arg {text!r}: {value!r} is neither a Python literal nor a bare word; "
+                    "quote a string, e.g. name='\"a b\"'"
+                ) from None
+            kwargs[name] = value.strip()  # NB: a bare word such as resnet50 reads as the string
+    return kwargs
+
+
 class ModelKind(Enum):
     FILE = "file"
     SPEC = "spec"
@@ -74,9 +104,12 @@ def load_graph(
     precision: Precision,
     input_specs: tuple[InputSpec, ...] = (),
     trust_pickle: bool = False,
+    factory_kwargs: Mapping[str, Any] | None = None,
 ) -> OpGraph:
-    """The OpGraph of MODEL, with tensors in `precision` where the caller builds them."""
+    """The OpGraph of MODEL, with tensors in `precision` where the caller builds them;
+    `factory_kwargs` are passed to a factory (and refused for any other MODEL)."""
     kind = model_kind(model)
+    check_factory_kwargs(model, kind, factory_kwargs)
     if kind is ModelKind.FILE:
         from graphcal.load.formats import load_file
 
@@ -85,7 +118,14 @@ def load_graph(
         return graph_of_spec(model, precision)
     from graphcal.load.formats import load_factory
 
-    return load_factory(model, precision, input_specs)
+    return load_factory(model, precision, input_specs, factory_kwargs or {})
+
+
+def check_factory_kwargs(model: str, kind: ModelKind, factory_kwargs: Mapping[str, Any] | None) -> None:
+    if factory_kwargs and kind is not ModelKind.FACTORY:
+        raise GraphcalError(
+            f"--factory-arg is for a factory MODEL (package.module:function); {model} is a {kind.value}"
+        )
 
 
 def graph_of_spec(text: str, precision: Precision) -> OpGraph:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from graphcal.errors import GraphcalError
-from graphcal.load.graph import OpGraph, OpNode, TensorMeta
+from graphcal.load.graph import OpGraph, OpNode, TensorMeta, innermost_module
 
 
 def dtype_name(dtype: Any) -> str:
@@ -68,9 +68,17 @@ def graph_from_fx(fx_graph: Any, model: str) -> OpGraph:
                 args=tuple(_value_of(a) for a in node.args),
                 kwargs={k: _value_of(v) for k, v in node.kwargs.items()},
                 outputs=_outputs(node.meta.get("val")),
+                module=_module(node.meta.get("nn_module_stack")),
             )
         )
     return OpGraph(model=model, nodes=tuple(nodes))
+
+
+def _module(stack: Any) -> str | None:
+    """The innermost module of an FX node's nn_module_stack ({key: (path, type)}, outermost first)."""
+    if stack is None:
+        return None
+    return innermost_module([path for path, _ in stack.values()])
 
 
 def export_program(module: Any, inputs: tuple, model: str) -> Any:

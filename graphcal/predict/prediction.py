@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graphcal.cost import OpCost, cost_graph
-from graphcal.errors import GraphcalError
+from graphcal.errors import CheckFailed
 from graphcal.load.graph import OpGraph, OpNode
 from graphcal.mapper import OpTime, Target, op_time
 
@@ -57,6 +57,6 @@ def predict_graph(graph: OpGraph, target: Target, strict: bool = False) -> Predi
     costed = cost_graph(graph)
     if strict and costed.unsupported:
         listed = ", ".join(f"{t} x{n}" for t, n in sorted(costed.unsupported.items()))
-        raise GraphcalError(f"--strict: {graph.model} has ops graphcal cannot cost: {listed}")
+        raise CheckFailed(f"--strict: {graph.model} has ops graphcal cannot cost: {listed}")
     ops = tuple(OpPrediction(node, cost, op_time(cost, target)) for node, cost in costed.ops)
     return Prediction(graph.model, target, ops, dict(sorted(costed.unsupported.items())))

@@ -7,10 +7,12 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from graphcal.predict.breakdown import Group
 from graphcal.predict.prediction import Prediction
 
 
-def prediction_json(p: Prediction) -> dict[str, Any]:
+def prediction_json(p: Prediction, max_latency_s: float | None = None) -> dict[str, Any]:
+    """The JSON contract; `max_latency_s` and `within_budget` are null without a budget."""
     return {
         "model": p.model,
         "hardware": p.target.profile.name,
@@ -34,6 +36,8 @@ def prediction_json(p: Prediction) -> dict[str, Any]:
         "unsupported_ops": p.unsupported,
         "uncalibrated": [{"family": f, "share": share} for f, share in p.uncalibrated()],
         "threads_calibrated": p.threads_calibrated,
+        "max_latency_s": max_latency_s,
+        "within_budget": None if max_latency_s is None else p.latency_s <= max_latency_s,
     }
 
 
@@ -58,6 +62,13 @@ def short_target(target: str) -> str:
 
 
 def render_prediction(p: Prediction, console: Console, top: int) -> None:
+    render_header(p, console)
+    render_op_table(p, console, top)
+    render_unsupported(p.unsupported, console)
+
+
+def render_header(p: Prediction, console: Console) -> None:
+    """The predicted latency, and the totals with the share of each bound."""
     total = p.latency_s
     bounds: dict[str, float] = {}
     for op in p.ops:
@@ -71,6 +82,11 @@ def render_prediction(p: Prediction, console: Console, top: int) -> None:
     console.print(
         f"{len(p.ops)} costed ops, {human_count(p.flops, 'FLOP')}, {human_count(p.bytes, 'B')} moved; {shares}"
     )
+
+
+def render_op_table(p: Prediction, console: Console, top: int) -> None:
+    """The costliest `top` ops."""
+    total = p.latency_s
     table = Table(title=f"costliest {min(top, len(p.ops))} of {len(p.ops)} ops")
     for column in ("op", "target", "time", "share", "FLOPs", "bytes", "FLOP/B", "bound"):
         names = column in ("op", "target")
@@ -90,23 +106,37 @@ def render_prediction(p: Prediction, console: Console, top: int) -> None:
             op.time.bound,
         )
     console.print(table)
-    if p.unsupported:
+
+
+def render_unsupported(unsupported: dict[str, int], console: Console) -> None:
+    """The line predict and compare print for ops without a cost formula (nothing when none)."""
+    if unsupported:
         console.print(
             "[bold yellow]unsupported ops (not costed, latency is understated):[/] "
-            + ", ".join(f"{t} x{n}" for t, n in p.unsupported.items())
+            + ", ".join(f"{t} x{n}" for t, n in unsupported.items())
         )
-    uncalibrated = [(f, share) for f, share in p.uncalibrated() if share >= 0.001]
-    if uncalibrated:
-        console.print(
-            f"[yellow]uncalibrated:[/] {sum(s for _, s in uncalibrated):.1%} of the predicted time falls on op "
-            f"families no fit behind {p.target.profile.name} had rows for: "
-            + ", ".join(f"{f} {share:.1%}" for f, share in uncalibrated),
-            soft_wrap=True,
+
+
+def render_budget(p: Prediction, max_latency_s: float, console: Console) -> None:
+    within = p.latency_s <= max_latency_s
+    verdict = "[bold green]within[/]" if within else "[bold red]over[/]"
+    console.print(f"budget {human_time(max_latency_s)}: {verdict} ({human_time(p.latency_s)} predicted)")
+
+
+def render_groups(p: Prediction, groups: list[Group], by: str, console: Console, top: int) -> None:
+    """The costliest `top` groups of a --group-by breakdown."""
+    total = p.latency_s
+    table = Table(title=f"costliest {min(top, len(groups))} of {len(groups)} {by} groups")
+    for column in (by, "ops", "time", "share", "FLOPs", "bytes"):
+        table.add_column(column, justify="left" if column == by else "right",
+                         overflow="fold" if column == by else "ellipsis", min_width=8 if column == by else None)
+    for g in groups[:top]:
+        table.add_row(
+            short_target(g.key) if by == "op" else g.key,
+            str(g.ops),
+            human_time(g.time_s),
+            f"{g.time_s / total:.1%}" if total else "-",
+            human_count(g.flops),
+            human_count(g.bytes, "B"),
         )
-    if not p.threads_calibrated:
-        counts = ", ".join(map(str, p.target.profile.calibrated_threads)) or "none recorded"
-        console.print(
-            f"[yellow]threads:[/] {p.target.threads} thread(s) were never calibrated for {p.target.profile.name} "
-            f"(calibrated: {counts})",
-            soft_wrap=True,
-        )
+    console.print(table)

@@ -21,8 +21,8 @@ models, which `sweep model --grid ... --per-op` times op by op).
 
 Products expand in the order the keys are written, the first key varying slowest; the result
 keeps the grid's order and drops duplicates. Every workload is parsed as a spec, so a bad
-dimension is an error naming the grid before anything is timed. Shipped grids live in
-`sweeps/` at the repository root and are named without `.yaml`.
+dimension is an error naming the grid before anything is timed. Shipped grids live in the
+package (`graphcal/data/grids/`) and are named without `.yaml`.
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ from pathlib import Path
 
 import yaml
 
+from graphcal.data import shipped_dir
 from graphcal.errors import GraphcalError
 from graphcal.load.specs import parse_spec
 from graphcal.sweep.protocol import Protocol
 
-GRID_DIR = Path(__file__).resolve().parents[2] / "sweeps"
 GRID_KEYS = ("kind", "description", "workloads", "products", "protocol", "threads")
 KINDS = {"mlp": ("mlp",), "ops": None, "model": None}  # kind -> spec kinds it may hold (None: any)
 CALIBRATION = "calibration"
@@ -58,7 +58,7 @@ class Grid:
 
 
 def shipped_grids() -> list[str]:
-    return sorted(p.stem for p in GRID_DIR.glob("*.yaml"))
+    return sorted(p.stem for p in shipped_dir("grids").glob("*.yaml"))
 
 
 def resolve_grid(name_or_path: str) -> Path:
@@ -68,7 +68,7 @@ def resolve_grid(name_or_path: str) -> Path:
         if not path.is_file():
             raise GraphcalError(f"grid file {path} not found")
         return path
-    shipped = GRID_DIR / f"{name_or_path}.yaml"
+    shipped = shipped_dir("grids") / f"{name_or_path}.yaml"
     if not shipped.is_file():
         raise GraphcalError(
             f"unknown grid {name_or_path!r}: shipped grids are {', '.join(shipped_grids()) or '(none)'}; "

@@ -67,6 +67,8 @@ class SweepPlan:
     protocol: Protocol
     grid: str                           # grid name, or "model"
     input_specs: tuple[InputSpec, ...] = ()
+    trust_pickle: bool = False          # `sweep model` of a torch.save'd module, as predict --trust-pickle
+    factory_kwargs: dict = field(default_factory=dict)  # --factory-arg, for factory MODELs
     resume: bool = False
     force: bool = False
     shard: Shard | None = None
@@ -77,6 +79,12 @@ class SweepPlan:
     repeat_max: int = 10
     seed: int = 0
     per_op: bool = False                # also time every op in place (graphcal.sweep.inmodel)
+
+    @property
+    def load_args(self) -> tuple:
+        """What loading a MODEL takes beyond its text and precision, as predict's options do:
+        (input_specs, trust_pickle, factory_kwargs)."""
+        return self.input_specs, self.trust_pickle, self.factory_kwargs
 
 
 @dataclass
@@ -271,7 +279,7 @@ def _time_blocks(blocks, plan, host, role, pass_, progress, flag, started, resul
             break
         block_start = time.monotonic()
         torch.set_num_threads(block[0].threads)
-        built = [build_module(c.workload.text, plan.precision, plan.input_specs) for c in block]
+        built = [build_module(c.workload.text, plan.precision, *plan.load_args) for c in block]
         calls = [_call(module, inputs) for module, inputs in built]
         with torch.no_grad():
             # the callback runs inside this iteration, so `block` is this block
@@ -311,7 +319,7 @@ def run_sweep(plan: SweepPlan, progress: Progress | None = None, announce=lambda
     finished = check_output(plan, host["host_id"])
     chosen = list(plan.workloads) if plan.shard is None else plan.shard.take(list(plan.workloads))
     result = SweepResult(plan.out)
-    costed = [cost_workload(text, plan.precision, plan.input_specs) for text in chosen]
+    costed = [cost_workload(text, plan.precision, *plan.load_args) for text in chosen]
     configs = [Config(w, t) for t in plan.threads for w in costed]
     passes = range(1, plan.protocol.passes + 1)
     todo = {p: [c for c in configs if (*c.key, p) not in finished] for p in passes}

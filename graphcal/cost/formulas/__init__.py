@@ -5,6 +5,7 @@ Each formula takes an OpNode and returns an OpCost; importing this package regis
 in graphcal.cost.registry.FORMULAS. A multiply-add is 2 FLOPs. One module per family:
 
     matrix      linear, mm, addmm, bmm, matmul, convolution (incl. grouped and transposed)
+    einsum      einsum, from its contraction (pairwise, left to right)
     attention   scaled_dot_product_attention and the fused nn.MultiheadAttention /
                 nn.TransformerEncoderLayer fast paths
     recurrent   LSTM, GRU, RNN (whole, per layer, per cell)
@@ -12,4 +13,4 @@ in graphcal.cost.registry.FORMULAS. A multiply-add is 2 FLOPs. One module per fa
     memory      copies, conversions, constructors, gathers (embedding)
 """
 
-from graphcal.cost.formulas import attention, matrix, memory, recurrent, vector  # noqa: F401
+from graphcal.cost.formulas import attention, einsum, matrix, memory, recurrent, vector  # noqa: F401

@@ -32,8 +32,8 @@ def load_file(path: Path, precision: Precision, input_specs: tuple = (), trust_p
     return load_pickled(mf, precision, input_specs, trust_pickle)
 
 
-def load_factory(ref: str, precision: Precision, input_specs: tuple = ()) -> OpGraph:
-    """The OpGraph of the nn.Module that `package.module:function` returns."""
+def load_factory(ref: str, precision: Precision, input_specs: tuple = (), kwargs: dict | None = None) -> OpGraph:
+    """The OpGraph of the nn.Module that `package.module:function(**kwargs)` returns."""
     from graphcal.load.formats.factory import load_factory as load
 
-    return load(ref, precision, input_specs)
+    return load(ref, precision, input_specs, kwargs or {})

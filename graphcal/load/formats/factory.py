@@ -18,25 +18,27 @@ from graphcal.load.graph import OpGraph
 from graphcal.precision import Precision
 
 
-def load_factory(ref: str, precision: Precision, input_specs: tuple) -> OpGraph:
+def load_factory(ref: str, precision: Precision, input_specs: tuple, kwargs: dict | None = None) -> OpGraph:
     from graphcal.load.trace import export_module
 
     require_input_specs(input_specs, ref, "a factory")
-    module = build_module(ref, precision)
+    module = build_module(ref, precision, kwargs)
     return export_module(module, zero_inputs(input_specs, precision, ref, "a factory"), ref)
 
 
-def build_module(ref: str, precision: Precision) -> Any:
-    """The nn.Module the factory returns, with floating tensors in `precision`."""
+def build_module(ref: str, precision: Precision, kwargs: dict | None = None) -> Any:
+    """The nn.Module the factory returns when called with `kwargs` (--factory-arg), floating
+    tensors in `precision`."""
     import torch
 
+    kwargs = kwargs or {}
     factory = resolve_factory(ref)
     try:
-        module = factory()
+        module = factory(**kwargs)
     except Exception as exc:  # the user's code may raise anything
+        called = ", ".join(f"{k}={v!r}" for k, v in kwargs.items()) or "no arguments; add --factory-arg NAME=VALUE"
         raise GraphcalError(
-            f"factory {ref} raised {type(exc).__name__}: {first_line(exc)} "
-            "(it is called with no arguments)"
+            f"factory {ref} raised {type(exc).__name__}: {first_line(exc)} (it was called with {called})"
         ) from None
     if not isinstance(module, torch.nn.Module):
         raise GraphcalError(f"factory {ref} returned a {type(module).__name__}, not a torch.nn.Module")

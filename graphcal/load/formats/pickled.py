@@ -27,9 +27,17 @@ REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 
 
 def load_pickled(mf: ModelFile, precision: Precision, input_specs: tuple, trust_pickle: bool) -> OpGraph:
-    import torch
-
     from graphcal.load.trace import export_module
+
+    name = mf.path.name
+    module = pickled_module(mf, precision, input_specs, trust_pickle)
+    return export_module(module, zero_inputs(input_specs, precision, name, "a torch.save'd module"), name)
+
+
+def pickled_module(mf: ModelFile, precision: Precision, input_specs: tuple, trust_pickle: bool) -> Any:
+    """The pickled nn.Module, floating tensors in `precision`: loaded only with --trust-pickle,
+    and only after --input-shape is known to be given."""
+    import torch
 
     name = mf.path.name
     refused = _weights_only_refusal(mf)
@@ -54,8 +62,7 @@ def load_pickled(mf: ModelFile, precision: Precision, input_specs: tuple, trust_
         raise GraphcalError(f"{mf.path}: cannot unpickle the file: {first_line(exc)}") from None
     if not isinstance(module, torch.nn.Module):
         raise GraphcalError(f"{mf.path}: holds a {type(module).__name__}, not a torch.nn.Module; {EXPORT_HOWTO}")
-    module = module.to(getattr(torch, precision.torch_dtype_name))
-    return export_module(module, zero_inputs(input_specs, precision, name, "a torch.save'd module"), name)
+    return module.to(getattr(torch, precision.torch_dtype_name))
 
 
 def _weights_only_refusal(mf: ModelFile) -> Any:

@@ -14,7 +14,8 @@ GraphModuleDeserializer does:
   ("torch.float32"): no cost formula reads them.
 
 Anything outside that common subset (higher-order ops, symbolic shapes, scripted objects,
-archives too old to record argument kinds) raises NotPlain, and the caller uses torch's
+archives too old to record argument kinds, a schema major version other than SCHEMA_MAJOR, as a
+torch older or newer than the tested one may write) raises NotPlain, and the caller uses torch's
 deserializer instead: slower, never different.
 """
 
@@ -24,7 +25,7 @@ import json
 import keyword
 from typing import Any
 
-from graphcal.load.graph import OpGraph, OpNode, TensorMeta
+from graphcal.load.graph import OpGraph, OpNode, TensorMeta, innermost_module
 
 # torch._export.serde.schema enums, as str() of the torch value they deserialize to
 # (tests/test_program_json.py checks these tables against torch's).
@@ -43,6 +44,10 @@ MEMORY_FORMATS = {
     4: "torch.preserve_format",
 }
 POSITIONAL, KEYWORD = 1, 2
+# The major version of torch._export.serde.schema this reader was written against (torch 2.13
+# writes 8.20; tests/test_program_json.py checks it against the installed torch). Another major
+# version goes to torch's deserializer, which reads what the installed torch can read.
+SCHEMA_MAJOR = 8
 GETITEM = "<built-in function getitem>"  # str(operator.getitem), as FX records it
 # Containers of inputs and outputs that torch's pytree knows without importing anything else;
 # any other type (a transformers ModelOutput, say) goes to torch, whose error names it.
@@ -75,6 +80,9 @@ class _Reader:
         self.tensors: dict[str, TensorMeta] = {}
 
     def read(self, model: str) -> tuple[OpGraph, list[TensorMeta], list[TensorMeta]]:
+        major = (self.program.get("schema_version") or {}).get("major", SCHEMA_MAJOR)
+        if major != SCHEMA_MAJOR:
+            raise NotPlain(f"program schema major version {major}, this reader knows {SCHEMA_MAJOR}")
         self.check_pytree_types()
         nodes: list[OpNode] = []
         for node in self.graph["nodes"]:
@@ -106,12 +114,13 @@ class _Reader:
             raise NotPlain(f"target {target!r} is not an operator overload")
         args, kwargs = self.arguments(node["inputs"])
         target = target.removeprefix(OP_PREFIX)
+        module = _module(node.get("metadata") or {})
         outputs = node["outputs"]
         if not outputs:
-            return [OpNode(node["name"], target, args, kwargs, ())]
+            return [OpNode(node["name"], target, args, kwargs, (), module)]
         if len(outputs) == 1 and "as_tensor" in outputs[0]:
             name = outputs[0]["as_tensor"]["name"]
-            return [OpNode(name, target, args, kwargs, (self.tensor(name),))]
+            return [OpNode(name, target, args, kwargs, (self.tensor(name),), module)]
         if len(outputs) == 1 and "as_tensors" in outputs[0]:
             names = [t["name"] for t in outputs[0]["as_tensors"]]
         elif all("as_tensor" in out for out in outputs):
@@ -119,8 +128,9 @@ class _Reader:
         else:
             raise NotPlain(f"node {node['name']!r} has outputs other than tensors")
         metas = tuple(self.tensor(n) for n in names)
-        getitems = [OpNode(n, GETITEM, (metas, i), {}, (m,)) for i, (n, m) in enumerate(zip(names, metas))]
-        return [OpNode(node["name"], target, args, kwargs, metas), *getitems]
+        # each getitem carries its op's module, as torch's deserializer copies it
+        getitems = [OpNode(n, GETITEM, (metas, i), {}, (m,), module) for i, (n, m) in enumerate(zip(names, metas))]
+        return [OpNode(node["name"], target, args, kwargs, metas, module), *getitems]
 
     def arguments(self, inputs: list[dict]) -> tuple[tuple, dict]:
         args, kwargs = [], {}
@@ -158,6 +168,16 @@ class _Reader:
         if kind == "as_device":
             return value["type"] if value.get("index") is None else f"{value['type']}:{value['index']}"
         raise NotPlain(f"argument of kind {kind!r}")
+
+
+def _module(metadata: dict) -> str | None:
+    """The innermost module of a node's serialized nn_module_stack, `key,path,type` entries
+    joined by `;` (outermost first), as torch's serializer writes it."""
+    stack = metadata.get("nn_module_stack")
+    if stack is None:
+        return None
+    # NB: a type may hold commas (generic parameters), a key or path does not: split twice
+    return innermost_module([entry.split(",", 2)[1] for entry in stack.split(";") if entry])
 
 
 def _tensor_meta(meta: dict) -> TensorMeta:

@@ -20,17 +20,11 @@ from graphcal.precision import Precision
 
 
 def load_scripted(mf: ModelFile, precision: Precision, input_specs: tuple) -> OpGraph:
-    import torch
-
     from graphcal.load.trace import graph_from_fx, record_calls
 
     name = mf.path.name
     inputs = zero_inputs(input_specs, precision, name, "a TorchScript archive")
-    try:
-        module = torch.jit.load(str(mf.path), map_location="cpu")
-    except Exception as exc:  # torch raises RuntimeError with a C++ backtrace on corrupt archives
-        raise GraphcalError(f"{mf.path}: cannot load the TorchScript archive: {first_line(exc)}") from None
-    module = module.to(getattr(torch, precision.torch_dtype_name)).eval()
+    module = scripted_module(mf, precision)
     try:
         return graph_from_fx(trace_callable(module, inputs, name).graph, name)
     except GraphcalError:
@@ -40,6 +34,17 @@ def load_scripted(mf: ModelFile, precision: Precision, input_specs: tuple) -> Op
             return record_calls(module, inputs, name)
         except Exception as exc:
             raise GraphcalError(f"could not trace {name} on the given --input-shape: {first_line(exc)}") from None
+
+
+def scripted_module(mf: ModelFile, precision: Precision) -> Any:
+    """The archive's ScriptModule on the CPU, in eval mode, floating tensors in `precision`."""
+    import torch
+
+    try:
+        module = torch.jit.load(str(mf.path), map_location="cpu")
+    except Exception as exc:  # torch raises RuntimeError with a C++ backtrace on corrupt archives
+        raise GraphcalError(f"{mf.path}: cannot load the TorchScript archive: {first_line(exc)}") from None
+    return module.to(getattr(torch, precision.torch_dtype_name)).eval()
 
 
 def trace_callable(fn: Any, inputs: tuple, name: str) -> Any:
