@@ -17,7 +17,7 @@ multiplies:
     memory.single_thread_share                 thread_bandwidth_share()  every memory rate, by threads
     runtime.per_op_overhead_s                  op_overhead()           vector ops
     runtime.matrix_op_overhead_s               op_overhead()           matrix ops
-    families.<family>_overhead_s               op_overhead()           that family's ops, added
+    families.<family>_overhead_s               op_overhead()           that family's ops, added per step
     families.<family>_rate_factor              family_rate_factor()    that family's compute and memory rates
 
 Matrix ops are linear, matmul, bmm, convolution, attention and recurrent cells; vector ops are
@@ -151,10 +151,11 @@ def op_overhead(cost: OpCost, target: Target) -> float:
     """The fixed cost of one eager call: runtime.matrix_op_overhead_s for a matrix op (BLAS
     and oneDNN dispatch), runtime.per_op_overhead_s for any other, plus
     families.<family>_overhead_s where the profile states one for the op's family (a
-    convolution's primitive setup, say)."""
+    convolution's primitive setup, say); the family's term is paid once per kernel call in
+    sequence (`cost.steps`: a recurrent op's time steps x layers, 1 for any other op)."""
     name = "matrix_op_overhead_s" if cost.kind is OpKind.MATRIX else "per_op_overhead_s"
     extra = target.profile.family_term(f"{cost.family}_overhead_s")
-    return target.profile.runtime(name) + (extra or 0.0)
+    return target.profile.runtime(name) + (extra or 0.0) * cost.steps
 
 
 def family_rate_factor(cost: OpCost, target: Target) -> float:

@@ -36,6 +36,8 @@ class OpCost:
     rows: int = 0
     depth: int = 0
     columns: int = 0
+    # kernel calls one after another: a recurrent op's time steps x layers (1 for any other op)
+    steps: int = 1
 
     @property
     def bytes(self) -> float:
@@ -51,6 +53,7 @@ class OpCost:
             max(self.rows, other.rows),
             max(self.depth, other.depth),
             max(self.columns, other.columns),
+            max(self.steps, other.steps),
         )
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from graphcal.cost import OpCost, OpKind
 from graphcal.errors import GraphcalError
 from graphcal.hardware.profile import HardwareProfile
-from graphcal.mapper import Target, op_time
+from graphcal.mapper import OpTime, Target, op_time
 from graphcal.precision import Precision
 from graphcal.sweep.csvfile import SweepRow, read_sweep
 
@@ -232,11 +232,15 @@ def evaluate_profile(rows: CostedRows, profile: HardwareProfile) -> Terms:
     latency, overhead = np.zeros(n), np.zeros(n)
     matrix_s, vector_s, memory_s = np.zeros(n), np.zeros(n), np.zeros(n)
     dominant = np.zeros(n, dtype=int)
+    times: dict[tuple[OpCost, int], OpTime] = {}  # an op met again (a model row's op, a repeated block) is mapped once
     for i, (table, threads) in enumerate(zip(rows.tables, rows.threads)):
         target = targets[int(threads)]
         longest = -1.0
         for j, cost in enumerate(table.costs):
-            time = op_time(cost, target)
+            key = (cost, int(threads))
+            time = times.get(key)
+            if time is None:
+                time = times[key] = op_time(cost, target)
             latency[i] += time.total_s
             overhead[i] += time.overhead_s
             if time.compute_s >= time.memory_s:

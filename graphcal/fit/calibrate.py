@@ -170,7 +170,13 @@ def calibrate(
             f"{len(train)} training row(s) cannot fit {len(free)} free coefficients; "
             "lower --holdout, sweep more configurations, or --fix some"
         )
-    train_fit = solve(costed.take(train), facts, measured[train], start, free, options.settings)
+    # The holdout's fit frees only what its own rows determine: a family whose every row is held
+    # out keeps its base value there (its Jacobian column would be zero, and the solver's
+    # scaling would then move it at random), so the holdout scores it as a prediction would be
+    # scored on a family the calibration never saw.
+    classes = op_classes(costed, base_terms)
+    train_free, _ = identify(base_regimes[train], options.fixed, classes[train], few_threads[train])
+    train_fit = solve(costed.take(train), facts, measured[train], start, train_free, options.settings)
     holdout_predicted = evaluate(costed.take(holdout), facts, train_fit.values).latency_s
     # With no row held out the training rows are every row: the refit would repeat the same solve.
     final = train_fit if len(holdout) == 0 else solve(costed, facts, measured, start, free, options.settings)

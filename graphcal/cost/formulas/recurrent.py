@@ -9,6 +9,7 @@ The gate elementwise work is added per hidden unit, in the FLOP units of the vec
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from graphcal.cost.formulas.common import ARITH, MATRIX, TRANSCENDENTAL, io_cost
@@ -71,7 +72,8 @@ def recurrent_formula(step: tuple[int, int, int], family: str = "recurrent") -> 
         # NB: the GEMM of the first layer: M = batch, K = input + hidden, N = gates x hidden
         w_ih, w_hh = layers[0][0], layers[0][1]
         gemm = (_step_rows(node, x), w_ih.shape[1] + w_hh.shape[1], w_ih.shape[0])
-        return io_cost(node, flops, MATRIX, family, gemm)
+        steps = max(1, rows // gemm[0]) * len(layers)  # time steps, one after another, per layer and direction
+        return dataclasses.replace(io_cost(node, flops, MATRIX, family, gemm), steps=steps)
 
     formula.__doc__ = f"Recurrent cell with {gates} gate(s): gate matmuls plus gate elementwise work."
     return formula
