@@ -78,14 +78,14 @@ def evaluate(rows: list[SweepRow], costed: CostedRows, profile_for: Callable[[st
     for arch in sorted(set(run_arch)):
         mask = run_arch == arch
         signed = (run_pred[mask] - run_meas[mask]) / run_meas[mask]
-        architectures[arch] = {**metrics(run_pred[mask], run_meas[mask]).as_dict(("n", "mape", "within_10")),
+        architectures[str(arch)] = {**metrics(run_pred[mask], run_meas[mask]).as_dict(("n", "mape", "within_10")),
                                "mean_signed_error": float(signed.mean())}
     families = {}
     labels = np.array([r.fields["family"] for r in rows], dtype=object)
     for family in sorted(set(labels)):
         mask = labels == family
         signed = (predicted[mask] - measured[mask]) / measured[mask]
-        families[family] = {**metrics(predicted[mask], measured[mask]).as_dict(("n", "mape", "within_10")),
+        families[str(family)] = {**metrics(predicted[mask], measured[mask]).as_dict(("n", "mape", "within_10")),
                             "median_signed_error": float(np.median(signed)),
                             "measured_share": float(measured[mask].sum() / measured.sum())}
     return {
@@ -97,43 +97,90 @@ def evaluate(rows: list[SweepRow], costed: CostedRows, profile_for: Callable[[st
     }
 
 
+SMALL_WORK_FLOP = 2e7  # the kernel rows' split (scripts/import_i7_data.py): small < 2e7 FLOP <= large
+SUBSETS = {
+    "all": lambda flops: True,
+    "small": lambda flops: flops < SMALL_WORK_FLOP,
+    "large": lambda flops: flops >= SMALL_WORK_FLOP,
+}
+
+
+def in_subset(row: SweepRow, subset: str) -> bool:
+    """Whether an in-model row (one subgraph, by its FLOPs) is small or large work."""
+    return SUBSETS[subset](float(row.fields["flops"]))
+
+
 def refit_leaving_out(architectures: list[str], data: Path, kernel_rows: Path, base: str, fix: str | None,
-                      workdir: Path) -> tuple[dict[str, HardwareProfile], dict[str, dict]]:
+                      workdir: Path, subset: str = "all", jobs: int = 1) -> tuple[dict[str, HardwareProfile],
+                                                                                  dict[str, dict]]:
     """Per architecture: `graphcal fit` of `base` on the kernel rows and the other architectures'
-    in-model rows. Returns the fitted profiles and each fit's JSON."""
+    in-model rows of `subset` (small or large work, or all), `jobs` fits at a time, each
+    single-threaded, with no row held out of a fit (the held-out architecture is its holdout).
+    Returns the fitted profiles and each fit's JSON."""
     with data.open(newline="") as handle:
         reader = csv.DictReader(handle)
         header, raws = reader.fieldnames, list(reader)
     profiles, fits = {}, {}
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    running: dict[str, tuple[subprocess.Popen, Path]] = {}
+
+    def finish(arch: str) -> None:
+        process, out = running.pop(arch)
+        stdout, stderr = process.communicate()
+        if process.returncode != 0:
+            raise SystemExit(f"fit without {arch} failed: {stderr.strip()}")
+        fits[arch] = json.loads(stdout)
+        profiles[arch] = load_profile(out)
+
     for arch in architectures:
         train = workdir / f"in-model-without-{arch}.csv"
         with train.open("w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=header, lineterminator="\n")
             writer.writeheader()
-            writer.writerows(r for r in raws if r["workload"].split()[0].split(":")[-1] != arch)
+            writer.writerows(r for r in raws if r["workload"].split()[0].split(":")[-1] != arch
+                             and SUBSETS[subset](float(r["flops"])))
         out = workdir / f"without-{arch}.yaml"
         command = [sys.executable, "-m", "graphcal", "fit", str(kernel_rows), str(train), "--base", base,
-                   "--out", str(out), "--seed", "0", "--json", *(("--fix", fix) if fix else ())]
-        print(f"fitting without {arch} ...", file=sys.stderr, flush=True)
-        done = subprocess.run(command, capture_output=True, text=True, env=env)
-        if done.returncode != 0:
-            raise SystemExit(f"fit without {arch} failed: {done.stderr.strip()}")
-        fits[arch] = json.loads(done.stdout)
-        profiles[arch] = load_profile(out)
-    return profiles, fits
+                   "--out", str(out), "--seed", "0", "--holdout", "0", "--json", *(("--fix", fix) if fix else ())]
+        if len(running) >= jobs:
+            finish(next(iter(running)))
+        print(f"fitting {base} without {arch} ({subset} in-model rows) ...", file=sys.stderr, flush=True)
+        running[arch] = (subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                          env=env, cwd=REPO), out)
+    while running:
+        finish(next(iter(running)))
+    return {a: profiles[a] for a in architectures}, {a: fits[a] for a in architectures}
+
+
+def leave_one_architecture_out(base: str, kernel_rows: Path, fix: str | None = None, subset: str = "all",
+                               data: Path = DATA, jobs: int = 1) -> dict:
+    """Each architecture predicted by `base` fitted on the kernel rows and the other five
+    architectures' in-model rows of `subset`: `evaluate`'s figures over every held-out row (whole
+    runs), `subset_families` over the held-out rows of the subset, and each fit's JSON."""
+    rows = read_sweep(data)
+    costed = cost_rows(rows, Precision.FP32)
+    architectures = sorted({architecture(r) for r in rows})
+    with tempfile.TemporaryDirectory(prefix="graphcal-loao-") as workdir:
+        profiles, fits = refit_leaving_out(architectures, data, kernel_rows, base, fix, Path(workdir), subset, jobs)
+    result = evaluate(rows, costed, profiles.__getitem__)
+    if subset != "all":
+        index = np.array([i for i, r in enumerate(rows) if in_subset(r, subset)])
+        part = [rows[i] for i in index]
+        result["subset_families"] = evaluate(part, costed.take(index), profiles.__getitem__)["families"]
+    result["fits"] = fits
+    return result
 
 
 def fit_summary(fits: dict[str, dict]) -> str:
     """Markdown: each fit's holdout (its own split, in-model rows by run) and its parameters' values
     and standard errors across the six fits."""
-    lines = ["| left out | fit holdout MAPE (rows) | parameters without a finite standard error |",
+    lines = ["| left out | fit's training MAPE (rows) | parameters without a finite standard error |",
              "| --- | ---: | --- |"]
     for arch, fit in fits.items():
         parameters = fit["provenance"]["parameters"]
         bad = sorted(name for name, p in parameters.items()
                      if p.get("status") == "fitted" and not isinstance(p.get("stderr"), (int, float)))
-        lines.append(f"| {arch} | {fit['holdout']['mape']:.1%} ({fit['holdout']['n']}) | {', '.join(bad) or '-'} |")
+        lines.append(f"| {arch} | {fit['train']['mape']:.1%} ({fit['train']['n']}) | {', '.join(bad) or '-'} |")
     names = sorted({n for fit in fits.values() for n, p in fit["provenance"]["parameters"].items()
                     if p.get("status") == "fitted"})
     lines += ["", "| parameter | " + " | ".join(f"without {a}" for a in fits) + " |",
@@ -168,6 +215,11 @@ def render(name: str, result: dict, show_runs: bool) -> str:
     for family, m in result["families"].items():
         lines.append(f"| {family} | {m['n']} | {m['measured_share']:.1%} | {m['mape']:.1%} | "
                      f"{pct(m['median_signed_error'])} |")
+    if "subset_families" in result:
+        lines += ["", "held-out rows of the work the variant is for only:", "",
+                  "| family | rows | MAPE | median signed error |", "| --- | ---: | ---: | ---: |"]
+        for family, m in result["subset_families"].items():
+            lines.append(f"| {family} | {m['n']} | {m['mape']:.1%} | {pct(m['median_signed_error'])} |")
     if show_runs:
         lines += ["", "| run | predicted | measured | error |", "| --- | ---: | ---: | ---: |"]
         for r in result["per_run"]:
@@ -186,6 +238,9 @@ def main() -> None:
     parser.add_argument("--refit", metavar="BASE", help="fit BASE leaving each architecture out, and score that")
     parser.add_argument("--kernel-rows", type=Path, default=KERNEL_ROWS, help="kernel rows every refit also fits")
     parser.add_argument("--fix", metavar="NAME,...", help="parameters the refits hold at BASE's values")
+    parser.add_argument("--subset", choices=sorted(SUBSETS), default="all",
+                        help=f"in-model rows the refits train on: small (< {SMALL_WORK_FLOP:.0e} FLOP) or large work")
+    parser.add_argument("--jobs", type=int, default=1, help="refits run at a time (each single-threaded)")
     args = parser.parse_args()
     rows = read_sweep(args.data)
     if not all(r.is_op and r.dtype == "fp32" for r in rows):
@@ -193,15 +248,11 @@ def main() -> None:
     costed = cost_rows(rows, Precision.FP32)
     results = {}
     if args.refit:
-        architectures = sorted({architecture(r) for r in rows})
-        with tempfile.TemporaryDirectory(prefix="graphcal-loao-") as workdir:
-            profiles, fits = refit_leaving_out(architectures, args.data, args.kernel_rows, args.refit, args.fix,
-                                               Path(workdir))
         name = f"{args.refit} refitted without the held-out architecture"
-        results[name] = evaluate(rows, costed, profiles.__getitem__)
-        results[name]["fits"] = fits
+        results[name] = leave_one_architecture_out(args.refit, args.kernel_rows, args.fix, args.subset, args.data,
+                                                   args.jobs)
         if not args.json:
-            print(fit_summary(fits) + "\n")
+            print(fit_summary(results[name]["fits"]) + "\n")
     for name in args.hw or ([] if args.refit else SHIPPED):
         profile = load_profile(name)
         results[name] = evaluate(rows, costed, lambda _architecture, profile=profile: profile)

@@ -17,6 +17,14 @@ with no matching by position or name. A subgraph's ops are its FX nodes' ops, in
 as graphcal.load.trace.graph_from_fx reads them. Rows that cannot be mapped or that do no tensor
 work are left out, counted and listed with the reason.
 
+The interpreter's own cost: every source row includes the FX interpreter's Python work once per
+FX node, which a plain eager run of the model does not pay. The source's nodes that make no aten
+call at all (EfficientNet's stochastic_depth, the identity in eval) measure it: the estimate is
+the median over them of their fastest of the 50 runs (`interpreter_estimate`). Each row records
+`interpreter_overhead_s` = its FX node count x the estimate, and `latency_s` = the source's mean
+less that, never below KEPT_AT_LEAST of the mean; `latency_s + interpreter_overhead_s` is the
+time as measured. graphcal's mapper knows nothing of it.
+
 Needs torchvision's pure-Python model definitions (`pip install --no-deps torchvision pillow`);
 its C extension is not loaded. `--recost` needs neither torchvision nor the source: it recomputes
 the written rows' flops, bytes and family from their ops, after a change to graphcal's costing.
@@ -54,6 +62,8 @@ IMAGE_SIZE = {"efficientnet_b1": (3, 240, 240)}
 # norm, activations and pooling.
 SOURCE_COUNTED = ("conv", "depthwise", "linear", "elementwise")
 WRAPPER = "fxnode__"
+NO_ATEN_OP = "no tensor work (no aten op in eval)"  # why_not's reason for a node that calls nothing
+KEPT_AT_LEAST = 0.1  # a row keeps at least this share of its measured time (no row needs it)
 
 
 def workload(model: str, batch: int) -> str:
@@ -175,7 +185,7 @@ def why_not(ops: tuple[OpNode, ...]) -> str | None:
         return "an op without a cost formula: " + ", ".join(sorted(costed.unsupported))
     if not costed.ops:
         targets = sorted({op.target for op in ops})
-        return "no tensor work (" + (", ".join(targets) + ": free ops" if targets else "no aten op in eval") + ")"
+        return "no tensor work (" + ", ".join(targets) + ": free ops)" if targets else NO_ATEN_OP
     return None
 
 
@@ -188,6 +198,30 @@ class Imported:
     #   (all ops, the ops of the families the source counts)
     zero_flops: Counter               # source op_type -> rows where the source counts 0 FLOPs
     source_rows: list[dict]           # every subgraph row of the source
+    interpreter_s: float = 0.0        # the per-node estimate subtracted (interpreter_estimate)
+    interpreter_nodes: int = 0        # how many no-aten-call nodes it is the median of
+    kept_at_least: int = 0            # rows whose subtraction KEPT_AT_LEAST limited
+
+
+def interpreter_estimate(left_out: list[tuple[dict, str]]) -> tuple[float, int]:
+    """(the FX interpreter's estimated cost per node, from how many nodes): the median over the
+    source's nodes that make no aten call (their time is the interpreter's work and a Python
+    call that returns its input) of each one's fastest run, `min_s`, which leaves out the noise
+    that the means of the rows carry on top."""
+    pure = [raw for raw, reason in left_out if reason == NO_ATEN_OP]
+    if not pure:
+        raise SystemExit("no source node without an aten call: nothing measures the interpreter's cost")
+    return statistics.median(float(raw["min_s"]) for raw in pure), len(pure)
+
+
+def subtract_interpreter(row: dict, nodes: int, per_node_s: float) -> bool:
+    """Set `row`'s interpreter_overhead_s to nodes x per_node_s and take it off latency_s, keeping
+    at least KEPT_AT_LEAST of the measured time; True if that limit applied."""
+    measured = float(row["latency_s"])
+    overhead = nodes * per_node_s
+    kept = max(measured - overhead, KEPT_AT_LEAST * measured)
+    row.update(latency_s=repr(kept), interpreter_overhead_s=repr(measured - kept))
+    return measured - overhead < KEPT_AT_LEAST * measured
 
 
 def convert(source: Path) -> Imported:
@@ -230,6 +264,13 @@ def convert(source: Path) -> Imported:
         result.model_rows.append(
             row_of(model, batch, traced.graph_ops, MODEL_SCOPE, model, run["sum_of_means_s"], "", timestamp)
         )
+    per_node, result.interpreter_nodes = interpreter_estimate(result.left_out)
+    result.interpreter_s = per_node
+    result.kept_at_least = sum(subtract_interpreter(row, len(row["node"].split("+")), per_node)
+                               for row in result.op_rows)
+    for row in result.model_rows:  # every FX node of the run, those left out included
+        name, batch = row["workload"].removeprefix("torchvision:").split(" b")
+        subtract_interpreter(row, sum(len(raw["nodes"].split("+")) for raw in by_run[name, int(batch)]), per_node)
     return result
 
 
@@ -280,6 +321,23 @@ def left_out_table(imported: Imported) -> str:
     return "\n".join(lines)
 
 
+def interpreter_table(op_rows: list[dict]) -> str:
+    """Markdown: per architecture, the share of the measured time subtracted as the interpreter's."""
+    subtracted: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for row in op_rows:
+        share = subtracted[row["workload"]]
+        share[0] += float(row["interpreter_overhead_s"])
+        share[1] += float(row["latency_s"]) + float(row["interpreter_overhead_s"])
+    by_model: dict[str, list[str]] = defaultdict(list)
+    for name, (overhead, measured) in sorted(subtracted.items(), key=lambda kv: (kv[0].split()[0],
+                                                                                int(kv[0].split()[1][1:]))):
+        model, batch = name.removeprefix("torchvision:").split()
+        by_model[model].append(f"{batch} {overhead / measured:.1%}")
+    lines = ["| architecture | share of each run's measured time subtracted (batch share) |", "| --- | --- |"]
+    lines += [f"| {model} | {', '.join(cells)} |" for model, cells in by_model.items()]
+    return "\n".join(lines)
+
+
 def write(path: Path, rows: list[dict]) -> None:
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(SWEEP_COLUMNS), lineterminator="\n")
@@ -316,7 +374,11 @@ def main() -> None:
     write(OUT_DIR / "in-model.csv", imported.op_rows)
     write(OUT_DIR / "in-model-models.csv", imported.model_rows)
     mapped, left_out = len(imported.op_rows), len(imported.left_out)
-    print(f"\n{len(imported.source_rows)} source rows: {mapped} mapped, {left_out} left out\n")
+    print(f"\n{len(imported.source_rows)} source rows: {mapped} mapped, {left_out} left out")
+    print(f"interpreter per node: {imported.interpreter_s * 1e6:.2f} us (median fastest run of the "
+          f"{imported.interpreter_nodes} nodes without an aten call), subtracted once per FX node; "
+          f"{imported.kept_at_least} row(s) kept {KEPT_AT_LEAST:.0%} of their time instead")
+    print(interpreter_table(imported.op_rows) + "\n")
     print(left_out_table(imported) + "\n")
     print(agreement_table(imported))
 

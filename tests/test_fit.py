@@ -245,9 +245,14 @@ def test_fewer_rows_than_free_coefficients(run_cli, rows, tmp_path):
     message = bad(run_cli, tmp_path / "o.yaml", sweep, "--base", base)
     assert "3 row(s)" in message and " free" in message
     # fixing enough coefficients makes the same rows fittable
-    fit_json(run_cli, sweep, "--base", base, "--out", tmp_path / "o.yaml", "--holdout", "0",
-             "--fix", "efficiency_factor,instruction_efficiency,per_op_overhead_s,matrix_op_overhead_s,"
-             "matrix_half_rate_rows,matrix_half_rate_depth,matrix_half_rate_columns,cache_bandwidth_bytes_per_s")
+    report = fit_json(run_cli, sweep, "--base", base, "--out", tmp_path / "o.yaml", "--holdout", "0",
+                      "--fix", "efficiency_factor,instruction_efficiency,per_op_overhead_s,matrix_op_overhead_s,"
+                      "matrix_half_rate_rows,matrix_half_rate_depth,matrix_half_rate_columns,"
+                      "cache_bandwidth_bytes_per_s")
+    # no row held out: the training fit is the profile's fit (one solve, not the same one twice)
+    errors = report["provenance"]["error"]
+    assert (report["holdout"]["n"], report["train"]["n"]) == (0, 3)
+    assert errors["train"]["mape"] == errors["all_rows_after_refit"]["mape"]
 
 
 def test_unknown_fix_name_and_bad_holdout(run_cli, rows, tmp_path):

@@ -99,3 +99,23 @@ def test_split_is_seeded_and_stratified():
     assert held.count("matrix") == 2 and held.count("memory") == 1 and "overhead" not in held
     assert sorted(train.tolist() + holdout.tolist()) == list(range(16))
     assert stratified_split(labels, 0.2, seed=4)[1].tolist() != holdout.tolist()
+
+
+def test_standard_errors_of_a_bandwidth_beside_an_overhead_are_finite_and_in_its_units():
+    # Two parameters of units 1e16 apart: an overhead (d log t / d s ~ 1e5 per second) and a
+    # bandwidth (d log t / d (B/s) ~ 1e-11). In raw units the bandwidth's column looked like one
+    # that moves nothing and its standard error came out nan; in the solver's units it is fine.
+    from graphcal.fit.solver import standard_errors
+
+    rng = np.random.default_rng(0)
+    free = ("per_op_overhead_s", "cache_bandwidth_bytes_per_s")
+    scaled = rng.normal(size=(40, 2))  # the Jacobian in the solver's units (value / scale)
+    scales = np.array([P.BY_NAME[n].scale for n in free])  # 1e-6 s, 1e10 B/s
+    residuals = rng.normal(scale=0.05, size=40)
+    errors = standard_errors(scaled / scales, residuals, free)
+    expected = np.sqrt(np.diag(residuals @ residuals / 38 * np.linalg.inv(scaled.T @ scaled))) * scales
+    assert errors["cache_bandwidth_bytes_per_s"] == pytest.approx(expected[1], rel=1e-9)
+    assert errors["per_op_overhead_s"] == pytest.approx(expected[0], rel=1e-9)
+    # a column that truly moves nothing still has none
+    dead = standard_errors(np.column_stack([scaled[:, 0] / scales[0], np.zeros(40)]), residuals, free)
+    assert np.isnan(dead["cache_bandwidth_bytes_per_s"]) and np.isfinite(dead["per_op_overhead_s"])

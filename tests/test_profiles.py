@@ -182,3 +182,29 @@ def test_precision_parses_the_string_the_predecessor_missed(text):
 def test_unknown_precision_is_an_error():
     with pytest.raises(GraphcalError, match="unknown precision 'float32x'"):
         Precision.parse("float32x")
+
+
+def test_shipped_i7_profiles_saw_convolutions_and_carry_their_in_model_errors():
+    # scripts/calibrate_i7.py: stage 2 fits the op-family terms on the in-model rows, and the
+    # leave-one-architecture-out figures go into provenance.in_model_validation.
+    architectures = {"resnet18", "resnet34", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0",
+                     "efficientnet_b1"}
+    for name in ("i7-12700k", "i7-12700k-tiny", "i7-12700k-large"):
+        profile = load_profile(name)
+        assert {"conv", "depthwise"} <= profile.calibrated_families, name
+        assert profile.family_term("conv_rate_factor") is not None, name
+        provenance = profile.data["provenance"]
+        in_model = provenance["in_model_validation"]
+        assert in_model["runs"]["n"] == 19 and set(in_model["architectures"]) == architectures, name
+        assert sum(a["n"] for a in in_model["architectures"].values()) == 19
+        assert 0 < in_model["runs"]["mape"] < 1 and "conv" in in_model["families"], name
+        for parameter, entry in provenance["parameters"].items():
+            if entry["status"] == "fitted":  # every fitted value has a finite standard error
+                assert isinstance(entry["stderr"], float) and entry["stderr"] >= 0, (name, parameter)
+
+
+def test_compare_runs_a_convolution_on_the_tiny_and_large_variants(run_cli):
+    rows = run_cli("compare", "conv2d:1x64x56x56x64x3:p1", "--hw", "i7-12700k-tiny", "--hw", "i7-12700k-large",
+                   "--json").json()["rows"]
+    assert [r["hardware"] for r in rows] == ["i7-12700k-tiny", "i7-12700k-large"]
+    assert rows[0]["ratio_to_first"] == 1.0 and rows[1]["ratio_to_first"] > 0

@@ -16,7 +16,11 @@ HwOption = Annotated[
     typer.Option(
         "--hw",
         help="Hardware profile: a shipped name (see `graphcal profiles list`), a path to a .yaml "
-        "file, or a name in $GRAPHCAL_PROFILE_DIR (default ~/.config/graphcal/hardware).",
+        "file, or a name in $GRAPHCAL_PROFILE_DIR (default ~/.config/graphcal/hardware). For the "
+        "i7-12700K use i7-12700k, the recommended profile (fitted on kernels and on convolutions, "
+        "activations and pooling inside six CNNs). Its variants are refits on small-work (< 2e7 FLOP "
+        "per op) and large-work ops: i7-12700k-large helps on networks of dense convolutions (ResNets), "
+        "i7-12700k-tiny on single small ops; see the README's shipped-profile table.",
     ),
 ]
 DtypeOption = Annotated[

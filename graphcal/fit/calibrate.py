@@ -178,7 +178,8 @@ def calibrate(
     train_free, _ = identify(base_regimes[train], options.fixed, classes[train], few_threads[train])
     train_fit = solve(costed.take(train), facts, measured[train], start, train_free, options.settings)
     holdout_predicted = evaluate(costed.take(holdout), facts, train_fit.values).latency_s
-    final = solve(costed, facts, measured, start, free, options.settings)
+    # With no row held out the training rows are every row: the refit would repeat the same solve.
+    final = train_fit if len(holdout) == 0 else solve(costed, facts, measured, start, free, options.settings)
     final_terms = evaluate(costed, facts, final.values)
 
     params = tuple(

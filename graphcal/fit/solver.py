@@ -135,15 +135,20 @@ def solve(
 def standard_errors(jac: np.ndarray, residuals: np.ndarray, free: tuple[str, ...]) -> dict[str, float]:
     """sqrt(diag(s^2 (J^T J)^+)) in the parameters' own units (a pseudo-inverse, so one
     parameter the rows cannot move does not blank the others); nan for such a parameter, and
-    for all when no degrees of freedom are left."""
+    for all when no degrees of freedom are left. The algebra runs on the Jacobian in the solver's
+    units (each column times its parameter's `scale`), so a parameter in large units (a bandwidth
+    in bytes/s, whose column is ~1e-11 per unit) is neither taken for one that moves nothing nor
+    cut off by the pseudo-inverse's cutoff beside one in seconds (~1e5 per unit)."""
     n, p = jac.shape
     if n <= p:
         return {name: float("nan") for name in free}
+    scales = np.array([P.BY_NAME[name].scale for name in free])
+    scaled = jac * scales
     s2 = float(residuals @ residuals) / (n - p)
-    cov = s2 * np.linalg.pinv(jac.T @ jac)
-    scale = np.abs(jac).max() if jac.size else 0.0
+    cov = s2 * np.linalg.pinv(scaled.T @ scaled)
+    largest = np.abs(scaled).max() if scaled.size else 0.0
     errors = {}
     for i, name in enumerate(free):
-        moved = np.abs(jac[:, i]).max() > 1e-9 * scale
-        errors[name] = float(np.sqrt(max(cov[i, i], 0.0))) if moved else float("nan")
+        moved = np.abs(scaled[:, i]).max() > 1e-9 * largest
+        errors[name] = float(np.sqrt(max(cov[i, i], 0.0)) * scales[i]) if moved else float("nan")
     return errors

@@ -66,6 +66,9 @@ EXTRA_COLUMNS = (
     "family",            # op rows: graphcal's cost family of the costliest op (conv, linear, ...)
     "ops",               # op rows: the op calls as JSON (graphcal.load.opjson), what fit and compare cost
     "inputs",            # models given with --input-shape: the shapes, space-separated (1x3x224x224)
+    "interpreter_overhead_s",  # rows imported from an instrumented run (an FX interpreter timing each
+                         # node): the instrument's estimated own cost, already subtracted from
+                         # latency_s (latency_s + this = the time as measured); fit does not read it
 )
 SWEEP_COLUMNS = COLUMNS + EXTRA_COLUMNS
 REQUIRED_FOR_FIT = ("workload", "dtype", "threads", "latency_s", "host_id")
