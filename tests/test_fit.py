@@ -12,7 +12,7 @@ import yaml
 from graphcal.hardware.profile import load_profile
 from tests import fit_synthetic as S
 
-JSON_KEYS = {"coefficients", "train", "holdout", "provenance"}
+JSON_KEYS = {"coefficients", "train", "holdout", "holdout_models", "provenance"}
 ERROR_KEYS = {"mape", "within_10", "n"}
 
 

@@ -131,6 +131,11 @@ class CostedRows:
     threads: np.ndarray     # (n,) int
     tables: tuple[OpTable, ...]
     groups: tuple[str, ...]     # the model a row belongs to (its workload): holdouts split by it
+    weights: np.ndarray | None = None  # (n,) how much each row's error counts in a fit (None: all 1)
+
+    def __post_init__(self) -> None:
+        if self.weights is None:
+            object.__setattr__(self, "weights", np.ones(len(self.workloads)))
 
     @property
     def n(self) -> int:
@@ -152,6 +157,7 @@ class CostedRows:
             self.threads[index],
             tuple(self.tables[i] for i in index),
             tuple(self.groups[i] for i in index),
+            self.weights[index],
         )
 
 

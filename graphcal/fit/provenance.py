@@ -50,6 +50,7 @@ def provenance(cal: Calibration, date: str | None = None) -> dict:
         "error": {
             "train": cal.train_metrics.as_dict(),
             "holdout": cal.holdout_metrics.as_dict(),
+            **({"holdout_whole_models": cal.holdout_models_metrics.as_dict()} if cal.holdout_models_metrics else {}),
             "all_rows_after_refit": cal.final_metrics.as_dict(),
             "noise_floor": cal.noise_floor,
         },

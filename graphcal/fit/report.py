@@ -24,6 +24,7 @@ def fit_json(cal: Calibration, provenance: dict) -> dict:
         "coefficients": {p.name: p.fitted for p in cal.params},
         "train": cal.train_metrics.as_dict(keys),
         "holdout": cal.holdout_metrics.as_dict(keys),
+        "holdout_models": None if cal.holdout_models_metrics is None else cal.holdout_models_metrics.as_dict(keys),
         "provenance": provenance,
     }
 
@@ -49,11 +50,14 @@ def render_fit(cal: Calibration, console: Console, out: Path | None) -> None:
     for note in cal.notes():
         console.print(f"[yellow]note:[/] {note}")
 
-    console.print(metrics_table("error", {
+    rows = {
         "train (fit on train rows)": cal.train_metrics,
         "holdout (same fit, unseen rows)": cal.holdout_metrics,
         "all rows (refit, in-sample)": cal.final_metrics,
-    }, "rows"))
+    }
+    if cal.holdout_models_metrics is not None:
+        rows["holdout: whole models only"] = cal.holdout_models_metrics
+    console.print(metrics_table("error", rows, "rows"))
     floor = cal.noise_floor
     console.print(
         "noise floor (the sweep's own repeatability): "
@@ -89,6 +93,9 @@ def render_fit(cal: Calibration, console: Console, out: Path | None) -> None:
     if out is not None:
         console.print(
             f"wrote [bold]{out}[/] (extends {cal.base_ref}); holdout MAPE {percent(cal.holdout_metrics.mape)}"
+            + (f" (rows), {percent(cal.holdout_models_metrics.mape)} on the {cal.holdout_models_metrics.n} whole "
+               "model timing(s) held out" if cal.holdout_models_metrics is not None else ""),
+            soft_wrap=True,
         )
 
 

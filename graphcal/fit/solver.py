@@ -75,13 +75,14 @@ def solve(
 
     log_measured = np.log(measured_s)
     scales = np.array([P.BY_NAME[n].scale for n in free])
+    root_weights = np.sqrt(rows.weights)  # each row's log residual counts by its weight (CostedRows)
 
     def residuals(x: np.ndarray) -> np.ndarray:
         terms = evaluate(rows, facts, P.from_vector(x, start, free))
-        return np.log(terms.latency_s) - log_measured
+        return (np.log(terms.latency_s) - log_measured) * root_weights
 
     def jacobian(x: np.ndarray) -> np.ndarray:
-        return log_jacobian(rows, facts, P.from_vector(x, start, free), free) * scales
+        return log_jacobian(rows, facts, P.from_vector(x, start, free), free) * scales * root_weights[:, None]
 
     if not free:
         values = dict(start)
@@ -122,7 +123,7 @@ def solve(
     r = np.log(terms.latency_s) - log_measured
     if not np.all(np.isfinite(r)):
         raise GraphcalError("the fit produced non-finite predictions; nothing was written")
-    stderr = standard_errors(log_jacobian(rows, facts, values, free), r, free)
+    stderr = standard_errors(log_jacobian(rows, facts, values, free) * root_weights[:, None], r * root_weights, free)
     at_bounds = tuple(
         n
         for n, xi, lo, hi in zip(free, result.x, lower, upper)
