@@ -132,3 +132,23 @@ def test_compare_measure_puts_each_op_beside_its_prediction(run_cli, write_profi
     assert {o["name"] for o in report["ops"] if o["family"] not in ("free", "unsupported")} == {
         o["name"] for o in predicted["ops"]}
     assert sum(f["predicted_s"] for f in report["families"].values()) == pytest.approx(report["predicted_s"])
+
+
+def test_predict_flags_families_and_threads_no_fit_calibrated(run_cli, write_profile):
+    from tests.helpers import base_profile_data
+
+    bare = write_profile("bare", base_profile_data())
+    data = base_profile_data()
+    data["calibrated"] = {"families": ["linear", "activation"], "threads": [4]}
+    fitted = write_profile("fitted", data)
+    # mlp:8:64x64x64 = linear, relu, linear: linear and activation
+    report = run_cli("predict", "mlp:8:64x64x64", "--hw", str(bare), "--json").json()
+    assert {u["family"] for u in report["uncalibrated"]} == {"linear", "activation"}
+    assert sum(u["share"] for u in report["uncalibrated"]) == pytest.approx(1.0)
+    assert report["threads_calibrated"] is False
+    report = run_cli("predict", "mlp:8:64x64x64", "--hw", str(fitted), "--json").json()
+    assert report["uncalibrated"] == [] and report["threads_calibrated"] is True
+    table = run_cli("predict", "mlp:8:64x64x64", "--hw", str(bare)).stdout
+    assert "uncalibrated:" in table and "never calibrated" in table
+    table = run_cli("predict", "mlp:8:64x64x64", "--hw", str(fitted), "--threads", "2").stdout
+    assert "uncalibrated:" not in table and "2 thread(s) were never calibrated" in table

@@ -90,6 +90,7 @@ def predict(
     from graphcal.predict.report import (
         prediction_json,
         render_budget,
+        render_calibration,
         render_groups,
         render_header,
         render_op_table,
@@ -122,6 +123,7 @@ def predict(
         else:
             render_groups(prediction, groups, group_by.value, console, top)
         render_unsupported(prediction.unsupported, console)
+        render_calibration(prediction, console)
         if budget_s is not None:
             render_budget(prediction, budget_s, console)
     if budget_s is not None:

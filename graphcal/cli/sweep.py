@@ -158,7 +158,9 @@ sweep_app.command(
 def model(
     models: Annotated[
         Optional[list[str]],
-        typer.Argument(help="MODELs as `graphcal predict` takes them (or --grid).", show_default=False),
+        typer.Argument(help="MODELs as `graphcal predict` takes them: specs, .pt2, TorchScript (with "
+                       "--input-shape) or torch.save files (with --trust-pickle), factories; or --grid.",
+                       show_default=False),
     ] = None,
     grid: GridOption = None,
     per_op: PerOpOption = False,

@@ -65,6 +65,27 @@ def render_prediction(p: Prediction, console: Console, top: int) -> None:
     render_header(p, console)
     render_op_table(p, console, top)
     render_unsupported(p.unsupported, console)
+    render_calibration(p, console)
+
+
+def render_calibration(p: Prediction, console: Console) -> None:
+    """Warnings for what the profile's fits never saw: op families (with their share of the
+    predicted time, 0.1% and more) and the thread count (nothing when everything was seen)."""
+    uncalibrated = [(f, share) for f, share in p.uncalibrated() if share >= 0.001]
+    if uncalibrated:
+        console.print(
+            f"[yellow]uncalibrated:[/] {sum(s for _, s in uncalibrated):.1%} of the predicted time falls on op "
+            f"families no fit behind {p.target.profile.name} had rows for: "
+            + ", ".join(f"{f} {share:.1%}" for f, share in uncalibrated),
+            soft_wrap=True,
+        )
+    if not p.threads_calibrated:
+        counts = ", ".join(map(str, p.target.profile.calibrated_threads)) or "none recorded"
+        console.print(
+            f"[yellow]threads:[/] {p.target.threads} thread(s) were never calibrated for {p.target.profile.name} "
+            f"(calibrated: {counts})",
+            soft_wrap=True,
+        )
 
 
 def render_header(p: Prediction, console: Console) -> None:
