@@ -122,6 +122,11 @@ def _default_threads() -> int:
     return torch.get_num_threads()
 
 
+def _thread_counts(threads, grid) -> tuple[int, ...]:
+    """--threads if given, else the grid's `threads`, else torch's default."""
+    return (threads,) if threads else grid.threads or (_default_threads(),)
+
+
 def _grid_command(kind: str):
     def command(
         grid: GridOption = None,
@@ -137,9 +142,9 @@ def _grid_command(kind: str):
         from graphcal.sweep.grid import load_grid
 
         loaded = load_grid(grid or f"{kind}-default", kind)
-        counts = (threads,) if threads else loaded.threads or (_default_threads(),)
         _run(
-            loaded.workloads, loaded.name, loaded.protocol, out, counts, dtype, budget_s, resume, force, shard, passes
+            loaded.workloads, loaded.name, loaded.protocol, out, _thread_counts(threads, loaded), dtype, budget_s,
+            resume, force, shard, passes,
         )
 
     return command
@@ -189,8 +194,8 @@ def model(
         )
     if grid:
         loaded = load_grid(grid, "model")
-        counts = (threads,) if threads else loaded.threads or (_default_threads(),)
-        _run(loaded.workloads, loaded.name, loaded.protocol, out, counts, dtype, budget_s, resume, force, shard,
+        _run(loaded.workloads, loaded.name, loaded.protocol, out, _thread_counts(threads, loaded), dtype, budget_s,
+             resume, force, shard,
              passes, input_specs(input_shape), per_op, trust_pickle, factory_kwargs(factory_arg))
         return
     _run(models, "model", Protocol(), out, (threads or _default_threads(),), dtype, budget_s, resume, force, shard,

@@ -103,18 +103,11 @@ def cost_workload(workload: str, precision: Precision, inputs: str = "") -> OpTa
 @cache
 def cost_ops(ops_json: str, where: str) -> OpTable:
     """Cost the op calls of an in-model row (its `ops` column), as predict costs them."""
-    from graphcal.cost import FORMULAS, FREE_OPS, GraphCost, cost_node
+    from graphcal.cost import cost_graph
+    from graphcal.load.graph import OpGraph
     from graphcal.load.opjson import ops_from_json
 
-    costed = GraphCost()
-    for node in ops_from_json(ops_json, where):
-        if node.target not in FREE_OPS and node.target not in FORMULAS:
-            costed.unsupported[node.target] += 1
-            continue
-        cost = cost_node(node)
-        if cost is not None:
-            costed.ops.append((node, cost))
-    return _table(costed)
+    return _table(cost_graph(OpGraph(where, ops_from_json(ops_json, where))))
 
 
 def _table(costed) -> OpTable:

@@ -78,14 +78,14 @@ def measure_model(
     model: str, target: Target, input_specs: tuple[InputSpec, ...] = (), protocol: Protocol | None = None,
 ) -> Measurement:
     """Time MODEL here at the target's threads and precision and predict each op on its profile."""
-    protocol = protocol or Protocol()
     import torch
 
-    from graphcal.cost import FORMULAS, FREE_OPS, cost_graph
-    from graphcal.load.trace import export_program, graph_from_fx
-    from graphcal.sweep.inmodel import time_ops
+    from graphcal.cost import FREE_OPS
+    from graphcal.sweep.inmodel import time_model_ops
     from graphcal.sweep.protocol import time_block
     from graphcal.sweep.workload import build_module
+
+    protocol = protocol or Protocol()
 
     threads_before = torch.get_num_threads()
     torch.set_num_threads(target.threads)
@@ -93,19 +93,16 @@ def measure_model(
         module, inputs = build_module(model, target.precision, input_specs)
         with torch.no_grad():
             whole = time_block([lambda: module(*inputs)], protocol)[0]
-        program = export_program(module, inputs, model)
-        timing = time_ops(program, inputs, rounds=protocol.rounds, max_rounds=protocol.max_rounds,
-                          max_contention=protocol.max_contention)
+        timing, costed = time_model_ops(module, inputs, model, protocol)
     finally:
         torch.set_num_threads(threads_before)
-    costs = {node.name: cost for node, cost in cost_graph(graph_from_fx(program.graph, model)).ops}
     ops = []
     for op in timing.ops:
-        cost = costs.get(op.name)
-        if cost is not None:
+        if op.name in costed:
+            cost = costed[op.name][1]
             ops.append(MeasuredOp(op.name, op.target, cost.family, op.latency_s, op_time(cost, target).total_s))
         else:
-            family = "free" if op.target in FREE_OPS or op.target in FORMULAS else "unsupported"
+            family = "free" if op.target in FREE_OPS else "unsupported"
             ops.append(MeasuredOp(op.name, op.target, family, op.latency_s, 0.0))
     ops.sort(key=lambda o: -abs(o.error_s))
     return Measurement(model, target.profile.name, target.threads, whole.latency_s, tuple(ops))

@@ -29,12 +29,11 @@ from graphcal.evaluate.metrics import Metrics, metrics
 from graphcal.fit import params as P
 from graphcal.fit.model import Facts, evaluate
 from graphcal.fit.solver import Solution, SolverSettings, solve
-from graphcal.hardware.profile import FAMILY_REFERENCE, HardwareProfile, load_profile
+from graphcal.hardware.profile import FAMILY_REFERENCE, KNOWN_FAMILIES, HardwareProfile, load_profile
 from graphcal.precision import Precision
 from graphcal.sweep.csvfile import MODEL_SCOPE, SweepRow
 
 FITTED, FIXED, NO_ROWS, CONFOUNDED = "fitted", "fixed", "no rows", "confounded"
-KNOWN_FAMILIES = set(FAMILY_REFERENCE) | set(FAMILY_REFERENCE.values())
 FAMILY_MIN_ROWS = 3  # a family's rate factor and overhead, and one row to spare
 
 
@@ -173,7 +172,8 @@ def calibrate(
     base_terms = evaluate(costed, facts, start)
     base_regimes = base_terms.fine_regimes()
     few_threads = costed.threads < base.physical_cores
-    free, statuses = identify(base_regimes, options.fixed, op_classes(costed, base_terms), few_threads)
+    classes = op_classes(costed, base_terms)
+    free, statuses = identify(base_regimes, options.fixed, classes, few_threads)
     train, holdout = grouped_split(base_regimes, costed.groups, [r.is_op for r in rows], options.holdout,
                                    options.seed)
     if len(train) < len(free):
@@ -185,7 +185,6 @@ def calibrate(
     # out keeps its base value there (its Jacobian column would be zero, and the solver's
     # scaling would then move it at random), so the holdout scores it as a prediction would be
     # scored on a family the calibration never saw.
-    classes = op_classes(costed, base_terms)
     train_free, _ = identify(base_regimes[train], options.fixed, classes[train], few_threads[train])
     train_fit = solve(costed.take(train), facts, measured[train], start, train_free, options.settings)
     holdout_predicted = evaluate(costed.take(holdout), facts, train_fit.values).latency_s
@@ -255,34 +254,27 @@ def identify(
             reference = FAMILY_REFERENCE[spec.family]
             n_reference = int(np.sum(classes == reference))
             if n < FAMILY_MIN_ROWS:
-                statuses[spec.name] = (
-                    NO_ROWS,
+                missing = (
                     f"{n} row(s) whose longest op is a {spec.family} op"
                     + (" not overhead-bound" if spec.name.endswith("_rate_factor") else "")
-                    + f" (it takes {FAMILY_MIN_ROWS}; graphcal sweep ops and sweep model --per-op time them); "
-                    "kept at the base value",
+                    + f" (it takes {FAMILY_MIN_ROWS}; graphcal sweep ops and sweep model --per-op time them)"
                 )
             elif n_reference < FAMILY_MIN_ROWS:
-                statuses[spec.name] = (
-                    NO_ROWS,
+                missing = (
                     f"{n_reference} row(s) of its reference family {reference} (it takes {FAMILY_MIN_ROWS}), "
-                    f"so it cannot be told apart from the {reference} coefficients; kept at the base value",
+                    f"so it cannot be told apart from the {reference} coefficients"
                 )
             else:
-                free.append(spec.name)
-                statuses[spec.name] = (FITTED, "")
+                missing = ""
+            _free_unless(spec.name, missing, free, statuses)
             continue
         if spec.kind == "threads":
             n = int(np.sum(few_threads & (fine_regimes == "memory")))
-            if n < FAMILY_MIN_ROWS:
-                statuses[spec.name] = (
-                    NO_ROWS,
-                    f"{n} memory-bound row(s) timed on fewer threads than the profile's cores (it takes "
-                    f"{FAMILY_MIN_ROWS}; sweep with `threads: calibration` or --threads 1); kept at the base value",
-                )
-            else:
-                free.append(spec.name)
-                statuses[spec.name] = (FITTED, "")
+            missing = "" if n >= FAMILY_MIN_ROWS else (
+                f"{n} memory-bound row(s) timed on fewer threads than the profile's cores (it takes "
+                f"{FAMILY_MIN_ROWS}; sweep with `threads: calibration` or --threads 1)"
+            )
+            _free_unless(spec.name, missing, free, statuses)
             continue
         footprint = spec.acts_on & present
         if not footprint:
@@ -323,6 +315,15 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     held = np.array(sorted(holdout), dtype=int)
     train = np.setdiff1d(np.arange(len(labels)), held)
     return train, held
+
+
+def _free_unless(name: str, missing: str, free: list[str], statuses: dict[str, tuple[str, str]]) -> None:
+    """Free `name`, or, when `missing` says which rows it lacks, keep it at its base value."""
+    if missing:
+        statuses[name] = (NO_ROWS, f"{missing}; kept at the base value")
+    else:
+        free.append(name)
+        statuses[name] = (FITTED, "")
 
 
 def time_weights(rows: Sequence[SweepRow]) -> np.ndarray:

@@ -41,6 +41,7 @@ FAMILY_REFERENCE = {
     "adaptive_pool": "elementwise", "embedding": "elementwise", "reduction": "elementwise", "memory": "elementwise",
 }
 FAMILIES = tuple(FAMILY_REFERENCE)
+KNOWN_FAMILIES = frozenset(FAMILY_REFERENCE) | frozenset(FAMILY_REFERENCE.values())  # the references too
 FAMILY_RATE_FACTOR_MAX = 10.0
 
 
@@ -76,9 +77,8 @@ REQ, OPT = True, False
 
 
 def _names(v: list) -> str | None:
-    known = set(FAMILIES) | set(FAMILY_REFERENCE.values())
-    unknown = [x for x in v if not isinstance(x, str) or x not in known]
-    return f"unknown op families {unknown}; known: {', '.join(sorted(known))}" if unknown else None
+    unknown = [x for x in v if not isinstance(x, str) or x not in KNOWN_FAMILIES]
+    return f"unknown op families {unknown}; known: {', '.join(sorted(KNOWN_FAMILIES))}" if unknown else None
 
 
 def _counts(v: list) -> str | None:

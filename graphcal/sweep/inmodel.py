@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from graphcal.errors import GraphcalError
 from graphcal.load.opjson import ops_to_json
 from graphcal.sweep.csvfile import OP_SCOPE, complete_row
 from graphcal.sweep.protocol import ContentionGauge, Protocol, percentile
@@ -52,10 +53,10 @@ class InModelTiming:
 
 
 def _plan(program, inputs: tuple):
-    """(steps, env, Node): the program's call_function nodes as (name, target, fn, args, kwargs)
-    with arguments still naming nodes, and the environment holding the lifted parameters,
-    buffers and constants and the user inputs, by placeholder name."""
-    import torch
+    """(steps, env): the program's call_function nodes as (name, target, fn, args, kwargs, dead)
+    with arguments still naming nodes (`dead`: the values no later node reads), and the
+    environment holding the lifted parameters, buffers and constants and the user inputs, by
+    placeholder name."""
     import torch.utils._pytree as pytree
     from torch.export.graph_signature import InputKind
 
@@ -70,44 +71,40 @@ def _plan(program, inputs: tuple):
             values.append(program.constants[spec.target])
     placeholders = [n for n in program.graph.nodes if n.op == "placeholder"]
     env: dict[str, Any] = {node.name: value for node, value in zip(placeholders, values, strict=True)}
-    last_use: dict[str, str] = {}
+    last_user: dict[str, str] = {}
     for node in program.graph.nodes:
         for used in node.all_input_nodes:
-            last_use[used.name] = node.name
+            last_user[used.name] = node.name
+    dying: dict[str, list[str]] = {}
+    for value, user in last_user.items():
+        if value not in env:  # parameters and inputs stay for the next run
+            dying.setdefault(user, []).append(value)
     steps = []
     for node in program.graph.nodes:
         if node.op == "call_function":
-            dead = tuple(n for n, user in last_use.items() if user == node.name and n not in env)
-            steps.append((node.name, str(node.target), node.target, node.args, node.kwargs, dead))
+            steps.append((node.name, str(node.target), node.target, node.args, node.kwargs,
+                          tuple(dying.get(node.name, ()))))
         elif node.op not in ("placeholder", "output"):
-            raise RuntimeError(f"unexpected node {node.op} in an exported program")
-    return steps, env, torch.fx.Node
+            raise GraphcalError(f"cannot time op by op: the exported program has a {node.op} node ({node.name})")
+    return steps, env
 
 
-def _resolve(value, env, node_type):
-    if isinstance(value, node_type):
-        return env[value.name]
-    if isinstance(value, (list, tuple)):
-        return type(value)(_resolve(v, env, node_type) for v in value)
-    if isinstance(value, dict):
-        return {k: _resolve(v, env, node_type) for k, v in value.items()}
-    return value
-
-
-def time_ops(program, inputs: tuple, rounds: int = 5, max_rounds: int = 15, warmup_runs: int = 3,
-             max_contention: float = 0.25, runs_per_round: int = 2, round_s: float = 0.15) -> InModelTiming:
-    """Per-op in-model times (see the module docstring)."""
+def time_ops(program, inputs: tuple, protocol: Protocol, warmup_runs: int = 3, runs_per_round: int = 2,
+             round_s: float = 0.15) -> InModelTiming:
+    """Per-op in-model times (see the module docstring), with the protocol's rounds, round
+    limit and contention limit."""
     import torch
+    from torch.fx.node import map_arg
 
-    steps, env0, node_type = _plan(program, inputs)
+    steps, env0 = _plan(program, inputs)
     clock = time.perf_counter_ns
     samples: list[list[int]] = [[] for _ in steps]
 
     def run(record: bool) -> None:
         env = dict(env0)
         for i, (name, _target, fn, args, kwargs, dead) in enumerate(steps):
-            a = _resolve(args, env, node_type)
-            k = _resolve(kwargs, env, node_type)
+            a = map_arg(args, lambda n: env[n.name])  # noqa: B023
+            k = map_arg(kwargs, lambda n: env[n.name])  # noqa: B023
             t0 = clock()
             out = fn(*a, **k)
             t1 = clock()
@@ -129,7 +126,7 @@ def time_ops(program, inputs: tuple, rounds: int = 5, max_rounds: int = 15, warm
             for _ in range(warmup_runs):
                 run(record=False)
             rounds_run = 0
-            while len(counted) < rounds * runs_per_round and rounds_run < max_rounds:
+            while len(counted) < protocol.rounds * runs_per_round and rounds_run < protocol.max_rounds:
                 gauge.start()
                 first = made
                 start = time.perf_counter()
@@ -138,7 +135,7 @@ def time_ops(program, inputs: tuple, rounds: int = 5, max_rounds: int = 15, warm
                     made += 1
                 share = gauge.read()
                 rounds_run += 1
-                if share is None or share <= max_contention:
+                if share is None or share <= protocol.max_contention:
                     counted.extend(range(first, made))
                     shares.append(share or 0.0)
     finally:
@@ -154,18 +151,22 @@ def time_ops(program, inputs: tuple, rounds: int = 5, max_rounds: int = 15, warm
     return InModelTiming(tuple(ops), len(counted), made, sum(shares) / len(shares) if shares else 1.0)
 
 
+def time_model_ops(module: Any, inputs: tuple, model: str, protocol: Protocol):
+    """Export `module` (the program predict costs), cost its ops and time them in place:
+    (InModelTiming, {node name: (OpNode, OpCost)} for the ops graphcal costs)."""
+    from graphcal.cost import cost_graph
+    from graphcal.load.trace import export_program, graph_from_fx
+
+    program = export_program(module, inputs, model)
+    costed = cost_graph(graph_from_fx(program.graph, model))
+    return time_ops(program, inputs, protocol), {node.name: (node, cost) for node, cost in costed.ops}
+
+
 def in_model_rows(module: Any, inputs: tuple, model_row: dict, protocol: Protocol) -> list[dict]:
     """One sweep row per costed op of the model, timed in place; `model_row` is the model's own
     row (its host, dtype, threads, pass, ... are the op rows' too). Free ops (views) and ops
     graphcal cannot cost are timed but get no row: nothing predicts them."""
-    from graphcal.cost import cost_graph
-    from graphcal.load.trace import export_program, graph_from_fx
-
-    program = export_program(module, inputs, model_row["workload"])
-    costed = cost_graph(graph_from_fx(program.graph, model_row["workload"]))
-    nodes = {node.name: (node, cost) for node, cost in costed.ops}
-    timing = time_ops(program, inputs, rounds=protocol.rounds, max_rounds=protocol.max_rounds,
-                      max_contention=protocol.max_contention)
+    timing, nodes = time_model_ops(module, inputs, model_row["workload"], protocol)
     rows = []
     for op in timing.ops:
         if op.name not in nodes:

@@ -1,10 +1,8 @@
 """What a sweep times: a MODEL (spec, .pt2, TorchScript or trusted torch.save file, or factory)
-costed as predict costs it, and the same model built for real on the CPU as a zero-argument
-callable."""
+costed as predict costs it, and the same model built for real on the CPU with its inputs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,22 +32,6 @@ def cost_workload(
     total = costed.total
     unsupported = "; ".join(f"{t} x{n}" for t, n in sorted(costed.unsupported.items()))
     return Workload(text, total.flops, total.bytes, unsupported)
-
-
-def build_call(
-    model: str, precision: Precision, input_specs: tuple[InputSpec, ...] = (), trust_pickle: bool = False,
-    factory_kwargs: dict | None = None,
-) -> Callable[[], object]:
-    """MODEL built on the CPU in eval mode with random inputs, as `call()` -> its output.
-
-    The caller times it under `torch.no_grad()` with the thread count already set.
-    """
-    module, inputs = build_module(model, precision, input_specs, trust_pickle, factory_kwargs)
-
-    def call():
-        return module(*inputs)
-
-    return call
 
 
 def build_module(
