@@ -12,7 +12,7 @@ multiplies:
     coefficients.<p>.instruction_efficiency    vector_compute_rate()   vector ops
     memory.bandwidth_bytes_per_s               tier_bandwidth()        the share beyond the LLC
     memory.cache_bandwidth_bytes_per_s         tier_bandwidth()        the share within the LLC
-    caches.l3_bytes                            tier_bandwidth()        how much of it fits
+    caches.l3_bytes                            tier_bandwidth()        how much of it fits (see memory_time)
     coefficients.<p>.memory_bottleneck_factor  memory_rate()           every memory rate
     memory.single_thread_share                 thread_bandwidth_share()  every memory rate, by threads
     runtime.per_op_overhead_s                  op_overhead()           vector ops
@@ -147,6 +147,21 @@ def memory_rate(working_set_bytes: float, target: Target) -> float:
     )
 
 
+def memory_time(cost: OpCost, target: Target) -> float:
+    """Bytes over memory_rate, by where they live between two uses. An op's activations were
+    just written by its producers: their working set is the op's own bytes. The bytes it reads
+    from the model's state (cost.state_bytes: weights, a KV cache) were last read one forward
+    pass ago, after every other byte of state (cost.reuse_bytes): their working set is that,
+    when it is larger. A decode step at batch 1 reads each weight once per token, so a model
+    larger than the last-level cache streams its weights from DRAM, whatever one layer's size.
+    Ops timed alone (a sweep's kernel, reuse_bytes 0) reuse only their own bytes."""
+    streamed = cost.bytes - cost.state_bytes
+    time = streamed / memory_rate(cost.bytes, target) if streamed else 0.0
+    if cost.state_bytes:
+        time += cost.state_bytes / memory_rate(max(cost.bytes, cost.reuse_bytes), target)
+    return time
+
+
 def op_overhead(cost: OpCost, target: Target) -> float:
     """The fixed cost of one eager call: runtime.matrix_op_overhead_s for a matrix op (BLAS
     and oneDNN dispatch), runtime.per_op_overhead_s for any other, plus
@@ -177,6 +192,6 @@ def op_time(cost: OpCost, target: Target) -> OpTime:
     # work, and a GEMM of 0 rows has no rate to divide by: its compute and memory times are 0
     return OpTime(
         compute_s=cost.flops / (rate * factor) if cost.flops else 0.0,
-        memory_s=cost.bytes / (memory_rate(cost.bytes, target) * factor) if cost.bytes else 0.0,
+        memory_s=memory_time(cost, target) / factor if cost.bytes else 0.0,
         overhead_s=op_overhead(cost, target),
     )

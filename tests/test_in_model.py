@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import yaml
 
-from graphcal.cost import cost_graph, cost_node
+from graphcal.cost import cost_graph
 from graphcal.fit.calibrate import grouped_split
 from graphcal.load import load_graph
 from graphcal.load.graph import OpNode, TensorMeta
-from graphcal.load.opjson import ops_from_json, ops_to_json
+from graphcal.load.opjson import graph_from_json, ops_from_json, ops_to_json
 from graphcal.precision import Precision
 from graphcal.sweep.grid import calibration_threads, load_grid
 
@@ -38,10 +38,12 @@ def test_every_op_of_a_model_round_trips_through_json_to_the_same_cost():
     graph = load_graph(NET, Precision.FP32)
     costed = cost_graph(graph)
     assert costed.ops and not costed.unsupported
+    assert graph.persistent_bytes > 0 and any(cost.state_bytes for _, cost in costed.ops)
     for node, cost in costed.ops:
-        (back,) = ops_from_json(ops_to_json([node]), "test")
-        assert back.target == node.target and back.name == node.name
-        assert cost_node(back) == cost
+        back_graph = graph_from_json(ops_to_json([node], graph.persistent_bytes), "test")
+        (back,) = back_graph.nodes
+        assert back.target == node.target and back.name == node.name and back.inputs == node.inputs
+        assert cost_graph(back_graph).ops[0][1] == cost
 
 
 def test_ops_json_keeps_several_ops_and_refuses_what_it_did_not_write():

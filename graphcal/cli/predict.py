@@ -35,6 +35,9 @@ MODEL_HELP = (
 )
 
 
+LLM_NAMES = "llama-3-8b, mistral-7b, phi-3-mini, qwen2.5-0.5b, qwen2.5-7b"
+
+
 class GroupBy(str, Enum):
     OP = "op"
     FAMILY = "family"
@@ -79,10 +82,30 @@ def predict(
         typer.Option("--csv", metavar="PATH", help="Also write the table as CSV: every op, or every group "
                      "with --group-by."),
     ] = None,
+    llm: Annotated[
+        bool,
+        typer.Option("--llm", help="MODEL is a decoder-only LLM config: a shipped name (" + LLM_NAMES + "), a "
+                     "config.json path, or hf-config:CLASS with --factory-arg fields. Predicts time to first "
+                     "token, decode steps and tokens per second; needs transformers."),
+    ] = False,
+    prompt: Annotated[int, typer.Option("--prompt", help="With --llm: prompt length P in tokens.", min=1)] = 128,
+    new_tokens: Annotated[
+        int, typer.Option("--new-tokens", help="With --llm: tokens generated per sequence (T, at least 2: the "
+                          "prefill yields the first, T - 1 decode steps the rest).", min=2)
+    ] = 128,
+    batch: Annotated[int, typer.Option("--batch", help="With --llm: sequences generated together.", min=1)] = 1,
 ) -> None:
     """Predict MODEL's latency on a hardware profile, with a per-op breakdown.
 
+    With --llm, predict a generation instead: time to first token, decode step latency at the
+    start and end, tokens per second and the total.
+
     Exit codes: 0 ok, 1 over --max-latency or --strict failed, 2 bad input or usage."""
+    if llm:
+        _predict_llm(model, hw, dtype, threads, factory_arg, top, as_json, strict, prompt, new_tokens, batch,
+                     refused={"--input-shape": input_shape, "--max-latency": max_latency, "--group-by": group_by,
+                              "--csv": csv_path, "--trust-pickle": trust_pickle or None})
+        return
     from graphcal.load import load_graph
     from graphcal.predict import predict_graph
     from graphcal.predict.breakdown import check_csv_path, group_ops, group_rows, op_rows, write_csv
@@ -128,3 +151,21 @@ def predict(
             render_budget(prediction, budget_s, console)
     if budget_s is not None:
         check_budget(prediction, budget_s)
+
+
+def _predict_llm(model, hw, dtype, threads, factory_arg, top, as_json, strict, prompt, new_tokens, batch,
+                 refused: dict) -> None:
+    from graphcal.load.llm import load_config
+    from graphcal.predict.llm import Generation, predict_llm
+    from graphcal.predict.report import llm_json, render_llm
+
+    given = [name for name, value in refused.items() if value]
+    if given:
+        raise GraphcalError(f"{', '.join(given)}: not with --llm")
+    generation = Generation(prompt, new_tokens, batch)
+    target = make_target(hw, dtype, threads)
+    prediction = predict_llm(load_config(model, factory_kwargs(factory_arg)), target, generation, strict)
+    if as_json:
+        print(json.dumps(llm_json(prediction), indent=2))
+    else:
+        render_llm(prediction, Console(), top)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from graphcal.errors import GraphcalError
@@ -38,6 +38,11 @@ class OpCost:
     columns: int = 0
     # kernel calls one after another: a recurrent op's time steps x layers (1 for any other op)
     steps: int = 1
+    # Of bytes_read, those read from the model's state (weights, buffers, a KV cache), and the
+    # bytes of state the whole model reads between two reads of them (OpGraph.persistent_bytes):
+    # set by cost_graph, 0 where the op's graph is unknown
+    state_bytes: float = 0.0
+    reuse_bytes: float = 0.0
 
     @property
     def bytes(self) -> float:
@@ -54,6 +59,8 @@ class OpCost:
             max(self.depth, other.depth),
             max(self.columns, other.columns),
             max(self.steps, other.steps),
+            self.state_bytes + other.state_bytes,
+            max(self.reuse_bytes, other.reuse_bytes),
         )
 
 
@@ -166,6 +173,8 @@ def _load_formulas() -> None:
 
 
 def cost_graph(graph: OpGraph) -> GraphCost:
+    """Every op's cost, with the bytes it reads from the model's state and the graph's state
+    bytes (their reuse distance)."""
     _load_formulas()
     result = GraphCost()
     for node in graph.nodes:
@@ -174,5 +183,14 @@ def cost_graph(graph: OpGraph) -> GraphCost:
             continue
         cost = cost_node(node)
         if cost is not None:
-            result.ops.append((node, cost))
+            result.ops.append((node, with_state(node, cost, graph.persistent_bytes)))
     return result
+
+
+def with_state(node: OpNode, cost: OpCost, graph_state_bytes: int) -> OpCost:
+    """`cost` with state_bytes (its persistent inputs, at most what it reads: a gather reads
+    only its rows of a table) and reuse_bytes set."""
+    state = sum(t.nbytes for t in node.inputs if t.persistent)
+    if not state:
+        return cost
+    return replace(cost, state_bytes=float(min(state, cost.bytes_read)), reuse_bytes=float(graph_state_bytes))

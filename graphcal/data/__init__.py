@@ -1,5 +1,5 @@
 """The data graphcal ships inside the package: hardware profiles (`hardware/*.yaml`) and sweep
-grids (`grids/*.yaml`), read with importlib.resources so that a wheel install finds them too."""
+grids (`grids/*.yaml`) and LLM configs (`llm/*.json`, public model shapes), read with importlib.resources so that a wheel install finds them too."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from graphcal.errors import GraphcalError
 
-KINDS = ("hardware", "grids")
+KINDS = ("hardware", "grids", "llm")
 
 
 def shipped_dir(kind: str) -> Path:

@@ -104,10 +104,9 @@ def cost_workload(workload: str, precision: Precision, inputs: str = "") -> OpTa
 def cost_ops(ops_json: str, where: str) -> OpTable:
     """Cost the op calls of an in-model row (its `ops` column), as predict costs them."""
     from graphcal.cost import cost_graph
-    from graphcal.load.graph import OpGraph
-    from graphcal.load.opjson import ops_from_json
+    from graphcal.load.opjson import graph_from_json
 
-    return _table(cost_graph(OpGraph(where, ops_from_json(ops_json, where))))
+    return _table(cost_graph(graph_from_json(ops_json, where)))
 
 
 def _table(costed) -> OpTable:

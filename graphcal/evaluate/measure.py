@@ -93,7 +93,7 @@ def measure_model(
         module, inputs = build_module(model, target.precision, input_specs)
         with torch.no_grad():
             whole = time_block([lambda: module(*inputs)], protocol)[0]
-        timing, costed = time_model_ops(module, inputs, model, protocol)
+        timing, costed, _ = time_model_ops(module, inputs, model, protocol)
     finally:
         torch.set_num_threads(threads_before)
     ops = []

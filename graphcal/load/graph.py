@@ -25,10 +25,12 @@ MAX_SIZE = 2**63 - 1  # torch's sizes are int64
 
 @dataclass(frozen=True)
 class TensorMeta:
-    """Shape and dtype of one tensor; no data."""
+    """Shape and dtype of one tensor; no data. `persistent`: the tensor is state the model keeps
+    between calls (a parameter, a buffer, a KV cache passed in), not an activation of this call."""
 
     shape: tuple[int, ...]
     dtype: str
+    persistent: bool = False
 
     def __post_init__(self) -> None:
         if self.dtype not in ITEMSIZE:
@@ -79,6 +81,9 @@ class OpGraph:
 
     model: str
     nodes: tuple[OpNode, ...]
+    # Bytes of the distinct persistent tensors the program reads (its weights, buffers and any
+    # state passed in): between two reads of one weight, all of them stream through the caches.
+    persistent_bytes: int = 0
 
 
 def _tensors_in(value: Any):

@@ -2,7 +2,9 @@
 subgraph of several), which fit and compare cost with the same registry as predict
 (graphcal.cost), without the model that held them.
 
-A tensor is {"shape": [...], "dtype": "float32"}; lists and tuples are lists; numbers,
+A tensor is {"shape": [...], "dtype": "float32"}, with "persistent": true for the model's
+state (a weight, a buffer, a KV cache); an op document may carry "graph_persistent_bytes", the
+state of the whole model it ran in (graphcal.load.graph.OpGraph.persistent_bytes); lists and tuples are lists; numbers,
 strings, booleans and None are themselves. Anything else the call received (a torch.dtype,
 a device, a memory format) is {"repr": str(value)}: no cost formula reads those.
 """
@@ -13,12 +15,13 @@ import json
 from typing import Any
 
 from graphcal.errors import GraphcalError
-from graphcal.load.graph import OpNode, TensorMeta
+from graphcal.load.graph import OpGraph, OpNode, TensorMeta
 
 
 def _encode(value: Any) -> Any:
     if isinstance(value, TensorMeta):
-        return {"shape": list(value.shape), "dtype": value.dtype}
+        tensor = {"shape": list(value.shape), "dtype": value.dtype}
+        return {**tensor, "persistent": True} if value.persistent else tensor
     if isinstance(value, (list, tuple)):
         return [_encode(v) for v in value]
     if value is None or isinstance(value, (bool, int, float, str)):
@@ -33,26 +36,39 @@ def _decode(value: Any) -> Any:
         return tuple(_decode(v) for v in value)
     if isinstance(value, dict):
         if "shape" in value:
-            return TensorMeta(tuple(int(d) for d in value["shape"]), str(value["dtype"]))
+            return TensorMeta(tuple(int(d) for d in value["shape"]), str(value["dtype"]),
+                              value.get("persistent") is True)
         if "dict" in value:
             return {k: _decode(v) for k, v in value["dict"].items()}
         return value.get("repr")
     return value
 
 
-def _op_document(node: OpNode) -> dict:
-    return {
+def _op_document(node: OpNode, graph_persistent_bytes: int) -> dict:
+    document = {
         "name": node.name,
         "target": node.target,
         "args": _encode(node.args),
         "kwargs": {k: _encode(v) for k, v in node.kwargs.items()},
         "outputs": _encode(node.outputs),
     }
+    if graph_persistent_bytes:
+        document["graph_persistent_bytes"] = graph_persistent_bytes
+    return document
 
 
-def ops_to_json(nodes: list[OpNode] | tuple[OpNode, ...]) -> str:
-    """The calls' names, targets, arguments and outputs, as one compact JSON list."""
-    return json.dumps([_op_document(node) for node in nodes], separators=(",", ":"))
+def ops_to_json(nodes: list[OpNode] | tuple[OpNode, ...], graph_persistent_bytes: int = 0) -> str:
+    """The calls' names, targets, arguments and outputs, as one compact JSON list;
+    `graph_persistent_bytes`: the state of the model they ran in (0: not recorded)."""
+    return json.dumps([_op_document(node, graph_persistent_bytes) for node in nodes], separators=(",", ":"))
+
+
+def graph_from_json(text: str, where: str) -> OpGraph:
+    """The calls `ops_to_json` wrote as an OpGraph, with the state of the model they ran in."""
+    nodes = ops_from_json(text, where)
+    documents = json.loads(text)
+    state = max(int(d.get("graph_persistent_bytes") or 0) for d in documents)
+    return OpGraph(where, nodes, persistent_bytes=state)
 
 
 def ops_from_json(text: str, where: str) -> tuple[OpNode, ...]:

@@ -6,6 +6,7 @@ which is exported first (on whatever device its tensors live, meta included).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from graphcal.errors import GraphcalError
@@ -33,16 +34,20 @@ def meta_of(value: Any) -> Any:
     return value
 
 
-def _value_of(arg: Any) -> Any:
-    """Replace fx Nodes in an argument by the TensorMeta (or constant) they stand for."""
+def _value_of(arg: Any, persistent: frozenset[str] = frozenset()) -> Any:
+    """Replace fx Nodes in an argument by the TensorMeta (or constant) they stand for; a
+    placeholder named in `persistent` is marked so."""
     import torch.fx
 
     if isinstance(arg, torch.fx.Node):
-        return meta_of(arg.meta.get("val"))
+        meta = meta_of(arg.meta.get("val"))
+        if arg.op == "placeholder" and arg.name in persistent and isinstance(meta, TensorMeta):
+            return replace(meta, persistent=True)
+        return meta
     if isinstance(arg, (list, tuple)):
-        return tuple(_value_of(a) for a in arg)
+        return tuple(_value_of(a, persistent) for a in arg)
     if isinstance(arg, dict):
-        return {k: _value_of(v) for k, v in arg.items()}
+        return {k: _value_of(v, persistent) for k, v in arg.items()}
     return arg
 
 
@@ -55,23 +60,39 @@ def _outputs(value: Any) -> tuple[TensorMeta, ...]:
     return ()
 
 
-def graph_from_fx(fx_graph: Any, model: str) -> OpGraph:
-    """OpGraph of every call_function node of an FX graph with shape metadata."""
+def graph_from_fx(fx_graph: Any, model: str, persistent: frozenset[str] = frozenset()) -> OpGraph:
+    """OpGraph of every call_function node of an FX graph with shape metadata; the placeholders
+    named in `persistent` (see persistent_inputs) are the program's state."""
     nodes = []
+    state_bytes = 0
     for node in fx_graph.nodes:
+        if node.op == "placeholder" and node.name in persistent:
+            meta = meta_of(node.meta.get("val"))
+            state_bytes += meta.nbytes if isinstance(meta, TensorMeta) else 0
         if node.op != "call_function":
             continue
         nodes.append(
             OpNode(
                 name=node.name,
                 target=str(node.target),
-                args=tuple(_value_of(a) for a in node.args),
-                kwargs={k: _value_of(v) for k, v in node.kwargs.items()},
+                args=tuple(_value_of(a, persistent) for a in node.args),
+                kwargs={k: _value_of(v, persistent) for k, v in node.kwargs.items()},
                 outputs=_outputs(node.meta.get("val")),
                 module=_module(node.meta.get("nn_module_stack")),
             )
         )
-    return OpGraph(model=model, nodes=tuple(nodes))
+    return OpGraph(model=model, nodes=tuple(nodes), persistent_bytes=state_bytes)
+
+
+def persistent_inputs(program: Any, state: tuple[str, ...] = ()) -> frozenset[str]:
+    """Placeholder names of an ExportedProgram's parameters, buffers and tensor constants, and
+    the names in `state` (user inputs that are state: a KV cache handed in, say)."""
+    from torch.export.graph_signature import InputKind
+
+    kept = {InputKind.PARAMETER, InputKind.BUFFER, InputKind.CONSTANT_TENSOR}
+    names = {spec.arg.name for spec in program.graph_signature.input_specs
+             if spec.kind in kept and hasattr(spec.arg, "name")}
+    return frozenset(names | set(state))
 
 
 def _module(stack: Any) -> str | None:
@@ -102,7 +123,8 @@ def export_program(module: Any, inputs: tuple, model: str) -> Any:
 
 def export_module(module: Any, inputs: tuple, model: str) -> OpGraph:
     """Export an nn.Module on its example inputs (no grad, eval) and read its graph."""
-    return graph_from_fx(export_program(module, inputs, model).graph, model)
+    program = export_program(module, inputs, model)
+    return graph_from_fx(program.graph, model, persistent_inputs(program))
 
 
 def record_calls(fn: Any, inputs: tuple, model: str) -> OpGraph:

@@ -36,6 +36,11 @@ class Prediction:
     def bytes(self) -> float:
         return sum(op.cost.bytes for op in self.ops)
 
+    @property
+    def state_bytes(self) -> float:
+        """Bytes read from the model's state (weights, buffers, a KV cache)."""
+        return sum(op.cost.state_bytes for op in self.ops)
+
     def uncalibrated(self) -> list[tuple[str, float]]:
         """(family, share of the predicted latency) for each op family the profile's fits had
         no rows for (profile.calibrated.families), largest share first."""

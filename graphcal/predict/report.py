@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from graphcal.predict.breakdown import Group
+from graphcal.predict.llm import LLMPrediction
 from graphcal.predict.prediction import Prediction
 
 
@@ -161,3 +162,52 @@ def render_groups(p: Prediction, groups: list[Group], by: str, console: Console,
             human_count(g.bytes, "B"),
         )
     console.print(table)
+
+
+def llm_json(p: LLMPrediction) -> dict[str, Any]:
+    """The LLM JSON contract: the generation's figures, then one prefill and one decode step
+    (the first, at cache length P) with the shape of prediction_json."""
+    g = p.generation
+    return {
+        "model": p.model,
+        "hardware": p.target.profile.name,
+        "dtype": p.target.precision.value,
+        "threads": p.target.threads,
+        "prompt": g.prompt,
+        "new_tokens": g.new_tokens,
+        "batch": g.batch,
+        "ttft_s": p.ttft_s,
+        "decode_first_s": p.decode_first.latency_s,
+        "decode_last_s": p.decode_last.latency_s,
+        "tokens_per_s": p.tokens_per_s,
+        "total_s": p.total_s,
+        "decode_steps": g.decode_steps,
+        "state_bytes": {"prefill": p.prefill.state_bytes, "decode_first": p.decode_first.state_bytes,
+                        "decode_last": p.decode_last.state_bytes},
+        "prefill": prediction_json(p.prefill),
+        "decode": prediction_json(p.decode_first),
+    }
+
+
+def render_llm(p: LLMPrediction, console: Console, top: int) -> None:
+    """The generation's figures, then the costliest ops of the prefill and of one decode step."""
+    g = p.generation
+    console.print(
+        f"[bold]{p.model}[/] on [bold]{p.target.profile.name}[/] ({p.target.precision.value}, "
+        f"{p.target.threads} threads): prompt {g.prompt}, {g.new_tokens} new tokens, batch {g.batch}"
+    )
+    table = Table(title="generation")
+    for column in ("phase", "predicted", "note"):
+        table.add_column(column, justify="right" if column == "predicted" else "left")
+    table.add_row("time to first token", human_time(p.ttft_s), f"prefill of {g.batch} x {g.prompt} tokens")
+    table.add_row("decode step, first", human_time(p.decode_first.latency_s), f"cache of {g.prompt}")
+    table.add_row("decode step, last", human_time(p.decode_last.latency_s), f"cache of {g.last_cache}")
+    table.add_row("tokens per second", f"{p.tokens_per_s:.3g}", f"{g.batch} x {g.decode_steps} decode steps")
+    table.add_row("total", human_time(p.total_s), "prefill + decode")
+    console.print(table)
+    for title, phase in (("prefill", p.prefill), (f"decode step at cache {g.prompt}", p.decode_first)):
+        console.rule(title)
+        render_header(phase, console)
+        render_op_table(phase, console, top)
+        render_unsupported(phase.unsupported, console)
+    render_calibration(p.decode_first, console)

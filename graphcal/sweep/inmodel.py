@@ -155,18 +155,20 @@ def time_model_ops(module: Any, inputs: tuple, model: str, protocol: Protocol):
     """Export `module` (the program predict costs), cost its ops and time them in place:
     (InModelTiming, {node name: (OpNode, OpCost)} for the ops graphcal costs)."""
     from graphcal.cost import cost_graph
-    from graphcal.load.trace import export_program, graph_from_fx
+    from graphcal.load.trace import export_program, graph_from_fx, persistent_inputs
 
     program = export_program(module, inputs, model)
-    costed = cost_graph(graph_from_fx(program.graph, model))
-    return time_ops(program, inputs, protocol), {node.name: (node, cost) for node, cost in costed.ops}
+    graph = graph_from_fx(program.graph, model, persistent_inputs(program))
+    costed = cost_graph(graph)
+    nodes = {node.name: (node, cost) for node, cost in costed.ops}
+    return time_ops(program, inputs, protocol), nodes, graph.persistent_bytes
 
 
 def in_model_rows(module: Any, inputs: tuple, model_row: dict, protocol: Protocol) -> list[dict]:
     """One sweep row per costed op of the model, timed in place; `model_row` is the model's own
     row (its host, dtype, threads, pass, ... are the op rows' too). Free ops (views) and ops
     graphcal cannot cost are timed but get no row: nothing predicts them."""
-    timing, nodes = time_model_ops(module, inputs, model_row["workload"], protocol)
+    timing, nodes, state_bytes = time_model_ops(module, inputs, model_row["workload"], protocol)
     rows = []
     for op in timing.ops:
         if op.name not in nodes:
@@ -180,6 +182,6 @@ def in_model_rows(module: Any, inputs: tuple, model_row: dict, protocol: Protoco
             "spread": f"{op.spread:.4f}", "calls_per_sample": "1", "rounds": str(timing.runs_run),
             "contention": f"{timing.contention:.3f}", "unsupported_ops": "",
             "scope": OP_SCOPE, "node": op.name, "target": op.target, "family": cost.family,
-            "ops": ops_to_json([node]),
+            "ops": ops_to_json([node], state_bytes),
         }))
     return rows

@@ -52,10 +52,10 @@ def load_exported(mf: ModelFile, precision: Precision, input_specs: tuple = ()) 
         graph, placeholders, user_inputs = read_graph(records["program"], mf.path.name)
         recorded = [m.shape for m in user_inputs]
     except NotPlain:
-        from graphcal.load.trace import graph_from_fx, meta_of
+        from graphcal.load.trace import graph_from_fx, meta_of, persistent_inputs
 
         program = deserialize_program(mf, records)
-        graph = graph_from_fx(program.graph, mf.path.name)
+        graph = graph_from_fx(program.graph, mf.path.name, persistent_inputs(program))
         placeholders = [meta_of(n.meta["val"]) for n in program.graph.nodes if n.op == "placeholder" and _is_tensor(n)]
         recorded = _user_input_shapes(program)
     check_precision(dominant_float_dtype(placeholders), precision, mf.path.name)

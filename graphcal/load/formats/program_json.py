@@ -80,6 +80,10 @@ class _Reader:
         self.tensor_values = self.graph["tensor_values"]
         self.tensors: dict[str, TensorMeta] = {}
         self.model = ""
+        # as graphcal.load.trace.persistent_inputs reads them from a live program
+        self.persistent = {spec[kind]["arg"]["name"] for spec in self.signature["input_specs"]
+                           for kind in ("parameter", "buffer", "tensor_constant")
+                           if kind in spec and "name" in spec[kind].get("arg", {})}
 
     def read(self, model: str) -> tuple[OpGraph, list[TensorMeta], list[TensorMeta]]:
         major = (self.program.get("schema_version") or {}).get("major", SCHEMA_MAJOR)
@@ -94,7 +98,8 @@ class _Reader:
         user_inputs = [self.tensor(spec["user_input"]["arg"]["as_tensor"]["name"])
                        for spec in self.signature["input_specs"]
                        if "user_input" in spec and "as_tensor" in spec["user_input"]["arg"]]
-        return OpGraph(model=model, nodes=tuple(nodes)), placeholders, user_inputs
+        state = sum(self.tensor(name).nbytes for name in self.persistent)
+        return OpGraph(model=model, nodes=tuple(nodes), persistent_bytes=state), placeholders, user_inputs
 
     def check_pytree_types(self) -> None:
         for entry in self.program["graph_module"]["module_call_graph"]:
@@ -109,7 +114,7 @@ class _Reader:
             if name not in self.tensor_values:
                 raise NotPlain(f"tensor {name!r} has no recorded metadata")
             try:
-                self.tensors[name] = _tensor_meta(self.tensor_values[name])
+                self.tensors[name] = _tensor_meta(self.tensor_values[name], name in self.persistent)
             except GraphcalError as exc:  # an impossible shape: torch's reader would not do better
                 raise GraphcalError(f"{self.model}: tensor {name!r}: {exc}") from None
         return self.tensors[name]
@@ -186,7 +191,7 @@ def _module(metadata: dict) -> str | None:
     return innermost_module([entry.split(",", 2)[1] for entry in stack.split(";") if entry])
 
 
-def _tensor_meta(meta: dict) -> TensorMeta:
+def _tensor_meta(meta: dict, persistent: bool) -> TensorMeta:
     sizes = []
     for size in meta["sizes"]:
         if "as_int" not in size:
@@ -194,7 +199,7 @@ def _tensor_meta(meta: dict) -> TensorMeta:
         sizes.append(size["as_int"])
     if meta["dtype"] not in SCALAR_TYPES:
         raise NotPlain(f"dtype code {meta['dtype']}")
-    return TensorMeta(tuple(sizes), SCALAR_TYPES[meta["dtype"]])
+    return TensorMeta(tuple(sizes), SCALAR_TYPES[meta["dtype"]], persistent)
 
 
 def _pytree_types(spec: Any) -> set:
