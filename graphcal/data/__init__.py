@@ -1,5 +1,6 @@
-"""The data graphcal ships inside the package: hardware profiles (`hardware/*.yaml`) and sweep
-grids (`grids/*.yaml`) and LLM configs (`llm/*.json`, public model shapes), read with importlib.resources so that a wheel install finds them too."""
+"""The data graphcal ships inside the package: hardware profiles (`hardware/*.yaml`), sweep
+grids (`grids/*.yaml`) and LLM configs (`llm/*.json`, public model shapes), read with
+importlib.resources so that a wheel install finds them too."""
 
 from __future__ import annotations
 

@@ -173,7 +173,9 @@ def _build(config: Any, precision: Precision, label: str) -> Any:
         with torch.device("meta"):
             model = getattr(transformers, class_name)(config)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
-        raise GraphcalError(f"{label}: transformers cannot build {class_name} from this config ({first_line(exc)})") from None
+        raise GraphcalError(
+            f"{label}: transformers cannot build {class_name} from this config ({first_line(exc)})"
+        ) from None
     return model.to(getattr(torch, precision.torch_dtype_name)).eval()
 
 
@@ -264,8 +266,8 @@ def _repeat_layer(graph: OpGraph, path: str, layer: list[OpNode], copies: int, l
     last = graph.nodes.index(layer[-1])
     traced = f"{path}.{TRACED_LAYERS - 1}"
     repeated = [
-        replace(node, name=f"{node.name}_layer{TRACED_LAYERS + copy}", module=f"{path}.{TRACED_LAYERS + copy}" + node.module[len(traced):])
-        for copy in range(copies) for node in layer
+        replace(node, name=f"{node.name}_layer{number}", module=f"{path}.{number}" + node.module[len(traced):])
+        for number in range(TRACED_LAYERS, TRACED_LAYERS + copies) for node in layer
     ]
     nodes = graph.nodes[: last + 1] + tuple(repeated) + graph.nodes[last + 1:]
     return OpGraph(graph.model, nodes, graph.persistent_bytes + copies * layer_state_bytes)
