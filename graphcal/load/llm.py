@@ -218,8 +218,10 @@ class _Phase:
 
             def forward(self, ids, *cache):
                 past = transformers.DynamicCache(config=self.model.config)
-                for layer in range(len(cache) // 2):
-                    past.update(cache[2 * layer], cache[2 * layer + 1], layer)
+                for layer, keys, values in zip(past.layers, cache[0::2], cache[1::2]):
+                    # the cache as decode finds it: these tensors, no copy made to fill it
+                    layer.lazy_initialization(keys, values)
+                    layer.keys, layer.values = keys, values
                 if phase.cached:
                     return self.model(input_ids=ids, past_key_values=past, use_cache=True).logits
                 return self.model(input_ids=ids, past_key_values=past, use_cache=True, logits_to_keep=1).logits

@@ -74,7 +74,7 @@ def graph_from_fx(fx_graph: Any, model: str, persistent: frozenset[str] = frozen
         nodes.append(
             OpNode(
                 name=node.name,
-                target=str(node.target),
+                target=_copying_reshape(node) or str(node.target),
                 args=tuple(_value_of(a, persistent) for a in node.args),
                 kwargs={k: _value_of(v, persistent) for k, v in node.kwargs.items()},
                 outputs=_outputs(node.meta.get("val")),
@@ -82,6 +82,20 @@ def graph_from_fx(fx_graph: Any, model: str, persistent: frozenset[str] = frozen
             )
         )
     return OpGraph(model=model, nodes=tuple(nodes), persistent_bytes=state_bytes)
+
+
+def _copying_reshape(node: Any) -> str | None:
+    """aten._reshape_copy.default for a reshape that torch runs as a copy, because its input's
+    strides allow no view (an expanded tensor: grouped-query attention's repeated keys, say),
+    read from whether the traced output shares its input's storage; None otherwise."""
+    if str(node.target) != "aten.reshape.default" or not node.args or not hasattr(node.args[0], "meta"):
+        return None
+    try:
+        source, result = node.args[0].meta["val"], node.meta["val"]
+        shared = source.untyped_storage()._cdata == result.untyped_storage()._cdata
+    except (KeyError, AttributeError, RuntimeError, NotImplementedError):
+        return None
+    return None if shared else "aten._reshape_copy.default"
 
 
 def persistent_inputs(program: Any, state: tuple[str, ...] = ()) -> frozenset[str]:

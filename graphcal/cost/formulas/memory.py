@@ -20,6 +20,7 @@ per_element("memory", 0, (
     *overloads("upsample_nearest1d upsample_nearest2d upsample_nearest3d", "vec"),
     "aten.repeat_interleave.self_int", "aten.repeat_interleave.Tensor",
     "aten._local_scalar_dense.default", "aten.item.default",  # .item(): reads one element
+    "aten._reshape_copy.default",  # a reshape of a tensor no view can describe (load.trace)
 ), doc="Copy: reads its inputs and writes its outputs, no FLOPs.")
 
 # Constructors and fills: write their output, read nothing (a fill reads no data either).
