@@ -19,7 +19,7 @@ import torch
 
 from graphcal.errors import GraphcalError
 from graphcal.load import InputSpec, load_graph
-from graphcal.load.trace import export_module, graph_from_fx
+from graphcal.load.trace import export_module, graph_from_fx, persistent_inputs
 from graphcal.precision import Precision
 from tests.helpers import REPO, base_profile_data
 
@@ -104,8 +104,9 @@ def shapes(graph):
 
 def test_pt2_graph_equals_torch_export_load(zoo):
     graph = load_graph(str(zoo / "net.pt2"), FP32)
-    expected = graph_from_fx(torch.export.load(str(zoo / "net.pt2")).graph, "net.pt2")
-    assert graph == expected
+    program = torch.export.load(str(zoo / "net.pt2"))
+    expected = graph_from_fx(program.graph, "net.pt2", persistent_inputs(program))
+    assert graph == expected and graph.persistent_bytes > 0
     assert {"aten.conv2d.default", "aten.layer_norm.default", "aten.linear.default",
             "aten.scaled_dot_product_attention.default"} <= {n.target for n in graph.nodes}
 
@@ -351,3 +352,18 @@ def test_real_process_python_m_graphcal(zoo):
     )
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr and "cut off or corrupt" in bad.stderr
+
+
+@pytest.mark.parametrize(("make", "shape"), [
+    (lambda: torch.randn(2, 3, 5), (6, 5)),                           # contiguous: a view
+    (lambda: torch.randn(2, 3, 5).transpose(0, 1), (6, 5)),           # transposed: a copy
+    (lambda: torch.randn(2, 1, 4, 8).expand(2, 3, 4, 8), (6, 4, 8)),  # expanded (GQA keys): a copy
+    (lambda: torch.randn(2, 1, 4, 8).expand(2, 3, 4, 8), (2, 3, 32)), # expanded, inner dims merged: a view
+    (lambda: torch.randn(4, 6)[:, :3], (2, 2, 3)),                    # a slice, outer dim split: a view
+])
+def test_reshape_target_says_whether_torch_copies(make, shape):
+    from graphcal.load.graph import RESHAPE_COPY, reshape_target
+
+    x = make()
+    copies = x.reshape(shape).untyped_storage().data_ptr() != x.untyped_storage().data_ptr()
+    assert (reshape_target(tuple(x.shape), x.stride(), shape) == RESHAPE_COPY) == copies

@@ -20,7 +20,7 @@ from graphcal.load.formats.program_json import (
     read_graph,
 )
 from graphcal.load.graph import TensorMeta
-from graphcal.load.trace import graph_from_fx
+from graphcal.load.trace import graph_from_fx, persistent_inputs
 
 
 class Splitting(nn.Module):
@@ -77,8 +77,10 @@ def test_json_reader_equals_torch_export_load(name, tmp_path):
         torch.export.save(torch.export.export(factory().eval(), inputs, strict=False), path)
     mf = inspect_file(path)
     graph, placeholders, user_inputs = read_graph(exported.read_records(mf)["program"], path.name)
-    expected = graph_from_fx(torch.export.load(path).graph, path.name)
+    program = torch.export.load(path)
+    expected = graph_from_fx(program.graph, path.name, persistent_inputs(program))
     assert normalised(graph) == normalised(expected)
+    assert graph.persistent_bytes == expected.persistent_bytes > 0
     assert [m.shape for m in user_inputs] == [tuple(t.shape) for t in inputs]
     assert len(placeholders) == len(user_inputs) + len(list(factory().state_dict()))
 

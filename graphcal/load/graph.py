@@ -100,3 +100,29 @@ def innermost_module(paths: list[str] | None) -> str | None:
     if paths is None:
         return None
     return paths[-1] if paths else ""
+
+
+RESHAPE = "aten.reshape.default"
+RESHAPE_COPY = "aten._reshape_copy.default"
+
+
+def reshape_target(shape: tuple[int, ...], strides: tuple[int, ...], new_shape: tuple[int, ...]) -> str:
+    """What a reshape of a tensor of `shape` and `strides` to `new_shape` runs: a view where
+    the strides allow one (aten.reshape, free), else a copy (aten._reshape_copy): an expanded
+    tensor, say, as grouped-query attention repeats its keys. ATen's computeStride, in Python."""
+    if not shape or math.prod(shape) == 0:
+        return RESHAPE
+    view_d = len(new_shape) - 1
+    chunk_stride = strides[-1]
+    tensor_numel = view_numel = 1
+    for d in range(len(shape) - 1, -1, -1):
+        tensor_numel *= shape[d]
+        if d == 0 or (shape[d - 1] != 1 and strides[d - 1] != tensor_numel * chunk_stride):
+            while view_d >= 0 and (view_numel < tensor_numel or new_shape[view_d] == 1):
+                view_numel *= new_shape[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return RESHAPE_COPY
+            if d > 0:
+                chunk_stride, tensor_numel, view_numel = strides[d - 1], 1, 1
+    return RESHAPE if view_d == -1 else RESHAPE_COPY

@@ -10,7 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from graphcal.errors import GraphcalError
-from graphcal.load.graph import OpGraph, OpNode, TensorMeta, innermost_module
+from graphcal.load.graph import RESHAPE, OpGraph, OpNode, TensorMeta, innermost_module, reshape_target
 
 
 def dtype_name(dtype: Any) -> str:
@@ -66,7 +66,7 @@ def graph_from_fx(fx_graph: Any, model: str, persistent: frozenset[str] = frozen
     nodes = []
     state_bytes = 0
     for node in fx_graph.nodes:
-        if node.op == "placeholder" and node.name in persistent:
+        if node.op == "placeholder" and node.name in persistent and node.users:  # NB: a tied weight's twin has none
             meta = meta_of(node.meta.get("val"))
             state_bytes += meta.nbytes if isinstance(meta, TensorMeta) else 0
         if node.op != "call_function":
@@ -74,7 +74,7 @@ def graph_from_fx(fx_graph: Any, model: str, persistent: frozenset[str] = frozen
         nodes.append(
             OpNode(
                 name=node.name,
-                target=_copying_reshape(node) or str(node.target),
+                target=_target(node),
                 args=tuple(_value_of(a, persistent) for a in node.args),
                 kwargs={k: _value_of(v, persistent) for k, v in node.kwargs.items()},
                 outputs=_outputs(node.meta.get("val")),
@@ -84,18 +84,16 @@ def graph_from_fx(fx_graph: Any, model: str, persistent: frozenset[str] = frozen
     return OpGraph(model=model, nodes=tuple(nodes), persistent_bytes=state_bytes)
 
 
-def _copying_reshape(node: Any) -> str | None:
-    """aten._reshape_copy.default for a reshape that torch runs as a copy, because its input's
-    strides allow no view (an expanded tensor: grouped-query attention's repeated keys, say),
-    read from whether the traced output shares its input's storage; None otherwise."""
-    if str(node.target) != "aten.reshape.default" or not node.args or not hasattr(node.args[0], "meta"):
-        return None
+def _target(node: Any) -> str:
+    """The node's op, with a reshape that torch runs as a copy named so (graph.reshape_target)."""
+    target = str(node.target)
+    if target != RESHAPE or not node.args or not hasattr(node.args[0], "meta"):
+        return target
+    source, result = node.args[0].meta.get("val"), node.meta.get("val")
     try:
-        source, result = node.args[0].meta["val"], node.meta["val"]
-        shared = source.untyped_storage()._cdata == result.untyped_storage()._cdata
-    except (KeyError, AttributeError, RuntimeError, NotImplementedError):
-        return None
-    return None if shared else "aten._reshape_copy.default"
+        return reshape_target(tuple(source.shape), tuple(source.stride()), tuple(result.shape))
+    except (AttributeError, TypeError, RuntimeError):  # symbolic sizes or strides: left a view
+        return target
 
 
 def persistent_inputs(program: Any, state: tuple[str, ...] = ()) -> frozenset[str]:

@@ -26,7 +26,7 @@ import keyword
 from typing import Any
 
 from graphcal.errors import GraphcalError
-from graphcal.load.graph import OpGraph, OpNode, TensorMeta, innermost_module
+from graphcal.load.graph import RESHAPE, OpGraph, OpNode, TensorMeta, innermost_module, reshape_target
 
 # torch._export.serde.schema enums, as str() of the torch value they deserialize to
 # (tests/test_program_json.py checks these tables against torch's).
@@ -94,11 +94,12 @@ class _Reader:
         nodes: list[OpNode] = []
         for node in self.graph["nodes"]:
             nodes.extend(self.op_nodes(node))
+        # the state the nodes read (tensors are made when first used; a tied weight's twin is not)
+        state = sum(self.tensors[name].nbytes for name in self.persistent if name in self.tensors)
         placeholders = [self.tensor(arg["as_tensor"]["name"]) for arg in self.graph["inputs"] if "as_tensor" in arg]
         user_inputs = [self.tensor(spec["user_input"]["arg"]["as_tensor"]["name"])
                        for spec in self.signature["input_specs"]
                        if "user_input" in spec and "as_tensor" in spec["user_input"]["arg"]]
-        state = sum(self.tensor(name).nbytes for name in self.persistent)
         return OpGraph(model=model, nodes=tuple(nodes), persistent_bytes=state), placeholders, user_inputs
 
     def check_pytree_types(self) -> None:
@@ -107,6 +108,18 @@ class _Reader:
             for spec in (signature.get("in_spec"), signature.get("out_spec")):
                 if spec and not _pytree_types(json.loads(spec)) <= PLAIN_PYTREE_TYPES:
                     raise NotPlain("inputs or outputs of a registered pytree type")
+
+    def reshape(self, inputs: list, outputs: list) -> str:
+        """A reshape's target by its input's recorded strides (graph.reshape_target)."""
+        try:
+            source = self.tensor_values[inputs[0]["arg"]["as_tensor"]["name"]]
+            result = self.tensor_values[outputs[0]["as_tensor"]["name"]]
+            sizes = [d["as_int"] for d in source["sizes"]]
+            strides = [d["as_int"] for d in source["strides"]]
+            new_sizes = [d["as_int"] for d in result["sizes"]]
+        except (KeyError, IndexError, TypeError):
+            raise NotPlain("a reshape without static sizes and strides") from None
+        return reshape_target(tuple(sizes), tuple(strides), tuple(new_sizes))
 
     def tensor(self, name: str) -> TensorMeta:
         """The metadata of a tensor value, made when first used (as the FX path makes it)."""
@@ -125,6 +138,8 @@ class _Reader:
             raise NotPlain(f"target {target!r} is not an operator overload")
         args, kwargs = self.arguments(node["inputs"])
         target = target.removeprefix(OP_PREFIX)
+        if target == RESHAPE:
+            target = self.reshape(node["inputs"], node["outputs"])
         module = _module(node.get("metadata") or {})
         outputs = node["outputs"]
         if not outputs:
