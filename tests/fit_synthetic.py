@@ -55,33 +55,42 @@ CONVS = [(f"conv2d:{b}x{c}x{h}x{h}x{c}x3", t) for b, c, h in ((1, 8, 8), (1, 32,
          for t in (1, 8)]
 
 
-def profile_data(name: str, values: dict) -> dict:
+def profile_data(name: str, values: dict, bf16: dict | None = None) -> dict:
+    """A profile of FACTS with `values`; with `bf16`, a bf16 table of those coefficients too (and
+    a bf16 peak twice the fp32 one)."""
     data = {"name": name, **{k: dict(v) for k, v in FACTS.items()}}
     data["runtime"] = {k: values[k] for k in RUNTIME}
     data["coefficients"] = {"fp32": {k: v for k, v in values.items() if k not in RUNTIME and k not in FAMILY_TERMS}}
+    if bf16 is not None:
+        data["peak_flops_per_s"]["bf16"] = 2 * FACTS["peak_flops_per_s"]["fp32"]
+        data["coefficients"]["bf16"] = {k: v for k, v in bf16.items() if k not in RUNTIME and k not in FAMILY_TERMS}
     families = {k: v for k, v in values.items() if k in FAMILY_TERMS}
     if families:
         data["families"] = families
     return data
 
 
-def predicted(profile_path: Path, workloads: list[tuple[str, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def predicted(
+    profile_path: Path, workloads: list[tuple[str, int]], precision: Precision = FP32
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(latency_s, flops, bytes) of each (workload, threads) on the profile, by fit's model."""
     profile = load_profile(profile_path)
-    rows = cost_workloads([w for w, _ in workloads], [t for _, t in workloads], FP32)
-    latency = evaluate(rows, Facts.of(profile, FP32), P.base_values(profile, FP32)).latency_s
+    rows = cost_workloads([w for w, _ in workloads], [t for _, t in workloads], precision)
+    latency = evaluate(rows, Facts.of(profile, precision), P.base_values(profile, precision)).latency_s
     flops = np.array([sum(c.flops for c in t.costs) for t in rows.tables])
     nbytes = np.array([sum(c.bytes for c in t.costs) for t in rows.tables])
     return latency, flops, nbytes
 
 
-def sweep_rows(profile_path: Path, workloads, sigma: float = 0.01, seed: int = 0, host: str = HOST) -> list[dict]:
-    latency, flops, nbytes = predicted(profile_path, list(workloads))
+def sweep_rows(
+    profile_path: Path, workloads, sigma: float = 0.01, seed: int = 0, host: str = HOST, precision: Precision = FP32
+) -> list[dict]:
+    latency, flops, nbytes = predicted(profile_path, list(workloads), precision)
     noise = np.exp(np.random.default_rng(seed).normal(0.0, sigma, size=len(latency)))
     rows = []
     for (workload, threads), lat, f, b in zip(workloads, latency * noise, flops, nbytes):
         rows.append({
-            "workload": workload, "dtype": "fp32", "threads": threads, "latency_s": repr(float(lat)),
+            "workload": workload, "dtype": precision.value, "threads": threads, "latency_s": repr(float(lat)),
             "median_s": repr(float(lat) * 1.02), "p90_s": repr(float(lat) * 1.05), "samples": 20,
             "flops": repr(float(f)), "bytes": repr(float(b)), "host_id": host,
             "host_cpu_model": "Synthetic CPU", "host_logical_cores": 8, "host_simd": "avx2+fma",

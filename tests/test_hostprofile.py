@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 import yaml
 
 from graphcal.hardware import init as H
+from graphcal.hardware.host import bf16_support
 from graphcal.hardware.profile import load_profile
 from graphcal.precision import Precision
 
@@ -40,8 +42,13 @@ flags\t\t: fpu sse sse2 avx fma avx2
 
 @pytest.fixture
 def fake_system(tmp_path):
+    return write_system(tmp_path, CPUINFO)
+
+
+def write_system(tmp_path, cpuinfo_text):
+    """A fake /proc/cpuinfo and /sys/devices/system/cpu: 32K L1d, 1M L2, 16M L3, 3 GHz."""
     cpuinfo = tmp_path / "cpuinfo"
-    cpuinfo.write_text(CPUINFO)
+    cpuinfo.write_text(cpuinfo_text)
     sys_cpu = tmp_path / "cpu"
     for index, (level, kind, size) in enumerate([("1", "Data", "32K"), ("1", "Instruction", "32K"),
                                                  ("2", "Unified", "1024K"), ("3", "Unified", "16384K")]):
@@ -123,3 +130,111 @@ def test_real_probes_run_briefly_and_give_positive_figures():
     overhead = H.probe_overhead(calls=50)
     for probe in (peak, copy, overhead):
         assert math.isfinite(probe.value) and probe.value > 0 and probe.method
+
+
+# --- bf16 ----------------------------------------------------------------------------------------
+
+BF16_CPUINFO = CPUINFO.replace("avx fma avx2", "avx fma avx2 avx512f avx512_bf16")
+
+
+@pytest.mark.parametrize(
+    ("block", "native", "flag"),
+    [
+        ({"flags": "fpu avx2 avx512f avx512_bf16"}, True, "avx512_bf16"),
+        ({"flags": "avx512f avx512_bf16 amx_bf16 amx_tile"}, True, "amx_bf16"),  # AMX, the faster, named
+        ({"flags": "fpu sse avx fma avx2"}, False, None),  # Zen 3: avx2, no bf16
+        ({"Features": "fp asimd evtstrm aes sve bf16 i8mm"}, True, "bf16"),  # aarch64 (Neoverse V1)
+        ({"Features": "fp asimd evtstrm aes crc32"}, False, None),  # aarch64 without FEAT_BF16
+        ({"model name": "no flags at all"}, None, None),
+    ],
+)
+def test_bf16_support_from_cpuinfo_flags(block, native, flag):
+    support = bf16_support(block)
+    assert (support.native, support.flag) == (native, flag)
+    if not native:
+        assert support.not_native().startswith("bf16: ") and "conversions to fp32" in support.not_native()
+
+
+def fake_bf16_probes(peak=1.0e11, bf16_peak=3.0e11):
+    return dataclasses.replace(fake_probes(peak), bf16_peak=H.Probe(bf16_peak, "fake bf16 mm"))
+
+
+def test_native_bf16_gets_a_peak_and_a_starting_table_like_fp32(tmp_path):
+    d = H.detect(*write_system(tmp_path, BF16_CPUINFO))
+    assert d.bf16.native and d.get("cpu.fp32_flops_per_cycle_per_core") == 64  # 512-bit: 16 lanes x 2 x 2
+    computed = 2 * 128 * 3.0e9  # cores x (2 x 64 bf16 FLOP/cycle) x 3 GHz = 768 GFLOP/s
+    doc = H.build_profile("x", d, fake_bf16_probes(bf16_peak=3.0e11))
+    assert doc["peak_flops_per_s"] == {"fp32": 2 * 64 * 3.0e9, "bf16": computed}
+    assert doc["coefficients"]["bf16"] == {
+        "efficiency_factor": 1.0, "memory_bottleneck_factor": 1.0,
+        "tile_utilization": pytest.approx(3.0e11 / computed), "instruction_efficiency": H.UNCALIBRATED_VECTOR,
+    }
+    sources = doc["provenance"]["sources"]
+    assert sources["peak_flops_per_s.bf16"].startswith("computed") and "avx512_bf16" in sources["peak_flops_per_s.bf16"]
+    assert sources["coefficients.bf16.tile_utilization"].startswith("probed: bf16 torch.mm")
+    assert "--dtype bf16" in sources["coefficients.bf16.instruction_efficiency"]
+    assert doc["measured"]["bf16_gemm_flops_per_s"] == {"value": 3.0e11, "method": "fake bf16 mm"}
+    assert "notes" not in doc["provenance"]
+    # a probe above the computed figure is the peak, as for fp32
+    faster = H.build_profile("x", d, fake_bf16_probes(bf16_peak=1.0e12))
+    assert faster["peak_flops_per_s"]["bf16"] == 1.0e12 and faster["coefficients"]["bf16"]["tile_utilization"] == 1.0
+    assert faster["provenance"]["sources"]["peak_flops_per_s.bf16"].startswith("probed: fake bf16 mm")
+
+
+def test_amx_bf16_peak_uses_amx_flops_per_cycle(tmp_path):
+    d = H.detect(*write_system(tmp_path, BF16_CPUINFO.replace("avx512_bf16", "avx512_bf16 amx_bf16")))
+    doc = H.build_profile("x", d, fake_bf16_probes())
+    assert doc["peak_flops_per_s"]["bf16"] == 2 * 1024 * 3.0e9  # cores x 1024 AMX FLOP/cycle x 3 GHz
+    assert "AMX" in doc["provenance"]["sources"]["peak_flops_per_s.bf16"]
+
+
+def test_without_native_bf16_no_table_and_the_profile_says_why(fake_system):
+    d = H.detect(*fake_system)
+    doc = H.build_profile("x", d, fake_probes())
+    assert list(doc["peak_flops_per_s"]) == list(doc["coefficients"]) == ["fp32"]
+    assert "bf16_gemm_flops_per_s" not in doc["measured"]
+    assert not any("bf16" in path for path in doc["provenance"]["sources"])
+    [note] = doc["provenance"]["notes"]
+    assert note.startswith("bf16: not native on this CPU (no avx512_bf16 or amx_bf16 flag in ")
+    assert "no bf16 table written" in note
+
+
+@pytest.mark.parametrize(("cpuinfo", "probed"), [(CPUINFO, ["fp32"]), (BF16_CPUINFO, ["fp32", "bf16"])])
+def test_run_probes_times_bf16_only_where_native(tmp_path, monkeypatch, cpuinfo, probed):
+    calls = []
+
+    def peak(threads, n=2048, budget_s=1.0, precision=Precision.FP32):
+        calls.append(precision.value)
+        return H.Probe(1.0e11, f"fake {precision.value}")
+
+    monkeypatch.setattr(H, "probe_peak_flops", peak)
+    monkeypatch.setattr(H, "probe_bandwidth", lambda threads, nbytes, budget_s=1.0: H.Probe(2.0e10, "copy"))
+    monkeypatch.setattr(H, "probe_overhead", lambda: H.Probe(3.0e-6, "add"))
+    monkeypatch.setattr(H, "probe_matrix_overhead", lambda: H.Probe(6.0e-6, "linear"))
+    probes = H.run_probes(H.detect(*write_system(tmp_path, cpuinfo)))
+    assert calls == probed and (probes.bf16_peak is not None) == ("bf16" in probed)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_init_host_writes_bf16_or_says_why_not(run_cli, tmp_path, monkeypatch, native):
+    system = write_system(tmp_path, BF16_CPUINFO if native else CPUINFO)
+    monkeypatch.setattr(H, "run_probes", lambda detected: fake_bf16_probes() if native else fake_probes())
+    real_detect = H.detect
+    monkeypatch.setattr(H, "detect", lambda: real_detect(*system))
+    out = tmp_path / "host.yaml"
+    result = run_cli("profiles", "init", "--host", "--out", out)
+    assert result.code == 0, result.stderr
+    assert ("bf16: not native on this CPU" in result.stderr) is not native
+    assert ("sweep --dtype bf16" in result.stdout) is native
+    profile = load_profile(out)
+    assert (Precision.BF16 in profile.precisions) is native
+    bf16 = run_cli("predict", "mlp:8:64x64", "--hw", out, "--dtype", "bf16", "--json")
+    if native:
+        assert bf16.code == 0, bf16.stderr
+    else:
+        assert bf16.code == 2 and "has no bf16 coefficients" in bf16.stderr and "profiles init --host" in bf16.stderr
+
+
+def test_bf16_probe_runs_briefly():
+    probe = H.probe_peak_flops(threads=1, n=64, budget_s=0.02, precision=Precision.BF16)
+    assert math.isfinite(probe.value) and probe.value > 0 and "bf16" in probe.method

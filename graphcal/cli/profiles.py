@@ -123,15 +123,19 @@ def init_profile(
     as_json: JsonOption = False,
 ) -> None:
     """A base profile for this machine: what can be read (CPU, cores, SIMD, clocks, caches) and
-    short probes for the rest (sgemm peak, copy bandwidth, per-op overhead), each marked in the file."""
+    short probes for the rest (sgemm peak, copy bandwidth, per-op overhead), each marked in the file;
+    a bf16 peak and table too where the CPU computes bf16 natively."""
     from graphcal.hardware.init import init_host_profile
     from graphcal.hardware.write import check_out
 
     if not host:
         raise GraphcalError("profiles init needs a source: --host (describe this machine)")
     check_out(out, base_ref=None, force=force)
-    Console(stderr=True).print("detecting this machine and probing peak, bandwidth and overhead (a few seconds)...")
+    err = Console(stderr=True)
+    err.print("detecting this machine and probing peak, bandwidth and overhead (a few seconds)...")
     document = init_host_profile(out)
+    for note in document["provenance"].get("notes", []):
+        err.print(note, soft_wrap=True, markup=False)
     if as_json:
         print(json.dumps({"path": str(out), "profile": document}, indent=2))
         return
@@ -150,4 +154,5 @@ def init_profile(
     console.print(
         f"next: graphcal sweep mlp, then graphcal fit SWEEP.csv --base {out} "
         f"--out {out.with_name(out.stem + '-fit.yaml')}"
+        + ("; for bf16, the same with sweep --dtype bf16" if "bf16" in document["coefficients"] else "")
     )

@@ -127,6 +127,12 @@ class Calibration:
                 f"is of the family or of its reference family (at least {FAMILY_MIN_ROWS} each; "
                 "graphcal sweep ops times them); provenance.parameters says which"
             )
+        shared = [n for n in self.fitted_names if P.BY_NAME[n].section != "coefficients"]
+        if self.precision is not Precision.FP32 and shared:
+            notes.append(
+                f"{', '.join(shared)}: a profile has one of each for every precision; fitted here on "
+                f"{self.precision.value} rows, they serve its fp32 predictions too (--fix them to keep the base's)"
+            )
         unsupported = sum(1 for t in self.costed.tables if t.unsupported)
         if unsupported:
             notes.append(f"{unsupported} row(s) have ops graphcal cannot cost; their predictions are understated")

@@ -93,6 +93,46 @@ def simd_flags() -> str:
     return "+".join(f for f in SIMD_FLAGS if f in flags) or "none"
 
 
+# Flags that show native bf16 arithmetic: x86's in `flags`, aarch64's (FEAT_BF16) in `Features`.
+BF16_X86_FLAGS = ("avx512_bf16", "amx_bf16")
+BF16_ARM_FEATURE = "bf16"
+
+
+@dataclass(frozen=True)
+class Bf16Support:
+    """Whether this CPU computes bf16 natively (None: cannot tell), and the evidence, in words."""
+
+    native: bool | None
+    evidence: str  # "amx_bf16 in /proc/cpuinfo flags", "no avx512_bf16 or amx_bf16 flag in /proc/cpuinfo", ...
+    flag: str | None = None  # the flag that shows it, where native
+
+    def not_native(self) -> str:
+        """Why bf16 is not calibrated here, in one line (where it is not known to be native)."""
+        what = "not native on this CPU" if self.native is False else "cannot tell whether it is native here"
+        return f"bf16: {what} ({self.evidence}); torch runs bf16 through conversions to fp32"
+
+
+def bf16_support(block: dict[str, str], source: str = "/proc/cpuinfo") -> Bf16Support:
+    """Native bf16 from one processor block of /proc/cpuinfo: x86 avx512_bf16 or amx_bf16 in
+    `flags`, aarch64 bf16 in `Features`."""
+    if "flags" in block:
+        flags = set(block["flags"].split())
+        found = [f for f in BF16_X86_FLAGS if f in flags]
+        if found:
+            return Bf16Support(True, f"{found[-1]} in {source} flags", found[-1])  # amx_bf16 if both
+        return Bf16Support(False, f"no {' or '.join(BF16_X86_FLAGS)} flag in {source}")
+    if "Features" in block:
+        if BF16_ARM_FEATURE in block["Features"].split():
+            return Bf16Support(True, f"{BF16_ARM_FEATURE} in {source} Features", BF16_ARM_FEATURE)
+        return Bf16Support(False, f"no {BF16_ARM_FEATURE} in {source} Features")
+    return Bf16Support(None, f"{source} states no CPU flags")
+
+
+def host_bf16_support() -> Bf16Support:
+    """bf16_support of this machine's first processor."""
+    return bf16_support(cpuinfo())
+
+
 def torch_backend() -> str:
     import torch
 

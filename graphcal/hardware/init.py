@@ -9,6 +9,10 @@ flags cannot tell. What cannot be read is probed, briefly, and marked so in the 
     peak      a large fp32 sgemm (torch.mm) on every physical core; the profile's peak is the
               larger of this and cores x FLOP/cycle x clock, so that coefficients in (0, 1]
               can express every rate measured
+    bf16 peak the same torch.mm in bf16, only where the CPU computes bf16 natively (x86
+              avx512_bf16 or amx_bf16, aarch64 bf16): its peak and `coefficients.bf16` start as
+              fp32's do. Elsewhere torch converts bf16 to fp32 and back, so no bf16 table is
+              written and `provenance.notes` says why
     memory    a streaming copy of buffers larger than the last-level cache (bytes read + written)
     overhead  a tiny op called back to back (the eager dispatch cost per op)
 
@@ -29,11 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from graphcal import __version__
-from graphcal.hardware.host import SIMD_FLAGS, core_count, parse_cpuinfo
+from graphcal.hardware.host import SIMD_FLAGS, Bf16Support, bf16_support, core_count, parse_cpuinfo
+from graphcal.precision import Precision
 
 CPUINFO = Path("/proc/cpuinfo")
 SYS_CPU = Path("/sys/devices/system/cpu")
 UNCALIBRATED_VECTOR = 0.5  # instruction_efficiency before any fit: a guess, and said to be one
+AMX_BF16_FLOPS_PER_CYCLE = 1024  # Intel's figure for AMX: 1,024 bf16 operations per cycle per core
 
 
 @dataclass
@@ -45,6 +51,7 @@ class Fact:
 @dataclass
 class Detected:
     facts: dict[str, Fact] = field(default_factory=dict)  # keyed by profile field path
+    bf16: Bf16Support = Bf16Support(None, "no CPU flags read")
 
     def get(self, path: str, default: Any = None) -> Any:
         fact = self.facts.get(path)
@@ -100,6 +107,7 @@ def detect(cpuinfo_path: Path = CPUINFO, sys_cpu: Path = SYS_CPU) -> Detected:
     flags = set((first.get("flags") or first.get("Features") or "").split())
     present = [f for f in SIMD_FLAGS if f in flags]
     d.set("cpu.simd", "+".join(present) or "none", f"detected: {cpuinfo_path} flags")
+    d.bf16 = bf16_support(first, str(cpuinfo_path))
     width = simd_width_bits(flags)
     if width:
         lanes = width // 32
@@ -163,15 +171,20 @@ def _best_seconds(call: Callable[[], Any], budget_s: float, min_calls: int = 3) 
     return best, calls
 
 
-def probe_peak_flops(threads: int, n: int = 2048, budget_s: float = 1.0) -> Probe:
-    """Sustained fp32 matrix throughput: the fastest of repeated n x n x n torch.mm calls."""
+def probe_peak_flops(
+    threads: int, n: int = 2048, budget_s: float = 1.0, precision: Precision = Precision.FP32
+) -> Probe:
+    """Sustained matrix throughput in `precision`: the fastest of repeated n x n x n torch.mm calls."""
     import torch
 
+    dtype = getattr(torch, precision.torch_dtype_name)
     with torch.no_grad():
-        a, b = torch.randn(n, n), torch.randn(n, n)
-        out = torch.empty(n, n)
+        a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+        out = torch.empty(n, n, dtype=dtype)
         seconds, calls = _best_seconds(lambda: torch.mm(a, b, out=out), budget_s)
-    return Probe(2.0 * n**3 / seconds, f"torch.mm {n}x{n}x{n} fp32 on {threads} threads, fastest of {calls} calls")
+    return Probe(
+        2.0 * n**3 / seconds, f"torch.mm {n}x{n}x{n} {precision.value} on {threads} threads, fastest of {calls} calls"
+    )
 
 
 def probe_bandwidth(threads: int, nbytes: int = 512 * 1024**2, budget_s: float = 1.0) -> Probe:
@@ -231,10 +244,12 @@ class Probes:
     overhead: Probe
     cache_bandwidth: Probe
     matrix_overhead: Probe
+    bf16_peak: Probe | None = None  # only where the CPU computes bf16 natively
 
 
 def run_probes(detected: Detected) -> Probes:
-    """Run the three probes on every physical core (threads restored afterwards)."""
+    """Run the probes on every physical core (threads restored afterwards); the bf16 peak only
+    where the CPU computes bf16 natively."""
     import torch
 
     threads = detected.get("cpu.physical_cores", 1)
@@ -250,6 +265,7 @@ def run_probes(detected: Detected) -> Probes:
         return Probes(
             probe_peak_flops(threads), probe_bandwidth(threads, nbytes), probe_overhead(),
             probe_bandwidth(threads, cache_nbytes, budget_s=0.5), probe_matrix_overhead(),
+            probe_peak_flops(threads, precision=Precision.BF16) if detected.bf16.native else None,
         )
     finally:
         torch.set_num_threads(previous)
@@ -258,21 +274,22 @@ def run_probes(detected: Detected) -> Probes:
 # --- the profile ---------------------------------------------------------------------------------
 
 def build_profile(name: str, detected: Detected, probes: Probes, date: str | None = None) -> dict:
-    """The profile document: detected facts, the peak, probed bandwidth and overhead, starting
-    coefficients, and where each value came from."""
-    d = Detected(dict(detected.facts))
-    cores = d.get("cpu.physical_cores")
+    """The profile document: detected facts, the peaks, probed bandwidth and overhead, starting
+    coefficients per precision (fp32; bf16 where the CPU computes it natively and it was
+    probed), and where each value came from."""
+    d = Detected(dict(detected.facts), detected.bf16)
     per_cycle = d.get("cpu.fp32_flops_per_cycle_per_core")
-    clock = d.get("cpu.max_clock_hz") or d.get("cpu.base_clock_hz")
-    theoretical = cores * per_cycle * clock if per_cycle and clock else None
-    if theoretical and theoretical >= probes.peak.value:
-        d.set("peak_flops_per_s.fp32", float(theoretical),
-              f"computed: {cores} cores x {per_cycle} FLOP/cycle x {clock / 1e9:.2f} GHz (the sgemm probe reached "
-              f"{probes.peak.value / theoretical:.0%} of it)")
+    tables = {Precision.FP32: (set_peak(d, Precision.FP32, probes.peak, per_cycle), probes.peak, "sgemm")}
+    notes = []
+    bf16 = detected.bf16
+    if bf16.native and probes.bf16_peak is not None:
+        bf16_per_cycle, how = bf16_flops_per_cycle(bf16.flag, per_cycle)
+        peak = set_peak(d, Precision.BF16, probes.bf16_peak, bf16_per_cycle, how)
+        tables[Precision.BF16] = (peak, probes.bf16_peak, "bf16 torch.mm")
+    elif bf16.native:
+        notes.append(f"bf16: native ({bf16.evidence}) but not probed, so no bf16 table was written")
     else:
-        why = "above the computed figure" if theoretical else "no clock or FLOP/cycle to compute it from"
-        d.set("peak_flops_per_s.fp32", float(probes.peak.value), f"probed: {probes.peak.method} ({why})")
-    peak = d.get("peak_flops_per_s.fp32")
+        notes.append(f"{bf16.not_native()}, so graphcal does not calibrate it: no bf16 table written")
     d.set("memory.bandwidth_bytes_per_s", float(probes.bandwidth.value), f"probed: {probes.bandwidth.method}")
     d.set("memory.cache_bandwidth_bytes_per_s", max(float(probes.cache_bandwidth.value), float(probes.bandwidth.value)),
           f"probed: {probes.cache_bandwidth.method} (at least the DRAM figure)")
@@ -285,13 +302,6 @@ def build_profile(name: str, detected: Detected, probes: Probes, date: str | Non
     for dimension in ("rows", "depth", "columns"):
         d.set(f"runtime.matrix_half_rate_{dimension}", 0,
               "assumed: 0 (no shape term), uncalibrated: graphcal fit sets it from MLP sweeps")
-    tile = min(1.0, probes.peak.value / peak)
-    coefficients = {
-        "efficiency_factor": 1.0,
-        "memory_bottleneck_factor": 1.0,
-        "tile_utilization": tile,
-        "instruction_efficiency": UNCALIBRATED_VECTOR,
-    }
     document: dict[str, Any] = {
         "name": name,
         "description": (
@@ -301,9 +311,13 @@ def build_profile(name: str, detected: Detected, probes: Probes, date: str | Non
     for path, fact in d.facts.items():
         section, _, key = path.partition(".")
         document.setdefault(section, {})[key] = fact.value
-    document["coefficients"] = {"fp32": coefficients}
+    document["coefficients"] = {
+        precision.value: starting_coefficients(probe.value / peak) for precision, (peak, probe, _) in tables.items()
+    }
     document["measured"] = {
         "sgemm_flops_per_s": {"value": probes.peak.value, "method": probes.peak.method},
+        **({"bf16_gemm_flops_per_s": {"value": probes.bf16_peak.value, "method": probes.bf16_peak.method}}
+           if Precision.BF16 in tables else {}),
         "copy_bandwidth_bytes_per_s": {"value": probes.bandwidth.value, "method": probes.bandwidth.method},
         "per_op_overhead_s": {"value": probes.overhead.value, "method": probes.overhead.method},
         "cache_copy_bandwidth_bytes_per_s": {
@@ -313,24 +327,69 @@ def build_profile(name: str, detected: Detected, probes: Probes, date: str | Non
         "matrix_op_overhead_s": {"value": probes.matrix_overhead.value, "method": probes.matrix_overhead.method},
     }
     sources = {path: fact.source for path, fact in d.facts.items()}
-    sources.update(
-        {
-            "coefficients.fp32.tile_utilization": "probed: sgemm throughput / peak (efficiency_factor 1.0)",
-            "coefficients.fp32.efficiency_factor": "assumed: 1.0 (the probes set the rates; fit adjusts)",
-            "coefficients.fp32.memory_bottleneck_factor": "assumed: 1.0 (the bandwidth is the probed copy rate)",
-            "coefficients.fp32.instruction_efficiency": (
-                f"assumed: {UNCALIBRATED_VECTOR}, uncalibrated: run graphcal sweep ops and graphcal fit"
-            ),
-        }
-    )
+    for precision, (_, _, probe_name) in tables.items():
+        sources.update(coefficient_sources(precision, probe_name))
     document["provenance"] = {
         "tool": "graphcal profiles init --host",
         "graphcal_version": __version__,
         "date": date or dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
         "host": _fingerprint(),
         "sources": sources,
+        **({"notes": notes} if notes else {}),
     }
     return document
+
+
+def set_peak(d: Detected, precision: Precision, probe: Probe, per_cycle: int | None, how: str = "") -> float:
+    """`peak_flops_per_s.<precision>`: the larger of cores x FLOP/cycle x clock and the probed
+    torch.mm rate, so that coefficients in (0, 1] can express every rate measured."""
+    cores = d.get("cpu.physical_cores")
+    clock = d.get("cpu.max_clock_hz") or d.get("cpu.base_clock_hz")
+    theoretical = cores * per_cycle * clock if per_cycle and clock else None
+    path = f"peak_flops_per_s.{precision.value}"
+    if theoretical and theoretical >= probe.value:
+        d.set(path, float(theoretical),
+              f"computed: {cores} cores x {per_cycle} FLOP/cycle{how} x {clock / 1e9:.2f} GHz (the "
+              f"{precision.value} torch.mm probe reached {probe.value / theoretical:.0%} of it)")
+    else:
+        why = "above the computed figure" if theoretical else "no clock or FLOP/cycle to compute it from"
+        d.set(path, float(probe.value), f"probed: {probe.method} ({why})")
+    return d.get(path)
+
+
+def bf16_flops_per_cycle(flag: str | None, fp32_per_cycle: int | None) -> tuple[int | None, str]:
+    """bf16 FLOP per cycle per core from the flag that shows native bf16, and how it was reckoned:
+    AMX's own figure; for avx512_bf16 and aarch64 bf16 (dot products: two multiply-adds per fp32
+    lane) twice the fp32 figure, with its FMA-unit assumption."""
+    if flag == "amx_bf16":
+        return AMX_BF16_FLOPS_PER_CYCLE, " (assumed: AMX, Intel's 1,024 bf16 FLOP per cycle per core)"
+    if fp32_per_cycle is None:
+        return None, ""
+    return 2 * fp32_per_cycle, f" (assumed: {flag} dot products, twice fp32's {fp32_per_cycle})"
+
+
+def starting_coefficients(tile: float) -> dict[str, float]:
+    """A precision's coefficients before any fit: tile_utilization from its torch.mm probe."""
+    return {
+        "efficiency_factor": 1.0,
+        "memory_bottleneck_factor": 1.0,
+        "tile_utilization": min(1.0, tile),
+        "instruction_efficiency": UNCALIBRATED_VECTOR,
+    }
+
+
+def coefficient_sources(precision: Precision, probe_name: str) -> dict[str, str]:
+    table = f"coefficients.{precision.value}"
+    return {
+        f"{table}.tile_utilization": f"probed: {probe_name} throughput / peak (efficiency_factor 1.0)",
+        f"{table}.efficiency_factor": "assumed: 1.0 (the probes set the rates; fit adjusts)",
+        f"{table}.memory_bottleneck_factor": "assumed: 1.0 (the bandwidth is the probed copy rate)",
+        f"{table}.instruction_efficiency": (
+            f"assumed: {UNCALIBRATED_VECTOR}, uncalibrated: run graphcal sweep ops"
+            + ("" if precision is Precision.FP32 else f" --dtype {precision.value}")
+            + " and graphcal fit"
+        ),
+    }
 
 
 def _fingerprint() -> dict:

@@ -215,8 +215,26 @@ class HardwareProfile:
             have = ", ".join(self.data["coefficients"])
             raise GraphcalError(
                 f"profile {self.name!r} ({self.source}) has no {precision.value} coefficients; "
-                f"it describes: {have}. Calibrate that precision with `graphcal sweep` and `graphcal fit`."
+                f"it describes: {have}. {how_to_calibrate(precision)}"
             )
+
+
+def how_to_calibrate(precision: Precision) -> str:
+    """How a profile gets `coefficients.<precision>` and `peak_flops_per_s.<precision>` (the end of
+    the error for a precision a profile lacks): graphcal fit calibrates a table, it makes none."""
+    p = precision.value
+    if precision is Precision.FP32:
+        return "Make one with `graphcal profiles init --host`; calibrate it with `graphcal sweep` and `graphcal fit`."
+    if precision is Precision.BF16:
+        return (
+            "`graphcal profiles init --host` writes peak_flops_per_s.bf16 and a starting coefficients.bf16 on a CPU "
+            "with native bf16 (x86 avx512_bf16 or amx_bf16, aarch64 bf16); then calibrate them with "
+            "`graphcal sweep mlp|ops|model --dtype bf16` and `graphcal fit`."
+        )
+    return (
+        f"graphcal writes no {p} table itself: add peak_flops_per_s.{p} and coefficients.{p} to a profile, then "
+        f"calibrate them with `graphcal sweep ... --dtype {p}` and `graphcal fit`."
+    )
 
 
 # --- loading ----------------------------------------------------------------------------------

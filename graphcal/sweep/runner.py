@@ -311,12 +311,16 @@ def _label(c: Config) -> str:
 def run_sweep(plan: SweepPlan, progress: Progress | None = None, announce=lambda text: None) -> SweepResult:
     """Time every configuration of `plan` not yet in its output file and append the rows, the
     output locked against other sweeps for the whole run (graphcal.sweep.lock)."""
-    from graphcal.hardware.host import fingerprint
+    from graphcal.hardware.host import fingerprint, host_bf16_support
 
     started = time.monotonic()
     progress = progress or Progress()
     host = fingerprint().as_row()
     check_output(plan)
+    if plan.precision is Precision.BF16 and not (bf16 := host_bf16_support()).native:
+        # timed all the same: what bf16 costs here may be worth knowing; it is just not native
+        announce(f"warning: {bf16.not_native()}; timing it anyway (profiles init --host writes no bf16 table here, "
+                 "and fit needs a --base with one)")
     with locked_output(plan.out):
         return _run_locked(plan, progress, announce, host, started)
 
