@@ -19,6 +19,7 @@ first, and a model whose layers differ is traced whole.
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from collections.abc import Mapping
@@ -211,6 +212,10 @@ class _Phase:
 
         transformers = transformers_module()
 
+        # NB: transformers 5 renamed forward's past_key_values to cache (the old name warns)
+        parameters = inspect.signature(model.forward).parameters
+        cache_keyword = "cache" if "cache" in parameters else "past_key_values"
+
         class Forward(torch.nn.Module):
             def __init__(self) -> None:
                 super().__init__()
@@ -222,9 +227,10 @@ class _Phase:
                     # the cache as decode finds it: these tensors, no copy made to fill it
                     layer.lazy_initialization(keys, values)
                     layer.keys, layer.values = keys, values
+                given = {cache_keyword: past, "use_cache": True}
                 if phase.cached:
-                    return self.model(input_ids=ids, past_key_values=past, use_cache=True).logits
-                return self.model(input_ids=ids, past_key_values=past, use_cache=True, logits_to_keep=1).logits
+                    return self.model(input_ids=ids, **given).logits
+                return self.model(input_ids=ids, **given, logits_to_keep=1).logits
 
         return Forward()
 
