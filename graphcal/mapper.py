@@ -9,6 +9,7 @@ multiplies:
     coefficients.<p>.efficiency_factor         compute_peak()          every compute rate
     coefficients.<p>.tile_utilization          matrix_compute_rate()   matrix ops
     runtime.matrix_half_rate_{rows,depth,columns}  shape_utilization()  matrix ops, by GEMM shape
+    runtime.vector_product_half_rate_depth     vector_product_share()  matrix-vector products' memory rate
     coefficients.<p>.instruction_efficiency    vector_compute_rate()   vector ops
     memory.bandwidth_bytes_per_s               tier_bandwidth()        the share beyond the LLC
     memory.cache_bandwidth_bytes_per_s         tier_bandwidth()        the share within the LLC
@@ -106,6 +107,19 @@ def shape_utilization(cost: OpCost, target: Target) -> float:
     return share
 
 
+def vector_product_share(cost: OpCost, target: Target) -> float:
+    """Share of the memory rate a matrix-vector product (a matrix op of one row: a batch-1
+    linear, as in an LLM's decode) streams its matrix at: K / (K + h), h =
+    runtime.vector_product_half_rate_depth, K the length of the rows it reads (the GEMM's depth).
+    Each output is a dot product over one row; a short row leaves the kernel's per-row costs
+    unamortised (2 threads here: 7 GB/s at K = 384, 14 GB/s at K = 4096). 1 for any other op,
+    and where the profile states no h."""
+    half = target.profile.runtime("vector_product_half_rate_depth")
+    if cost.kind is not OpKind.MATRIX or cost.rows != 1 or not half or not cost.depth:
+        return 1.0
+    return cost.depth / (cost.depth + half)
+
+
 def matrix_compute_rate(target: Target, cost: OpCost) -> float:
     """Matrix ops: compute_peak x tile_utilization x shape_utilization(the op's GEMM)."""
     return (
@@ -192,6 +206,6 @@ def op_time(cost: OpCost, target: Target) -> OpTime:
     # work, and a GEMM of 0 rows has no rate to divide by: its compute and memory times are 0
     return OpTime(
         compute_s=cost.flops / (rate * factor) if cost.flops else 0.0,
-        memory_s=memory_time(cost, target) / factor if cost.bytes else 0.0,
+        memory_s=memory_time(cost, target) / (factor * vector_product_share(cost, target)) if cost.bytes else 0.0,
         overhead_s=op_overhead(cost, target),
     )

@@ -212,6 +212,20 @@ def test_a_one_row_gemm_is_a_matrix_vector_product_without_the_rows_term(run_cli
     assert ratio == pytest.approx(9.0, rel=1e-3)  # overheads are 0 in these profiles
 
 
+def test_vector_product_half_rate_slows_only_memory_bound_matrix_vector_products(run_cli, profiles):
+    base = profiles("base")
+    short_rows = profiles("shortrows", runtime={"vector_product_half_rate_depth": 512})
+    gemv, wide_gemv, two_rows = "linear:1x512x65536", "linear:1x4096x8192", "linear:2x512x65536"
+    assert bounds(run_cli, gemv, base) == {"memory"} and bounds(run_cli, wide_gemv, base) == {"memory"}
+    # rows of K = 512 stream at 512 / (512 + 512): twice the time; K = 4096 at 4096/4608 (overheads 0)
+    assert latency(run_cli, gemv, short_rows) / latency(run_cli, gemv, base) == pytest.approx(2.0, rel=1e-6)
+    assert latency(run_cli, wide_gemv, short_rows) / latency(run_cli, wide_gemv, base) == pytest.approx(
+        4608 / 4096, rel=1e-6)
+    # a GEMM of two rows, a vector op and a compute-bound GEMM do not move
+    for other in (two_rows, ADD, MATMUL):
+        assert latency(run_cli, other, short_rows) == latency(run_cli, other, base)
+
+
 def test_single_thread_share_slows_memory_bound_ops_below_the_core_count_only(run_cli, profiles):
     base = profiles("base")  # 4 physical cores
     shared = profiles("shared", memory={"single_thread_share": 0.4})

@@ -87,7 +87,8 @@ def compare(
             raise GraphcalError(f"--measure checks one profile against this machine: give one --hw, not {len(hw)}")
         from graphcal.cli.measure import compare_measured
 
-        compare_measured(model, make_target(hw[0], dtype, threads), input_specs(input_shape), as_json, top)
+        compare_measured(model, make_target(hw[0], dtype, threads), input_specs(input_shape), as_json, top,
+                         factory_kwargs(factory_arg))
         return
     from graphcal.load import load_graph
     from graphcal.predict import predict_graph

@@ -76,6 +76,7 @@ class Measurement:
 
 def measure_model(
     model: str, target: Target, input_specs: tuple[InputSpec, ...] = (), protocol: Protocol | None = None,
+    factory_kwargs: dict | None = None,
 ) -> Measurement:
     """Time MODEL here at the target's threads and precision and predict each op on its profile."""
     import torch
@@ -90,7 +91,7 @@ def measure_model(
     threads_before = torch.get_num_threads()
     torch.set_num_threads(target.threads)
     try:
-        module, inputs = build_module(model, target.precision, input_specs)
+        module, inputs = build_module(model, target.precision, input_specs, factory_kwargs=factory_kwargs)
         with torch.no_grad():
             whole = time_block([lambda: module(*inputs)], protocol)[0]
         timing, costed, _ = time_model_ops(module, inputs, model, protocol)

@@ -70,6 +70,8 @@ PARAMS: tuple[ParamSpec, ...] = (
               "fixed time per vector op"),
     *(ParamSpec(f"matrix_half_rate_{d}", "runtime", 0.0, 4096.0, 16.0, frozenset({"matrix"}), "shape",
                 f"GEMM {d} at half the matrix rate") for d in ("rows", "depth", "columns")),
+    ParamSpec("vector_product_half_rate_depth", "runtime", 0.0, 65536.0, 100.0, frozenset({"memory"}), "shape",
+              "matrix-vector row length at half the memory rate", None, 0.0),
     ParamSpec("cache_bandwidth_bytes_per_s", "memory", 1e9, 1e13, 1e10, frozenset({"memory"}), "shape",
               "bandwidth of working sets within the last-level cache"),
     ParamSpec("single_thread_share", "memory", 0.05, 1.0, 1.0, frozenset({"memory"}), "threads",

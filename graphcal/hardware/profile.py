@@ -132,6 +132,9 @@ SCHEMA: dict[str, Any] = {
         "matrix_half_rate_rows": Leaf(NUMBER, _non_negative),
         "matrix_half_rate_depth": Leaf(NUMBER, _non_negative),
         "matrix_half_rate_columns": Leaf(NUMBER, _non_negative),
+        # a matrix-vector product's weight rows of this length stream at half the memory rate
+        # (absent: 0, no such term)
+        "vector_product_half_rate_depth": Leaf(NUMBER, _non_negative, OPT),
     },
     "coefficients": PrecisionMap(COEFFICIENT_SECTION),
     # Optional corrections for op families whose kernels depart from their class (fit sets them
@@ -191,7 +194,8 @@ class HardwareProfile:
         return self.data["caches"]["l3_bytes"]
 
     def runtime(self, name: str) -> float:
-        return float(self.data["runtime"][name])
+        """`runtime.<name>`; 0 for an optional term the profile does not state."""
+        return float(self.data["runtime"].get(name, 0.0))
 
     def family_term(self, name: str) -> float | None:
         """`families.<name>`, or None where the profile states no correction."""

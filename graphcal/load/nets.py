@@ -143,6 +143,65 @@ def text_encoder(batch: int, device: str, length: int = 128, dim: int = 512, lay
     return Encoder().to(device), (torch.randint(0, vocab, (batch, length), device=device),)
 
 
+def decoder_step(batch: int, device: str, cached: int = 96, dim: int = 640, layers: int = 6, vocab: int = 32000):
+    """One decode step of a decoder-only language model, written op by op: a token embedding,
+    pre-norm blocks (RMS norm; grouped-query attention, 10 query and 2 key/value heads of 64,
+    over a key/value cache of `cached` tokens held as buffers and extended by concatenation;
+    a SiLU-gated MLP of 1,728), a final norm and a head over the vocabulary. Each projection is
+    a matrix-vector product per sequence; the 47 M weights it reads (188 MB fp32, the embedding
+    table aside) stream from DRAM on
+    every step, as in an LLM's decode."""
+    torch, nn = _nn()
+    heads, kv_heads, head = dim // 64, 2, 64
+    hidden = 1728
+
+    class RMSNorm(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = nn.Parameter(torch.ones(dim))
+
+        def forward(self, x):
+            return self.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6))
+
+    class Block(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.norm1, self.norm2 = RMSNorm(), RMSNorm()
+            self.q = nn.Linear(dim, heads * head, bias=False)
+            self.kv = nn.Linear(dim, 2 * kv_heads * head, bias=False)
+            self.o = nn.Linear(heads * head, dim, bias=False)
+            self.gate, self.up = nn.Linear(dim, hidden, bias=False), nn.Linear(dim, hidden, bias=False)
+            self.down = nn.Linear(hidden, dim, bias=False)
+            self.register_buffer("keys", torch.randn(batch, kv_heads, cached, head))
+            self.register_buffer("values", torch.randn(batch, kv_heads, cached, head))
+
+        def forward(self, x):
+            b = x.shape[0]
+            h = self.norm1(x)
+            q = self.q(h).reshape(b, 1, heads, head).transpose(1, 2)
+            k, v = self.kv(h).reshape(b, 1, 2, kv_heads, head).permute(2, 0, 3, 1, 4)
+            keys, values = torch.cat([self.keys, k], dim=2), torch.cat([self.values, v], dim=2)
+            repeat = heads // kv_heads
+            keys = keys[:, :, None].expand(b, kv_heads, repeat, cached + 1, head).reshape(b, heads, -1, head)
+            values = values[:, :, None].expand(b, kv_heads, repeat, cached + 1, head).reshape(b, heads, -1, head)
+            a = torch.nn.functional.scaled_dot_product_attention(q, keys, values)
+            x = x + self.o(a.transpose(1, 2).reshape(b, 1, heads * head))
+            h = self.norm2(x)
+            return x + self.down(torch.nn.functional.silu(self.gate(h)) * self.up(h))
+
+    class Decoder(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tokens = nn.Embedding(vocab, dim)
+            self.blocks = nn.Sequential(*[Block() for _ in range(layers)])
+            self.norm, self.head = RMSNorm(), nn.Linear(dim, vocab, bias=False)
+
+        def forward(self, ids):
+            return self.head(self.norm(self.blocks(self.tokens(ids))))
+
+    return Decoder().to(device), (torch.randint(0, vocab, (batch, 1), device=device),)
+
+
 def recurrent(batch: int, device: str, cell: str, steps: int = 48, features: int = 128, hidden: int = 384):
     """A two-layer LSTM or GRU over a sequence, then a linear head on the last step."""
     torch, nn = _nn()
@@ -194,6 +253,8 @@ NETS: dict[str, tuple[str, Callable[..., tuple[Any, tuple]]]] = {
                          lambda b, d: mobile_cnn(b, d, "hardswish", se=True)),
     "res-cnn": ("ResNet-style CNN, 160 px: 3x3 convs, batch norm, ReLU, max-pool", res_cnn),
     "text-encoder": ("transformer encoder, 4 pre-norm blocks of width 512, 128 tokens", text_encoder),
+    "decoder-step": ("one decode step of a 6-block decoder LM of width 640 (67 M weights), cache of 96",
+                     decoder_step),
     "lstm": ("2-layer LSTM, hidden 384, 48 steps", lambda b, d: recurrent(b, d, "lstm")),
     "gru": ("2-layer GRU, hidden 384, 48 steps", lambda b, d: recurrent(b, d, "gru")),
     "audio-conv1d": ("Conv1d stack on 1 s of 16 kHz audio", audio_conv1d),

@@ -1,0 +1,57 @@
+"""One LLM forward pass as a module, for `graphcal compare FACTORY --measure` (per-op diagnosis
+of what `predict --llm` predicts): benchmarks/validate_llm.py's models with random weights.
+
+    graphcal compare benchmarks.llm_steps:prefill --factory-arg name=llama-500m \\
+        --input-shape 1x128:int64 --hw host-fit.yaml --measure
+    graphcal compare benchmarks.llm_steps:decode --factory-arg name=llama-500m --factory-arg cached=128 \\
+        --input-shape 1x1:int64 --hw host-fit.yaml --measure
+
+`decode` holds a cache of `cached` random keys and values per layer as buffers and runs one
+step on a fresh copy of it (DynamicCache appends in place of a copy the caller would make).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from benchmarks.validate_llm import build
+
+
+class Prefill(torch.nn.Module):
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.model = build(name)[0]
+
+    def forward(self, ids):
+        from transformers import DynamicCache
+
+        return self.model(input_ids=ids, cache=DynamicCache(config=self.model.config), use_cache=True,
+                          logits_to_keep=1).logits
+
+
+def prefill(name: str = "llama-500m") -> torch.nn.Module:
+    return Prefill(name)
+
+
+class Decode(torch.nn.Module):
+    def __init__(self, name: str, cached: int) -> None:
+        super().__init__()
+        self.model = build(name)[0]
+        config = self.model.config
+        shape = (1, config.num_key_value_heads, cached, config.head_dim)
+        for layer in range(config.num_hidden_layers):
+            self.register_buffer(f"keys{layer}", torch.randn(shape))
+            self.register_buffer(f"values{layer}", torch.randn(shape))
+
+    def forward(self, ids):
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=self.model.config)
+        for layer, state in enumerate(cache.layers):
+            state.lazy_initialization(getattr(self, f"keys{layer}"), getattr(self, f"values{layer}"))
+            state.keys, state.values = getattr(self, f"keys{layer}"), getattr(self, f"values{layer}")
+        return self.model(input_ids=ids, cache=cache, use_cache=True).logits
+
+
+def decode(name: str = "llama-500m", cached: int = 128) -> torch.nn.Module:
+    return Decode(name, cached)
