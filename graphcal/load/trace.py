@@ -118,12 +118,14 @@ def export_program(module: Any, inputs: tuple, model: str) -> Any:
     """torch.export of an nn.Module on its example inputs (no grad, eval): the ExportedProgram
     that predict costs and `sweep model --per-op` runs node by node."""
     import warnings
+    from unittest.mock import patch
 
     import torch
 
     module.eval()
     try:
-        with torch.no_grad(), warnings.catch_warnings():
+        # NB: graphcal reads no node's stack_trace; recording them costs a second in an LLM's export
+        with torch.no_grad(), warnings.catch_warnings(), patch.object(torch.fx.config, "do_not_emit_stack_traces", True):
             # nn.LSTM/GRU re-assign their flat weights while traced; torch warns to the user, who
             # can do nothing about it
             warnings.filterwarnings("ignore", message=".*were assigned during export.*")
