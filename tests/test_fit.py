@@ -248,7 +248,7 @@ def test_fewer_rows_than_free_coefficients(run_cli, rows, tmp_path):
     report = fit_json(run_cli, sweep, "--base", base, "--out", tmp_path / "o.yaml", "--holdout", "0",
                       "--fix", "efficiency_factor,instruction_efficiency,per_op_overhead_s,matrix_op_overhead_s,"
                       "matrix_half_rate_rows,matrix_half_rate_depth,matrix_half_rate_columns,"
-                      "cache_bandwidth_bytes_per_s")
+                      "cache_bandwidth_bytes_per_s,vector_product_half_rate_depth")
     # no row held out: the training fit is the profile's fit (one solve, not the same one twice)
     errors = report["provenance"]["error"]
     assert (report["holdout"]["n"], report["train"]["n"]) == (0, 3)

@@ -173,3 +173,26 @@ def test_shipped_configs_have_the_public_models_sizes(name, parameters):
     """The parameter counts their model cards give, from the traced state (two layers traced)."""
     (graph,) = trace_phases(load_config(name), [Phase(1, 1, 0)], Precision.BF16)
     assert graph.persistent_bytes / 2 == pytest.approx(parameters, rel=1e-4)
+
+
+def test_bf16_halves_what_a_decode_step_reads(small, write_profile):
+    """--dtype bf16 builds the model in bf16: a decode step reads half the bytes of state, and a
+    profile without bf16 coefficients refuses it rather than fall back to fp32."""
+    from graphcal.errors import GraphcalError
+    from graphcal.hardware.profile import load_profile
+    from graphcal.mapper import Target
+    from graphcal.predict.llm import Generation, predict_llm
+
+    data = base_profile_data()
+    fp32_only = load_profile(str(write_profile("fp32", data)))
+    data["peak_flops_per_s"]["bf16"] = 2 * data["peak_flops_per_s"]["fp32"]
+    data["coefficients"]["bf16"] = dict(data["coefficients"]["fp32"])
+    both = load_profile(str(write_profile("both", data)))
+    generation = Generation(prompt=P, new_tokens=2)
+    fp32 = predict_llm(small, Target(both, Precision.FP32, 4), generation)
+    bf16 = predict_llm(small, Target(both, Precision.BF16, 4), generation)
+    # (the rotary embedding keeps its few fp32 buffers)
+    assert bf16.decode_first.state_bytes == pytest.approx(fp32.decode_first.state_bytes / 2, rel=1e-3)
+    assert bf16.decode_first.flops == fp32.decode_first.flops
+    with pytest.raises(GraphcalError, match="bf16"):
+        predict_llm(small, Target(fp32_only, Precision.BF16, 4), generation)

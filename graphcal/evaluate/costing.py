@@ -222,6 +222,12 @@ def op_classes(rows: CostedRows, terms: Terms) -> np.ndarray:
     )
 
 
+def vector_product_rows(rows: CostedRows, terms: Terms) -> np.ndarray:
+    """Whether each row's longest op is a matrix-vector product (a matrix op of one row)."""
+    return np.array([bool(t.costs) and t.costs[j].kind is OpKind.MATRIX and t.costs[j].rows == 1
+                     for t, j in zip(rows.tables, terms.dominant_op)], dtype=bool)
+
+
 def evaluate_profile(rows: CostedRows, profile: HardwareProfile) -> Terms:
     """graphcal.mapper.op_time on every op of every row, on `profile` at the rows' precision:
     the very function predict uses, so fit, compare and predict cannot disagree."""

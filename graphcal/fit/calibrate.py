@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from graphcal.errors import GraphcalError
-from graphcal.evaluate.costing import CostedRows, cost_rows, op_classes, read_sweeps, single_dtype
+from graphcal.evaluate.costing import CostedRows, cost_rows, op_classes, read_sweeps, single_dtype, vector_product_rows
 from graphcal.evaluate.metrics import Metrics, metrics
 from graphcal.fit import params as P
 from graphcal.fit.model import Facts, evaluate
@@ -179,7 +179,8 @@ def calibrate(
     base_regimes = base_terms.fine_regimes()
     few_threads = costed.threads < base.physical_cores
     classes = op_classes(costed, base_terms)
-    free, statuses = identify(base_regimes, options.fixed, classes, few_threads)
+    products = vector_product_rows(costed, base_terms)
+    free, statuses = identify(base_regimes, options.fixed, classes, few_threads, products)
     train, holdout = grouped_split(base_regimes, costed.groups, [r.is_op for r in rows], options.holdout,
                                    options.seed)
     if len(train) < len(free):
@@ -191,7 +192,7 @@ def calibrate(
     # out keeps its base value there (its Jacobian column would be zero, and the solver's
     # scaling would then move it at random), so the holdout scores it as a prediction would be
     # scored on a family the calibration never saw.
-    train_free, _ = identify(base_regimes[train], options.fixed, classes[train], few_threads[train])
+    train_free, _ = identify(base_regimes[train], options.fixed, classes[train], few_threads[train], products[train])
     train_fit = solve(costed.take(train), facts, measured[train], start, train_free, options.settings)
     holdout_predicted = evaluate(costed.take(holdout), facts, train_fit.values).latency_s
     # With no row held out the training rows are every row: the refit would repeat the same solve.
@@ -235,13 +236,16 @@ def check_hosts(rows: list[SweepRow], force: bool) -> None:
 
 def identify(
     fine_regimes: np.ndarray, fixed: tuple[str, ...], classes: np.ndarray | None = None,
-    few_threads: np.ndarray | None = None,
+    few_threads: np.ndarray | None = None, vector_products: np.ndarray | None = None,
 ) -> tuple[tuple[str, ...], dict[str, tuple[str, str]]]:
     """Which parameters the rows can determine, in PARAMS order; (free names, {name: (status, note)}).
     `classes` is each row's op class under the base profile (model.op_classes); `few_threads`
-    says which rows ran on fewer threads than the profile's cores."""
+    says which rows ran on fewer threads than the profile's cores; `vector_products` which rows'
+    longest op is a matrix-vector product (costing.vector_product_rows)."""
     classes = np.full(len(fine_regimes), None, dtype=object) if classes is None else classes
     few_threads = np.zeros(len(fine_regimes), dtype=bool) if few_threads is None else few_threads
+    if vector_products is None:
+        vector_products = np.zeros(len(fine_regimes), dtype=bool)
     present = set(fine_regimes.tolist())
     free: list[str] = []
     vectors: list[list[int]] = []
@@ -272,6 +276,14 @@ def identify(
                 )
             else:
                 missing = ""
+            _free_unless(spec.name, missing, free, statuses)
+            continue
+        if spec.kind == "vector_product":
+            n = int(np.sum(vector_products & (fine_regimes == "memory")))
+            missing = "" if n >= FAMILY_MIN_ROWS else (
+                f"{n} memory-bound row(s) whose longest op is a matrix-vector product (it takes "
+                f"{FAMILY_MIN_ROWS}; sweep mlp at batch 1, or the model grid's decoder-step, times them)"
+            )
             _free_unless(spec.name, missing, free, statuses)
             continue
         if spec.kind == "threads":

@@ -43,7 +43,8 @@ class ParamSpec:
                           # "distinct": acts on other ops than the earlier parameters of its terms;
                           # "family": acts only on the ops of `family` (fitted from rows whose
                           # longest op is of that family);
-                          # "threads": acts only on rows timed at fewer threads than cores
+                          # "threads": acts only on rows timed at fewer threads than cores;
+                          # "vector_product": acts only on matrix-vector products (one-row GEMMs)
     doc: str
     family: str | None = None
     default: float | None = None  # the value a profile that states none implies (optional values only)
@@ -70,7 +71,8 @@ PARAMS: tuple[ParamSpec, ...] = (
               "fixed time per vector op"),
     *(ParamSpec(f"matrix_half_rate_{d}", "runtime", 0.0, 4096.0, 16.0, frozenset({"matrix"}), "shape",
                 f"GEMM {d} at half the matrix rate") for d in ("rows", "depth", "columns")),
-    ParamSpec("vector_product_half_rate_depth", "runtime", 0.0, 65536.0, 100.0, frozenset({"memory"}), "shape",
+    ParamSpec("vector_product_half_rate_depth", "runtime", 0.0, 65536.0, 100.0, frozenset({"memory"}),
+              "vector_product",
               "matrix-vector row length at half the memory rate", None, 0.0),
     ParamSpec("cache_bandwidth_bytes_per_s", "memory", 1e9, 1e13, 1e10, frozenset({"memory"}), "shape",
               "bandwidth of working sets within the last-level cache"),

@@ -125,7 +125,8 @@ def export_program(module: Any, inputs: tuple, model: str) -> Any:
     module.eval()
     try:
         # NB: graphcal reads no node's stack_trace; recording them costs a second in an LLM's export
-        with torch.no_grad(), warnings.catch_warnings(), patch.object(torch.fx.config, "do_not_emit_stack_traces", True):
+        no_stack_traces = patch.object(torch.fx.config, "do_not_emit_stack_traces", True)
+        with torch.no_grad(), warnings.catch_warnings(), no_stack_traces:
             # nn.LSTM/GRU re-assign their flat weights while traced; torch warns to the user, who
             # can do nothing about it
             warnings.filterwarnings("ignore", message=".*were assigned during export.*")
