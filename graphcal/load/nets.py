@@ -143,17 +143,17 @@ def text_encoder(batch: int, device: str, length: int = 128, dim: int = 512, lay
     return Encoder().to(device), (torch.randint(0, vocab, (batch, length), device=device),)
 
 
-def decoder_step(batch: int, device: str, cached: int = 96, dim: int = 640, layers: int = 6, vocab: int = 32000):
+def decoder_step(batch: int, device: str, cached: int = 96, dim: int = 640, layers: int = 6, hidden: int = 1728,
+                 vocab: int = 32000):
     """One decode step of a decoder-only language model, written op by op: a token embedding,
-    pre-norm blocks (RMS norm; grouped-query attention, 10 query and 2 key/value heads of 64,
-    over a key/value cache of `cached` tokens held as buffers and extended by concatenation;
-    a SiLU-gated MLP of 1,728), a final norm and a head over the vocabulary. Each projection is
-    a matrix-vector product per sequence; the 47 M weights it reads (188 MB fp32, the embedding
-    table aside) stream from DRAM on
-    every step, as in an LLM's decode."""
+    pre-norm blocks (RMS norm; grouped-query attention, dim/64 query and 2 key/value heads of
+    64, over a key/value cache of `cached` tokens held as buffers and extended by
+    concatenation; a SiLU-gated MLP of `hidden`), a final norm and a head over the vocabulary.
+    Each projection is a matrix-vector product per sequence, over rows of `dim` or `hidden`;
+    at width 640 the 47 M weights it reads (188 MB fp32, the embedding table aside), at width
+    320 the 19 M (75 MB), stream from DRAM on every step, as in an LLM's decode."""
     torch, nn = _nn()
-    heads, kv_heads, head = dim // 64, 2, 64
-    hidden = 1728
+    heads, kv_heads, head = dim // 64, 1 if dim < 512 else 2, 64
 
     class RMSNorm(nn.Module):
         def __init__(self) -> None:
@@ -255,6 +255,8 @@ NETS: dict[str, tuple[str, Callable[..., tuple[Any, tuple]]]] = {
     "text-encoder": ("transformer encoder, 4 pre-norm blocks of width 512, 128 tokens", text_encoder),
     "decoder-step": ("one decode step of a 6-block decoder LM of width 640 (67 M weights), cache of 96",
                      decoder_step),
+    "decoder-step-narrow": ("one decode step of an 8-block decoder LM of width 320 (29 M weights), cache of 96",
+                            lambda b, d: decoder_step(b, d, dim=320, layers=8, hidden=864)),
     "lstm": ("2-layer LSTM, hidden 384, 48 steps", lambda b, d: recurrent(b, d, "lstm")),
     "gru": ("2-layer GRU, hidden 384, 48 steps", lambda b, d: recurrent(b, d, "gru")),
     "audio-conv1d": ("Conv1d stack on 1 s of 16 kHz audio", audio_conv1d),
