@@ -88,6 +88,11 @@ def compute_peak(target: Target) -> float:
 GEMM_DIMENSIONS = ("rows", "depth", "columns")  # M, K, N
 
 
+def is_vector_product(cost: OpCost) -> bool:
+    """A matrix op of one row (M = 1: a batch-1 linear): BLAS runs it as a matrix-vector product."""
+    return cost.kind is OpKind.MATRIX and cost.rows == 1
+
+
 def shape_utilization(cost: OpCost, target: Target) -> float:
     """Share of the matrix rate a GEMM of M x K x N reaches: the product over its three sizes
     of size / (size + h), h = runtime.matrix_half_rate_<rows|depth|columns>, the size at which
@@ -100,7 +105,7 @@ def shape_utilization(cost: OpCost, target: Target) -> float:
     for dimension in GEMM_DIMENSIONS:
         half = target.profile.runtime(f"matrix_half_rate_{dimension}")
         size = getattr(cost, dimension)
-        if dimension == "rows" and size == 1:
+        if dimension == "rows" and is_vector_product(cost):
             continue
         if half:
             share *= size / (size + half)
@@ -115,7 +120,7 @@ def vector_product_share(cost: OpCost, target: Target) -> float:
     unamortised (2 threads here: 7 GB/s at K = 384, 14 GB/s at K = 4096). 1 for any other op,
     and where the profile states no h."""
     half = target.profile.runtime("vector_product_half_rate_depth")
-    if cost.kind is not OpKind.MATRIX or cost.rows != 1 or not half or not cost.depth:
+    if not is_vector_product(cost) or not half or not cost.depth:
         return 1.0
     return cost.depth / (cost.depth + half)
 

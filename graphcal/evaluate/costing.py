@@ -28,7 +28,7 @@ import numpy as np
 from graphcal.cost import OpCost, OpKind
 from graphcal.errors import GraphcalError
 from graphcal.hardware.profile import HardwareProfile
-from graphcal.mapper import OpTime, Target, op_time
+from graphcal.mapper import OpTime, Target, is_vector_product, op_time
 from graphcal.precision import Precision
 from graphcal.sweep.csvfile import SweepRow, read_sweep
 
@@ -224,8 +224,8 @@ def op_classes(rows: CostedRows, terms: Terms) -> np.ndarray:
 
 def vector_product_rows(rows: CostedRows, terms: Terms) -> np.ndarray:
     """Whether each row's longest op is a matrix-vector product (a matrix op of one row)."""
-    return np.array([bool(t.costs) and t.costs[j].kind is OpKind.MATRIX and t.costs[j].rows == 1
-                     for t, j in zip(rows.tables, terms.dominant_op)], dtype=bool)
+    return np.array([bool(t.costs) and is_vector_product(t.costs[j]) for t, j in zip(rows.tables, terms.dominant_op)],
+                    dtype=bool)
 
 
 def evaluate_profile(rows: CostedRows, profile: HardwareProfile) -> Terms:

@@ -246,6 +246,13 @@ def identify(
     few_threads = np.zeros(len(fine_regimes), dtype=bool) if few_threads is None else few_threads
     if vector_products is None:
         vector_products = np.zeros(len(fine_regimes), dtype=bool)
+    # kinds of parameter that act on memory-bound rows of one sort: (those rows, in words, how to get some)
+    memory_rows = {
+        "threads": (few_threads, "timed on fewer threads than the profile's cores",
+                    "sweep with `threads: calibration` or --threads 1"),
+        "vector_product": (vector_products, "whose longest op is a matrix-vector product",
+                           "sweep mlp at batch 1, or the model grid's decoder-step, times them"),
+    }
     present = set(fine_regimes.tolist())
     free: list[str] = []
     vectors: list[list[int]] = []
@@ -278,19 +285,11 @@ def identify(
                 missing = ""
             _free_unless(spec.name, missing, free, statuses)
             continue
-        if spec.kind == "vector_product":
-            n = int(np.sum(vector_products & (fine_regimes == "memory")))
+        if spec.kind in memory_rows:
+            rows, which, how = memory_rows[spec.kind]
+            n = int(np.sum(rows & (fine_regimes == "memory")))
             missing = "" if n >= FAMILY_MIN_ROWS else (
-                f"{n} memory-bound row(s) whose longest op is a matrix-vector product (it takes "
-                f"{FAMILY_MIN_ROWS}; sweep mlp at batch 1, or the model grid's decoder-step, times them)"
-            )
-            _free_unless(spec.name, missing, free, statuses)
-            continue
-        if spec.kind == "threads":
-            n = int(np.sum(few_threads & (fine_regimes == "memory")))
-            missing = "" if n >= FAMILY_MIN_ROWS else (
-                f"{n} memory-bound row(s) timed on fewer threads than the profile's cores (it takes "
-                f"{FAMILY_MIN_ROWS}; sweep with `threads: calibration` or --threads 1)"
+                f"{n} memory-bound row(s) {which} (it takes {FAMILY_MIN_ROWS}; {how})"
             )
             _free_unless(spec.name, missing, free, statuses)
             continue

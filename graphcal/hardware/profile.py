@@ -194,7 +194,10 @@ class HardwareProfile:
         return self.data["caches"]["l3_bytes"]
 
     def runtime(self, name: str) -> float:
-        """`runtime.<name>`; 0 for an optional term the profile does not state."""
+        """`runtime.<name>`; 0 for an optional term the profile does not state (a name the
+        schema does not know is a KeyError: a misspelt term is no term)."""
+        if SCHEMA["runtime"][name].required:
+            return float(self.data["runtime"][name])
         return float(self.data["runtime"].get(name, 0.0))
 
     def family_term(self, name: str) -> float | None:

@@ -193,7 +193,7 @@ def _trace(model: Any, phase: Phase, precision: Precision, label: str):
     layers, path = _decoder_layers(model, int(config.num_hidden_layers))
     ids = torch.zeros(phase.batch, phase.tokens, dtype=torch.long, device="meta")
     cache = _cache_tensors(config, phase, getattr(torch, precision.torch_dtype_name)) if phase.cached else ()
-    program = export_program(_Phase(model, phase), (ids, *cache), label)
+    program = export_program(_phase_module(model, phase), (ids, *cache), label)
     names = [node.name for node in program.graph.nodes if node.op == "placeholder"]
     cache_names = tuple(names[len(names) - len(cache):]) if cache else ()
     graph = graph_from_fx(program.graph, label, persistent_inputs(program, cache_names))
@@ -205,36 +205,32 @@ def _trace(model: Any, phase: Phase, precision: Precision, label: str):
     return graph, blocks, layer_bytes
 
 
-class _Phase:
-    """Wrap the model so that export sees plain tensors in and logits out (built lazily so that
-    importing this module does not import torch)."""
+def _phase_module(model: Any, phase: Phase) -> Any:
+    """The model wrapped so that export sees plain tensors in (ids, then each layer's keys and
+    values) and logits out."""
+    import torch
 
-    def __new__(cls, model: Any, phase: Phase) -> Any:
-        import torch
+    transformers = transformers_module()
+    # NB: transformers 5 renamed forward's past_key_values to cache (the old name warns)
+    cache_keyword = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
-        transformers = transformers_module()
+    class Forward(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
 
-        # NB: transformers 5 renamed forward's past_key_values to cache (the old name warns)
-        parameters = inspect.signature(model.forward).parameters
-        cache_keyword = "cache" if "cache" in parameters else "past_key_values"
+        def forward(self, ids, *cache):
+            past = transformers.DynamicCache(config=self.model.config)
+            for layer, keys, values in zip(past.layers, cache[0::2], cache[1::2]):
+                # the cache as decode finds it: these tensors, no copy made to fill it
+                layer.lazy_initialization(keys, values)
+                layer.keys, layer.values = keys, values
+            given = {cache_keyword: past, "use_cache": True}
+            if phase.cached:
+                return self.model(input_ids=ids, **given).logits
+            return self.model(input_ids=ids, **given, logits_to_keep=1).logits
 
-        class Forward(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.model = model
-
-            def forward(self, ids, *cache):
-                past = transformers.DynamicCache(config=self.model.config)
-                for layer, keys, values in zip(past.layers, cache[0::2], cache[1::2]):
-                    # the cache as decode finds it: these tensors, no copy made to fill it
-                    layer.lazy_initialization(keys, values)
-                    layer.keys, layer.values = keys, values
-                given = {cache_keyword: past, "use_cache": True}
-                if phase.cached:
-                    return self.model(input_ids=ids, **given).logits
-                return self.model(input_ids=ids, **given, logits_to_keep=1).logits
-
-        return Forward()
+    return Forward()
 
 
 def _cache_tensors(config: Any, phase: Phase, dtype: Any) -> tuple:

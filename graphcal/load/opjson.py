@@ -4,8 +4,8 @@ subgraph of several), which fit and compare cost with the same registry as predi
 
 A tensor is {"shape": [...], "dtype": "float32"}, with "persistent": true for the model's
 state (a weight, a buffer, a KV cache); an op document may carry "graph_persistent_bytes", the
-state of the whole model it ran in (graphcal.load.graph.OpGraph.persistent_bytes); lists and tuples are lists; numbers,
-strings, booleans and None are themselves. Anything else the call received (a torch.dtype,
+state of the whole model it ran in (graphcal.load.graph.OpGraph.persistent_bytes). Lists and
+tuples are lists; numbers, strings, booleans and None are themselves. Anything else the call received (a torch.dtype,
 a device, a memory format) is {"repr": str(value)}: no cost formula reads those.
 """
 
@@ -63,21 +63,19 @@ def ops_to_json(nodes: list[OpNode] | tuple[OpNode, ...], graph_persistent_bytes
     return json.dumps([_op_document(node, graph_persistent_bytes) for node in nodes], separators=(",", ":"))
 
 
-def graph_from_json(text: str, where: str) -> OpGraph:
-    """The calls `ops_to_json` wrote as an OpGraph, with the state of the model they ran in."""
-    nodes = ops_from_json(text, where)
-    documents = json.loads(text)
-    state = max(int(d.get("graph_persistent_bytes") or 0) for d in documents)
-    return OpGraph(where, nodes, persistent_bytes=state)
-
-
 def ops_from_json(text: str, where: str) -> tuple[OpNode, ...]:
     """The OpNodes `ops_to_json` wrote; a malformed text is an error naming `where`."""
+    return graph_from_json(text, where).nodes
+
+
+def graph_from_json(text: str, where: str) -> OpGraph:
+    """The calls `ops_to_json` wrote as an OpGraph, with the state of the model they ran in; a
+    malformed text is an error naming `where`."""
     try:
         documents = json.loads(text)
         if not isinstance(documents, list) or not documents:
             raise ValueError("expected a non-empty list of op calls")
-        return tuple(
+        nodes = tuple(
             OpNode(
                 name=str(document["name"]),
                 target=str(document["target"]),
@@ -87,5 +85,7 @@ def ops_from_json(text: str, where: str) -> tuple[OpNode, ...]:
             )
             for document in documents
         )
+        state = max(int(document.get("graph_persistent_bytes") or 0) for document in documents)
     except (ValueError, KeyError, TypeError, AttributeError, GraphcalError) as exc:
         raise GraphcalError(f"{where}: the ops column is not a list of op calls graphcal wrote ({exc})") from None
+    return OpGraph(where, nodes, persistent_bytes=state)
