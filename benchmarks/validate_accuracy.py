@@ -143,6 +143,7 @@ def sweep_mlps(args, out_dir: Path, tag: str) -> Path:
     check_same_grid(out, grid_name)
     cmd = graphcal_cmd() + ["sweep", "mlp", "--grid", str(grid), "--out", str(out)]
     cmd += ["--threads", str(args.threads)] if args.threads else []
+    cmd += ["--dtype", args.dtype] if args.dtype != "fp32" else []
     cmd += ["--resume"] if out.exists() else []
     run(cmd)
     return out
@@ -209,6 +210,7 @@ def sweep_models(args, out_dir: Path, tag: str, stand_ins: bool = False) -> tupl
         for shape in shapes:
             cmd += ["--input-shape", shape]
         cmd += ["--threads", str(args.threads)] if args.threads else []
+        cmd += ["--dtype", args.dtype] if args.dtype != "fp32" else []
         cmd += ["--resume"] if out.exists() else []
         run(cmd)
     return out, models
@@ -292,6 +294,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random MLPs (default 0)")
     parser.add_argument("--mlps", type=int, default=60, help="how many random MLPs (default 60)")
     parser.add_argument("--threads", type=int, default=None, help="threads to time with (default: torch's default)")
+    parser.add_argument("--dtype", default="fp32",
+                        help="precision to time and predict (default fp32; bf16 where the CPU runs it natively)")
     parser.add_argument("--skip-mlps", action="store_true")
     parser.add_argument("--skip-models", action="store_true")
     parser.add_argument("--stand-ins", action="store_true",
@@ -305,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     hw = str(Path(args.hw).resolve()) if Path(args.hw).exists() else args.hw  # NB: commands run from the repo root
     out_dir = args.out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    tag = "-quick" if args.quick else ""
+    tag = ("-quick" if args.quick else "") + (f"-{args.dtype}" if args.dtype != "fp32" else "")
     figures = {}
     print(f"CPU: {cpu_name()}; profile {hw}")
     if not args.skip_mlps:

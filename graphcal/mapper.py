@@ -12,6 +12,7 @@ multiplies:
     runtime.vector_product_half_rate_depth     vector_product_share()  matrix-vector products' memory rate
     coefficients.<p>.instruction_efficiency    vector_compute_rate()   vector ops
     memory.bandwidth_bytes_per_s               tier_bandwidth()        the share beyond the LLC
+    memory.l2_bandwidth_bytes_per_s            tier_bandwidth()        the share within the cores' L2s
     memory.cache_bandwidth_bytes_per_s         tier_bandwidth()        the share within the LLC
     caches.l3_bytes                            tier_bandwidth()        how much of it fits (see memory_time)
     coefficients.<p>.memory_bottleneck_factor  memory_rate()           every memory rate
@@ -23,6 +24,23 @@ multiplies:
 
 Matrix ops are linear, matmul, bmm, convolution, attention and recurrent cells; vector ops are
 the rest (elementwise, activations, norms, softmax, pooling, reductions, copies).
+
+A profile may calibrate kernel classes (graphcal.cost.classes) one by one, per precision, under
+`kernels.<precision>.<class>`. An op whose class has a table is timed by that table alone
+(class_op_time), and none of the terms above except the machine's facts (peak, bandwidths,
+cache size) reaches it:
+
+    kernels.<p>.<class>.compute[threads]       class_op_time()       the class's compute rate
+    kernels.<p>.<class>.memory[threads]        class_op_time()       the class's memory rate
+    kernels.<p>.<class>.overhead_s[threads]    class_op_time()       the class's fixed cost per call
+    kernels.<p>.<class>.half_rate_<dim>        class_shape_share()   matrix classes, by GEMM shape
+    kernels.<p>.gemm.pack_rows, pack_rate      class_op_time()       gemm: packing its K x N matrix
+    kernels.<p>.<class>.in_model[threads], in_model_half_ops   context_factor()   ops inside models
+
+class_unit_times and class_shares are the two halves the fit evaluates on arrays (graphcal.fit.kernels).
+
+Values at each calibrated thread count; between two, interpolated linearly in threads; beyond
+them, the nearest (and the op is reported as extrapolated: kernel_terms).
 """
 
 from __future__ import annotations
@@ -30,6 +48,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graphcal.cost import OpCost, OpKind
+from graphcal.cost.classes import kernel_class
 from graphcal.errors import GraphcalError
 from graphcal.hardware.profile import HardwareProfile
 from graphcal.precision import Precision
@@ -61,6 +80,9 @@ class Target:
     profile: HardwareProfile
     precision: Precision
     threads: int
+    # ops the graph runs per call: how much other work runs between two calls of one op (the
+    # in-model terms of a kernel table); 1 for an op timed alone
+    graph_ops: int = 1
 
     def __post_init__(self) -> None:
         if self.threads < 1:
@@ -75,14 +97,14 @@ def thread_share(target: Target) -> float:
     return min(target.threads, cores) / cores
 
 
+def thread_peak(target: Target) -> float:
+    """The peak of the cores a run uses: peak_flops_per_s x thread_share (a machine fact)."""
+    return target.profile.peak_flops_per_s(target.precision) * thread_share(target)
+
+
 def compute_peak(target: Target) -> float:
-    """Sustained compute: peak_flops_per_s x efficiency_factor x thread_share."""
-    profile, precision = target.profile, target.precision
-    return (
-        profile.peak_flops_per_s(precision)
-        * profile.coefficient(precision, "efficiency_factor")
-        * thread_share(target)
-    )
+    """Sustained compute: thread_peak x efficiency_factor."""
+    return thread_peak(target) * target.profile.coefficient(target.precision, "efficiency_factor")
 
 
 GEMM_DIMENSIONS = ("rows", "depth", "columns")  # M, K, N
@@ -142,12 +164,26 @@ def vector_compute_rate(target: Target) -> float:
 
 def tier_bandwidth(working_set_bytes: float, target: Target) -> float:
     """The bandwidth an op streams at, from where its working set (every byte it reads and
-    writes) lives between calls: the share h = min(1, caches.l3_bytes / working set) that fits
-    in the last-level cache moves at memory.cache_bandwidth_bytes_per_s, the rest at
-    memory.bandwidth_bytes_per_s (DRAM): 1 / (h / cache + (1 - h) / dram)."""
+    writes) lives between calls: the share that fits in the L2 caches of the cores used
+    (caches.l2_bytes_per_core x threads) moves at memory.l2_bandwidth_bytes_per_s x the cores'
+    share of all cores (each core has its own L2), where the profile states it; the share that
+    fits in the last-level cache (caches.l3_bytes) at memory.cache_bandwidth_bytes_per_s; the
+    rest at memory.bandwidth_bytes_per_s (DRAM). The time per byte is the sum of each share
+    over its bandwidth."""
     profile = target.profile
-    cached = min(1.0, profile.last_level_cache_bytes / working_set_bytes) if working_set_bytes else 1.0
-    return 1.0 / (cached / profile.cache_bandwidth_bytes_per_s + (1.0 - cached) / profile.bandwidth_bytes_per_s)
+    if not working_set_bytes:
+        return profile.l2_tier[1] if profile.l2_tier else profile.cache_bandwidth_bytes_per_s
+    in_llc = min(1.0, profile.last_level_cache_bytes / working_set_bytes)
+    in_l2 = 0.0
+    seconds_per_byte = 0.0
+    if profile.l2_tier:
+        l2_bytes, l2_bandwidth = profile.l2_tier
+        cores = min(target.threads, profile.physical_cores)
+        in_l2 = min(in_llc, l2_bytes * cores / working_set_bytes)
+        seconds_per_byte += in_l2 / (l2_bandwidth * cores / profile.physical_cores)
+    seconds_per_byte += (in_llc - in_l2) / profile.cache_bandwidth_bytes_per_s
+    seconds_per_byte += (1.0 - in_llc) / profile.bandwidth_bytes_per_s
+    return 1.0 / seconds_per_byte
 
 
 def thread_bandwidth_share(target: Target) -> float:
@@ -166,18 +202,20 @@ def memory_rate(working_set_bytes: float, target: Target) -> float:
     )
 
 
-def memory_time(cost: OpCost, target: Target) -> float:
+def memory_time(cost: OpCost, target: Target, rate=None) -> float:
     """Bytes over memory_rate, by where they live between two uses. An op's activations were
     just written by its producers: their working set is the op's own bytes. The bytes it reads
     from the model's state (cost.state_bytes: weights, a KV cache) were last read one forward
     pass ago, after every other byte of state (cost.reuse_bytes): their working set is that,
     when it is larger. A decode step at batch 1 reads each weight once per token, so a model
     larger than the last-level cache streams its weights from DRAM, whatever one layer's size.
-    Ops timed alone (a sweep's kernel, reuse_bytes 0) reuse only their own bytes."""
+    Ops timed alone (a sweep's kernel, reuse_bytes 0) reuse only their own bytes. `rate(working
+    set)` is the memory rate (memory_rate's, where the op's kernel class has no table)."""
+    rate = rate or (lambda working_set: memory_rate(working_set, target))
     streamed = cost.bytes - cost.state_bytes
-    time = streamed / memory_rate(cost.bytes, target) if streamed else 0.0
+    time = streamed / rate(cost.bytes) if streamed else 0.0
     if cost.state_bytes:
-        time += cost.state_bytes / memory_rate(max(cost.bytes, cost.reuse_bytes), target)
+        time += cost.state_bytes / rate(max(cost.bytes, cost.reuse_bytes))
     return time
 
 
@@ -200,8 +238,134 @@ def family_rate_factor(cost: OpCost, target: Target) -> float:
     return 1.0 if factor is None else factor
 
 
+@dataclass(frozen=True)
+class KernelTerms:
+    """A kernel class's table at one thread count (kernel_terms)."""
+
+    kernel_class: str
+    compute: float
+    memory: float
+    overhead_s: float
+    half_rates: dict
+    extrapolated: bool   # the thread count lies outside the table's calibrated ones
+    pack_rows: float = 0.0   # 0: no packing term
+    pack_rate: float = 1.0
+    in_model: float = 1.0    # the class's slowdown inside a model (at the thread count)
+    in_model_half_ops: float = 0.0
+
+
+def _at_threads(values: dict, threads: int) -> tuple[float, bool]:
+    """A per-thread-count value at `threads`: exact, linear between two calibrated counts, else
+    the nearest; and whether `threads` was one of the calibrated counts."""
+    if threads in values:
+        return float(values[threads]), False
+    counts = sorted(values)
+    below = [c for c in counts if c < threads]
+    above = [c for c in counts if c > threads]
+    if below and above:
+        lo, hi = below[-1], above[0]
+        share = (threads - lo) / (hi - lo)
+        return float(values[lo]) * (1 - share) + float(values[hi]) * share, True
+    return float(values[(below or above)[-1 if below else 0]]), True
+
+
+def kernel_terms(cost: OpCost, target: Target) -> KernelTerms | None:
+    """The table of the op's kernel class at the target's precision and threads, or None where
+    the profile calibrates no such table (the op then takes the coefficients path above)."""
+    name = kernel_class(cost)
+    table = target.profile.kernel_table(target.precision, name)
+    if table is None:
+        return None
+    compute, off_compute = _at_threads(table["compute"], target.threads)
+    memory, off_memory = _at_threads(table["memory"], target.threads)
+    overhead, off_overhead = _at_threads(table["overhead_s"], target.threads)
+    halves = {d: float(table.get(f"half_rate_{d}", 0.0)) for d in GEMM_DIMENSIONS}
+    in_model = _at_threads(table["in_model"], target.threads)[0] if "in_model" in table else 1.0
+    return KernelTerms(name, compute, memory, overhead, halves, off_compute or off_memory or off_overhead,
+                       float(table.get("pack_rows", 0.0)), float(table.get("pack_rate", 1.0)), in_model,
+                       float(table.get("in_model_half_ops", 0.0)))
+
+
+def class_shape_share(sizes: dict, halves: dict, vector_product: bool):
+    """The product over the GEMM's sizes of size / (size + h), h = the class's
+    half_rate_<rows|depth|columns> (0: no term), for floats or numpy arrays alike. A
+    matrix-vector product has one row: its rows term does not apply."""
+    share = 1.0
+    for dimension in GEMM_DIMENSIONS:
+        half = halves[dimension]
+        if not half or (vector_product and dimension == "rows"):
+            continue
+        size = sizes[dimension]
+        share = share * (size / (size + half) + (size == 0))  # a size of 0 (no work): a factor of 1
+    return share
+
+
+def class_unit_times(cost: OpCost, target: Target) -> tuple[float, float, float]:
+    """(compute, memory, pack) seconds of an op before its class's shares divide them: FLOPs at
+    thread_peak, memory_time at the tier bandwidths, and the GEMM's K x N matrix at the tier
+    bandwidth of the bytes it reuses (what a GEMM that packs that matrix reads and writes once)."""
+    compute = cost.flops / thread_peak(target) if cost.flops else 0.0
+    memory = memory_time(cost, target, lambda working_set: tier_bandwidth(working_set, target)) if cost.bytes else 0.0
+    matrix_bytes = float(cost.depth * cost.columns * target.precision.element_bytes)
+    pack = (matrix_bytes / tier_bandwidth(max(cost.bytes, cost.reuse_bytes), target)
+            if cost.kind is OpKind.MATRIX and matrix_bytes else 0.0)
+    return compute, memory, pack
+
+
+def pack_share(rows, terms: KernelTerms):
+    """Share of the K x N matrix's packing time a GEMM of M rows pays, at the class's memory
+    rate: M^2 / (M^2 + r^2) / (pack_rate x memory), r = the class's pack_rows (0: none). BLAS
+    packs the matrix into its tile layout once per call when M is large enough to reuse it,
+    and streams it unpacked for a few rows: a cost of the matrix's size, not amortised over M
+    (measured: linear 3072 x 3072 on one core, 1.2 ms at M = 1-3, 4.0 ms at M = 8)."""
+    if not terms.pack_rows:
+        return 0.0 * rows
+    return rows * rows / (rows * rows + terms.pack_rows ** 2) / (terms.pack_rate * terms.memory)
+
+
+def class_shares(terms: KernelTerms, shape):
+    """(compute share, memory share): the class's compute and memory values, times the shape
+    share on the compute rate of a matrix class, or on the memory rate of a matrix-vector
+    product (each output streams one row of the matrix)."""
+    if terms.kernel_class == "matvec":
+        return terms.compute, terms.memory * shape
+    return terms.compute * shape, terms.memory
+
+
+def context_factor(graph_ops, terms: KernelTerms):
+    """How much slower the class's ops run inside a graph of `graph_ops` ops than timed alone:
+    1 + (in_model - 1) x n^2 / (n^2 + h^2), h = in_model_half_ops. Between two calls of an op
+    a model runs its other ops, whose weights, activations and code evict the op's own; an op
+    timed alone, or in an MLP of a few layers, keeps them (measured on the calibration grid's
+    in-model rows against the same classes timed alone; floats or arrays)."""
+    if not terms.in_model_half_ops:
+        return 1.0 + 0.0 * graph_ops
+    n2 = graph_ops * graph_ops
+    return 1.0 + (terms.in_model - 1.0) * n2 / (n2 + terms.in_model_half_ops ** 2)
+
+
+def class_op_time(cost: OpCost, target: Target, terms: KernelTerms) -> OpTime:
+    """Time of an op whose kernel class has a table: overhead_s x steps (a recurrent op's calls)
+    + packing (unit pack x pack_share, counted as fixed cost: it does not overlap the GEMM)
+    + max(unit compute / compute share, unit memory / memory share), all times context_factor."""
+    unit_compute, unit_memory, unit_pack = class_unit_times(cost, target)
+    sizes = {d: getattr(cost, d) for d in GEMM_DIMENSIONS}
+    shape = class_shape_share(sizes, terms.half_rates, terms.kernel_class == "matvec")
+    compute_share, memory_share = class_shares(terms, shape)
+    context = context_factor(target.graph_ops, terms)
+    return OpTime(
+        compute_s=context * unit_compute / compute_share if unit_compute else 0.0,
+        memory_s=context * unit_memory / memory_share if unit_memory else 0.0,
+        overhead_s=context * (terms.overhead_s * cost.steps + unit_pack * pack_share(cost.rows, terms)),
+    )
+
+
 def op_time(cost: OpCost, target: Target) -> OpTime:
-    """Time of one op: op_overhead + max(compute, memory)."""
+    """Time of one op: class_op_time where its kernel class has a table, else op_overhead +
+    max(compute, memory) on the coefficients."""
+    terms = kernel_terms(cost, target)
+    if terms is not None:
+        return class_op_time(cost, target, terms)
     if cost.kind is OpKind.MATRIX:
         rate = matrix_compute_rate(target, cost)
     else:

@@ -29,6 +29,10 @@ class Precision(str, Enum):
     def torch_dtype_name(self) -> str:
         return _TORCH_DTYPE_NAMES[self]
 
+    @property
+    def element_bytes(self) -> int:
+        return {"fp64": 8, "fp32": 4, "bf16": 2, "fp16": 2}[self.value]
+
     @classmethod
     def of_dtype(cls, dtype_name: str) -> Precision | None:
         """The precision of a floating dtype name ('float32'); None for integer and bool dtypes."""

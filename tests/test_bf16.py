@@ -67,7 +67,8 @@ def test_fit_on_bf16_rows_calibrates_the_bf16_table_and_leaves_fp32_alone(run_cl
     base = tmp_path / "base.yaml"
     base.write_text(yaml.safe_dump(S.profile_data("base", S.BASE, bf16=S.BASE)))
     out = tmp_path / "fitted.yaml"
-    result = run_cli("fit", bf16_sweep(tmp_path), "--base", base, "--out", out, "--seed", "7", "--json")
+    result = run_cli("fit", bf16_sweep(tmp_path), "--base", base, "--out", out, "--seed", "7", "--json",
+                     "--coefficients")
     assert result.code == 0, result.stderr
     report = result.json()
     assert report["provenance"]["dtype"] == "bf16"
@@ -83,7 +84,23 @@ def test_fit_on_bf16_rows_calibrates_the_bf16_table_and_leaves_fp32_alone(run_cl
 def test_a_bf16_fit_says_the_shared_terms_now_serve_fp32_too(run_cli, tmp_path):
     base = tmp_path / "base.yaml"
     base.write_text(yaml.safe_dump(S.profile_data("base", S.BASE, bf16=S.BASE)))
-    result = run_cli("fit", bf16_sweep(tmp_path), "--base", base, "--out", tmp_path / "fitted.yaml")
+    result = run_cli("fit", bf16_sweep(tmp_path), "--base", base, "--out", tmp_path / "fitted.yaml", "--coefficients")
     assert result.code == 0, result.stderr
     text = " ".join(result.stdout.split())
     assert "matrix_op_overhead_s" in text and "serve its fp32 predictions too" in text
+
+
+def test_a_bf16_kernel_fit_writes_only_bf16_tables_and_fp32_predictions_stay(run_cli, tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text(yaml.safe_dump(S.profile_data("base", S.BASE, bf16=S.BASE)))
+    out = tmp_path / "fitted.yaml"
+    result = run_cli("fit", bf16_sweep(tmp_path), "--base", base, "--out", out)
+    assert result.code == 0, result.stderr
+    written = yaml.safe_load(out.read_text())
+    assert list(written["kernels"]) == ["bf16"] and "coefficients" not in written and "runtime" not in written
+    for model in ("mlp:64:512x512x10", "add:1000000"):
+        fp32 = [run_cli("predict", model, "--hw", p, "--json").json()["latency_s"] for p in (base, out)]
+        assert fp32[0] == fp32[1]
+        bf16 = [run_cli("predict", model, "--hw", p, "--json", "--dtype", "bf16").json()["latency_s"]
+                for p in (base, out)]
+        assert bf16[0] != bf16[1]

@@ -12,7 +12,7 @@ import yaml
 from graphcal.hardware.profile import load_profile
 from tests import fit_synthetic as S
 
-JSON_KEYS = {"coefficients", "train", "holdout", "holdout_models", "provenance"}
+JSON_KEYS = {"coefficients", "kernels", "train", "holdout", "holdout_models", "provenance"}
 ERROR_KEYS = {"mape", "within_10", "n"}
 
 
@@ -31,7 +31,7 @@ def synthetic(tmp_path):
 
 
 def fit_json(run_cli, *args):
-    result = run_cli("fit", *map(str, args), "--json")
+    result = run_cli("fit", "--coefficients", *map(str, args), "--json")
     assert result.code == 0, result.stderr
     return result.json()
 
@@ -102,7 +102,7 @@ def test_a_coefficient_without_rows_keeps_its_base_value_and_the_report_says_so(
     base, make = synthetic
     sweep = make(workloads=S.MLP_ONLY, name="mlp.csv")  # no vector-compute-bound row
     out = tmp_path / "mlp-fit.yaml"
-    result = run_cli("fit", sweep, "--base", base, "--out", out)
+    result = run_cli("fit", "--coefficients", sweep, "--base", base, "--out", out)
     assert result.code == 0, result.stderr
     assert "instruction_efficiency: no rows in its regime" in " ".join(result.stdout.split())
     report = fit_json(run_cli, sweep, "--base", base, "--out", out, "--force")
@@ -153,7 +153,7 @@ def test_same_seed_same_split_other_seed_other_split(run_cli, synthetic, tmp_pat
 
 def test_human_report_has_the_parts(run_cli, synthetic, tmp_path):
     base, make = synthetic
-    result = run_cli("fit", make(), "--base", base, "--out", tmp_path / "f.yaml")
+    result = run_cli("fit", "--coefficients", make(), "--base", base, "--out", tmp_path / "f.yaml")
     assert result.code == 0, result.stderr
     text = result.stdout
     for part in ("parameters", "holdout", "by regime", "by op class", "worst rows", "noise floor", "RMSPE", "wrote"):
@@ -172,7 +172,7 @@ def test_plot_without_matplotlib_is_one_line_and_writes_nothing(run_cli, synthet
     base, make = synthetic
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     out = tmp_path / "f.yaml"
-    result = run_cli("fit", make(), "--base", base, "--out", out, "--plot", tmp_path / "p.png")
+    result = run_cli("fit", "--coefficients", make(), "--base", base, "--out", out, "--plot", tmp_path / "p.png")
     assert result.code == 2
     assert result.stderr.strip().count("\n") == 0 and "pip install 'graphcal[plot]'" in result.stderr
     assert not out.exists()
@@ -181,7 +181,7 @@ def test_plot_without_matplotlib_is_one_line_and_writes_nothing(run_cli, synthet
 # --- bad input: one line, exit code 2, nothing written ---------------------------------------
 
 def bad(run_cli, out, *args) -> str:
-    result = run_cli("fit", *map(str, args), "--out", out)
+    result = run_cli("fit", "--coefficients", *map(str, args), "--out", out)
     assert result.code == 2, (result.stdout, result.stderr)
     assert result.stderr.startswith("graphcal: error: ") and result.stderr.strip().count("\n") == 0
     assert "Traceback" not in result.stderr
@@ -271,6 +271,6 @@ def test_a_failed_fit_writes_nothing(run_cli, rows, tmp_path, monkeypatch):
     assert "did not converge" in message and "nothing was written" in message
     previous = tmp_path / "previous.yaml"
     previous.write_text("kept: true\n")
-    result = run_cli("fit", sweep, "--base", base, "--out", previous, "--force")
+    result = run_cli("fit", "--coefficients", sweep, "--base", base, "--out", previous, "--force")
     assert result.code == 2 and "did not converge" in result.stderr and previous.read_text() == "kept: true\n"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left

@@ -51,6 +51,14 @@ def fit(
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing --out; fit rows from several hosts together.")
     ] = False,
+    coefficients: Annotated[
+        bool,
+        typer.Option(
+            "--coefficients",
+            help="Fit the profile-wide coefficients, runtime, memory and family terms (one set shared by every kind "
+            "of op) instead of a table per kernel class.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
     plot: Annotated[
         Optional[Path],
@@ -61,7 +69,13 @@ def fit(
         ),
     ] = None,
 ) -> None:
-    """Fit a profile's coefficients and per-op overhead to sweep timings; report the error on held-out rows."""
+    """Fit a profile to sweep timings and report the error on held-out rows.
+
+    Each kernel class (gemm, matvec, conv, pool2d, norm, ...) gets its own table for the sweeps'
+    precision: compute and memory rates and a fixed cost at each thread count timed, and shape
+    terms for matrix classes, fitted on the rows whose longest op is of that class. Classes timed
+    alone (sweep mlp, sweep ops) are fitted on those rows; classes only timed inside models
+    (sweep model --per-op) on theirs."""
     from rich.console import Console
 
     from graphcal.cli.progress import costing_progress
@@ -72,7 +86,8 @@ def fit(
     from graphcal.fit.report import fit_json, plot_fit, render_fit
     from graphcal.hardware.write import check_out, write_profile
 
-    options = FitOptions(holdout=holdout, seed=seed, fixed=P.parse_fixed(fix), dtype=dtype, force=force)
+    options = FitOptions(holdout=holdout, seed=seed, fixed=P.parse_fixed(fix), dtype=dtype, force=force,
+                         kernels=not coefficients)
     check_out(out, base, force)
     if plot is not None:
         require_matplotlib()

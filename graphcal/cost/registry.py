@@ -43,6 +43,8 @@ class OpCost:
     # set by cost_graph, 0 where the op's graph is unknown
     state_bytes: float = 0.0
     reuse_bytes: float = 0.0
+    # windowed vector ops (pooling): the window's dimension count, 1 for max_pool1d (0 elsewhere)
+    spatial_dims: int = 0
 
     @property
     def bytes(self) -> float:
@@ -61,6 +63,7 @@ class OpCost:
             max(self.steps, other.steps),
             self.state_bytes + other.state_bytes,
             max(self.reuse_bytes, other.reuse_bytes),
+            max(self.spatial_dims, other.spatial_dims),
         )
 
 

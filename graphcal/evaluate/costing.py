@@ -124,10 +124,15 @@ class CostedRows:
     tables: tuple[OpTable, ...]
     groups: tuple[str, ...]     # the model a row belongs to (its workload): holdouts split by it
     weights: np.ndarray | None = None  # (n,) how much each row's error counts in a fit (None: all 1)
+    # (n,) ops that do work in the graph the row ran in (mapper.Target.graph_ops): its own for a
+    # workload timed whole, its model's for an in-model row (None: each table's own)
+    graph_ops: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.weights is None:
             object.__setattr__(self, "weights", np.ones(len(self.workloads)))
+        if self.graph_ops is None:
+            object.__setattr__(self, "graph_ops", np.array([working_ops(t) for t in self.tables], dtype=int))
 
     @property
     def n(self) -> int:
@@ -151,6 +156,23 @@ class CostedRows:
             tuple(self.groups[i] for i in index),
             self.weights[index],
         )
+
+
+def working_ops(table: OpTable) -> int:
+    """Ops of a table that move bytes or do arithmetic (views are free), at least 1."""
+    return max(1, sum(1 for c in table.costs if c.flops or c.bytes))
+
+
+def model_graph_ops(rows: Sequence[SweepRow], tables: Sequence[OpTable]) -> np.ndarray:
+    """Each row's graph_ops: for an in-model row, the working ops among its model's rows (same
+    file, workload, threads and dtype); for any other row, its own table's."""
+    counts: dict[tuple, int] = {}
+    for row, table in zip(rows, tables):
+        if row.is_op:
+            key = (row.host_id, row.workload, row.threads, row.dtype)
+            counts[key] = counts.get(key, 0) + (1 if any(c.flops or c.bytes for c in table.costs) else 0)
+    return np.array([max(1, counts[(r.host_id, r.workload, r.threads, r.dtype)]) if r.is_op else working_ops(t)
+                     for r, t in zip(rows, tables)], dtype=int)
 
 
 def row_label(row: SweepRow) -> str:
@@ -178,7 +200,7 @@ def cost_rows(
             progress(i + 1, len(rows))
     return CostedRows(
         precision, tuple(row_label(r) for r in rows), np.asarray([r.threads for r in rows], dtype=int),
-        tuple(tables), tuple(r.workload for r in rows),
+        tuple(tables), tuple(r.workload for r in rows), None, model_graph_ops(rows, tables),
     )
 
 
@@ -231,17 +253,18 @@ def vector_product_rows(rows: CostedRows, terms: Terms) -> np.ndarray:
 def evaluate_profile(rows: CostedRows, profile: HardwareProfile) -> Terms:
     """graphcal.mapper.op_time on every op of every row, on `profile` at the rows' precision:
     the very function predict uses, so fit, compare and predict cannot disagree."""
-    targets = {t: Target(profile, rows.precision, int(t)) for t in set(rows.threads.tolist())}
+    targets = {(int(t), int(g)): Target(profile, rows.precision, int(t), int(g))
+               for t, g in set(zip(rows.threads.tolist(), rows.graph_ops.tolist()))}
     n = rows.n
     latency, overhead = np.zeros(n), np.zeros(n)
     matrix_s, vector_s, memory_s = np.zeros(n), np.zeros(n), np.zeros(n)
     dominant = np.zeros(n, dtype=int)
     times: dict[tuple[OpCost, int], OpTime] = {}  # an op met again (a model row's op, a repeated block) is mapped once
-    for i, (table, threads) in enumerate(zip(rows.tables, rows.threads)):
-        target = targets[int(threads)]
+    for i, (table, threads, graph_ops) in enumerate(zip(rows.tables, rows.threads, rows.graph_ops)):
+        target = targets[(int(threads), int(graph_ops))]
         longest = -1.0
         for j, cost in enumerate(table.costs):
-            key = (cost, int(threads))
+            key = (cost, int(threads), int(graph_ops))
             time = times.get(key)
             if time is None:
                 time = times[key] = op_time(cost, target)

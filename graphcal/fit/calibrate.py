@@ -27,6 +27,7 @@ from graphcal.errors import GraphcalError
 from graphcal.evaluate.costing import CostedRows, cost_rows, op_classes, read_sweeps, single_dtype, vector_product_rows
 from graphcal.evaluate.metrics import Metrics, metrics
 from graphcal.fit import params as P
+from graphcal.fit.kernels import KernelFit, fit_kernels
 from graphcal.fit.model import Facts, evaluate
 from graphcal.fit.solver import Solution, SolverSettings, solve
 from graphcal.hardware.profile import FAMILY_REFERENCE, KNOWN_FAMILIES, HardwareProfile, load_profile
@@ -45,6 +46,9 @@ class FitOptions:
     dtype: str | None = None
     force: bool = False
     settings: SolverSettings = field(default_factory=SolverSettings)
+    # True: fit kernels.<precision>.<class> tables (graphcal.fit.kernels), the coefficients held;
+    # False: fit the coefficients, runtime, memory and family terms (params.PARAMS)
+    kernels: bool = True
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ class Calibration:
     regimes: np.ndarray             # coarse regime of each row under the final fit
     op_classes: np.ndarray
     noise_floor: float | None
+    kernels: KernelFit | None = None
 
     @property
     def train_metrics(self) -> Metrics:
@@ -188,16 +193,22 @@ def calibrate(
             f"{len(train)} training row(s) cannot fit {len(free)} free coefficients; "
             "lower --holdout, sweep more configurations, or --fix some"
         )
-    # The holdout's fit frees only what its own rows determine: a family whose every row is held
-    # out keeps its base value there (its Jacobian column would be zero, and the solver's
-    # scaling would then move it at random), so the holdout scores it as a prediction would be
-    # scored on a family the calibration never saw.
-    train_free, _ = identify(base_regimes[train], options.fixed, classes[train], few_threads[train], products[train])
-    train_fit = solve(costed.take(train), facts, measured[train], start, train_free, options.settings)
-    holdout_predicted = evaluate(costed.take(holdout), facts, train_fit.values).latency_s
-    # With no row held out the training rows are every row: the refit would repeat the same solve.
-    final = train_fit if len(holdout) == 0 else solve(costed, facts, measured, start, free, options.settings)
-    final_terms = evaluate(costed, facts, final.values)
+    if options.kernels:
+        kernel_fit = fit_kernels(costed, rows, measured, base, train, holdout)
+        held = "held at the base value: the kernel classes' tables (kernels.<precision>.<class>) carry this fit"
+        free, statuses = (), {name: (FIXED, held) for name in statuses}
+        train_fit = predicted_only(start, kernel_fit.train_predicted_s, measured[train])
+        holdout_predicted = kernel_fit.holdout_predicted_s
+        final = predicted_only(start, kernel_fit.final_predicted_s, measured)
+        classes = kernel_fit.row_class
+    else:
+        kernel_fit = None
+        train_fit, holdout_predicted, final = fit_coefficients(
+            costed, facts, measured, start, free, train, holdout, base_regimes, classes, few_threads, products, options,
+        )
+        classes = op_classes(costed, evaluate(costed, facts, final.values))
+    regimes = evaluate(costed, facts, final.values).regimes() if kernel_fit is None else base_regimes_coarse(
+        base_regimes)
 
     params = tuple(
         ParamStatus(
@@ -211,9 +222,34 @@ def calibrate(
 
     return Calibration(
         paths, rows_per_file, base_ref, base, precision, options, rows, costed, measured, base_regimes, train, holdout,
-        params, train_fit, holdout_predicted, final, final_terms.regimes(), op_classes(costed, final_terms),
-        noise_floor(list(paths)),
+        params, train_fit, holdout_predicted, final, regimes, classes, noise_floor(list(paths)), kernel_fit,
     )
+
+
+def fit_coefficients(costed, facts, measured, start, free, train, holdout, base_regimes, classes, few_threads,
+                     products, options) -> tuple[Solution, np.ndarray, Solution]:
+    """(the fit on the training rows, its holdout predictions, the refit on every row)."""
+    # The holdout's fit frees only what its own rows determine: a family whose every row is held
+    # out keeps its base value there (its Jacobian column would be zero, and the solver's
+    # scaling would then move it at random), so the holdout scores it as a prediction would be
+    # scored on a family the calibration never saw.
+    train_free, _ = identify(base_regimes[train], options.fixed, classes[train], few_threads[train], products[train])
+    train_fit = solve(costed.take(train), facts, measured[train], start, train_free, options.settings)
+    holdout_predicted = evaluate(costed.take(holdout), facts, train_fit.values).latency_s
+    # With no row held out the training rows are every row: the refit would repeat the same solve.
+    final = train_fit if len(holdout) == 0 else solve(costed, facts, measured, start, free, options.settings)
+    return train_fit, holdout_predicted, final
+
+
+def predicted_only(values: dict[str, float], predicted: np.ndarray, measured: np.ndarray) -> Solution:
+    """A Solution that moved no coefficient: the kernel tables' predictions."""
+    residuals = np.log(predicted) - np.log(measured)
+    return Solution(dict(values), (), {}, residuals, predicted, 0, 0, 1, "kernel tables fitted", ())
+
+
+def base_regimes_coarse(fine: np.ndarray) -> np.ndarray:
+    """compute, memory or overhead from a fine regime (matrix and vector are compute)."""
+    return np.where(np.isin(fine, ("matrix", "vector")), "compute", fine).astype(object)
 
 
 def load_base(base_ref: str, precision: Precision) -> HardwareProfile:

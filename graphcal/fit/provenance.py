@@ -55,6 +55,7 @@ def provenance(cal: Calibration, date: str | None = None) -> dict:
             "noise_floor": cal.noise_floor,
         },
         "solver": {**cal.final.provenance(cal.options.settings), "train_fit_nfev": cal.train_fit.nfev},
+        **({"kernels": kernel_provenance(cal)} if cal.kernels is not None else {}),
         "parameters": {
             p.name: {"base": p.base, "fitted": p.fitted, "stderr": p.stderr, "status": p.status,
                      **({"note": p.note} if p.note else {})}
@@ -63,8 +64,19 @@ def provenance(cal: Calibration, date: str | None = None) -> dict:
     })
 
 
+def kernel_provenance(cal: Calibration) -> dict:
+    """Per fitted class: the population whose rows fitted it, its rows and each value's error."""
+    from graphcal.fit.kernels import class_report
+
+    return {row.kernel: {"fitted_on": row.fitted_by, "rows": row.rows, "stderr": row.stderr,
+                         **({"notes": row.notes} if row.notes else {})}
+            for row in class_report(cal)}
+
+
 def profile_document(cal: Calibration, out: Path, date: str | None = None) -> dict:
     fragment = P.profile_fragment(cal.final.values, cal.fitted_names, cal.precision)
+    if cal.kernels is not None:
+        fragment["kernels"] = {cal.precision.value: cal.kernels.tables}
     return clean({
         "name": out.stem,
         "extends": extends_ref(cal.base_ref, out),

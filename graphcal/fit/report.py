@@ -12,6 +12,7 @@ from graphcal.evaluate.metrics import breakdown, percent, relative_errors
 from graphcal.evaluate.report import metrics_table, plot_predicted_vs_measured
 from graphcal.fit import params as P
 from graphcal.fit.calibrate import FITTED, Calibration
+from graphcal.fit.kernels import class_report
 from graphcal.predict.report import human_time
 
 WORST = 10
@@ -22,6 +23,13 @@ def fit_json(cal: Calibration, provenance: dict) -> dict:
     keys = ("mape", "within_10", "n")
     return {
         "coefficients": {p.name: p.fitted for p in cal.params},
+        "kernels": None if cal.kernels is None else [
+            {"class": row.kernel, "fitted_on": row.fitted_by, "rows": row.rows,
+             "train": None if row.train is None else row.train.as_dict(keys),
+             "holdout": None if row.holdout is None else row.holdout.as_dict(keys),
+             "values": row.values, "stderr": row.stderr, "notes": row.notes}
+            for row in class_report(cal)
+        ],
         "train": cal.train_metrics.as_dict(keys),
         "holdout": cal.holdout_metrics.as_dict(keys),
         "holdout_models": None if cal.holdout_models_metrics is None else cal.holdout_models_metrics.as_dict(keys),
@@ -36,6 +44,40 @@ def render_fit(cal: Calibration, console: Console, out: Path | None) -> None:
         f"{', '.join(p.name for p in cal.paths)} (host {', '.join(hosts)}): "
         f"{len(cal.train)} train, {len(cal.holdout)} held out (seed {cal.options.seed})"
     )
+    if cal.kernels is not None:
+        kernel_table(console, cal)
+    else:
+        parameter_table(console, cal)
+    for note in cal.notes():
+        console.print(f"[yellow]note:[/] {note}")
+    error_tables(console, cal, out)
+
+
+def kernel_table(console: Console, cal: Calibration) -> None:
+    """One row per kernel class: its rows, train and holdout error, and its values ± errors."""
+    table = Table(title=f"kernel classes ({cal.precision.value}; values refit on every row)")
+    for column in ("class", "fitted on", "rows", "train", "holdout", "values ± std. error"):
+        table.add_column(column, justify="right" if column in ("rows", "train", "holdout") else "left")
+    notes = []
+    for row in class_report(cal):
+        values = "  ".join(
+            f"{name} {_value(name, v)}" + (f"±{_value(name, row.stderr[name])}" if name in row.stderr else "")
+            for name, v in row.values.items()
+        )
+        table.add_row(row.kernel, row.fitted_by, str(row.rows),
+                      "-" if row.train is None else percent(row.train.mape),
+                      "-" if row.holdout is None else percent(row.holdout.mape), values)
+        notes += [f"{row.kernel}: {n}" for n in row.notes]
+    console.print(table)
+    for note in notes:
+        console.print(f"[yellow]note:[/] {note}")
+
+
+def _value(name: str, value: float) -> str:
+    return human_time(value) if name.startswith("overhead_s") else f"{value:.3g}"
+
+
+def parameter_table(console: Console, cal: Calibration) -> None:
     table = Table(title="parameters (refit on every row)")
     for column in ("parameter", "base", "fitted", "± std. error", "status"):
         table.add_column(column, justify="left" if column in ("parameter", "status") else "right")
@@ -47,9 +89,9 @@ def render_fit(cal: Calibration, console: Console, out: Path | None) -> None:
             p.name, f"{p.base:.4g}", f"{p.fitted:.4g}", "-" if p.stderr is None else f"{p.stderr:.2g}", status
         )
     console.print(table)
-    for note in cal.notes():
-        console.print(f"[yellow]note:[/] {note}")
 
+
+def error_tables(console: Console, cal: Calibration, out: Path | None) -> None:
     rows = {
         "train (fit on train rows)": cal.train_metrics,
         "holdout (same fit, unseen rows)": cal.holdout_metrics,

@@ -201,6 +201,41 @@ def probe_bandwidth(threads: int, nbytes: int = 512 * 1024**2, budget_s: float =
     )
 
 
+LLC_PROBE_MIB = (2, 4, 8, 16, 32, 64, 128, 256)  # working sets (two buffers) the knee is looked for at
+
+
+def effective_cache_bytes(rates: dict[int, float], dram_rate: float) -> int | None:
+    """The largest working set (bytes) whose copy rate is still nearer the cache's (the rate of
+    the smallest) than DRAM's, on a log scale: where the cache a run can use ends. A VM's
+    share of a server's last-level cache is often far below what /sys states. None where even
+    the smallest is no faster than DRAM."""
+    sizes = sorted(rates)
+    cache_rate = rates[sizes[0]]
+    if cache_rate <= dram_rate * 1.2:
+        return None
+    middle = (cache_rate * dram_rate) ** 0.5
+    fitting = [size for size in sizes if rates[size] >= middle]
+    return fitting[-1] if fitting else None
+
+
+def probe_cache_capacity(threads: int, dram_rate: float, above: int = 0, budget_s: float = 0.15) -> Probe | None:
+    """Copy rates of working sets from 2 to 256 MiB, those larger than `above` (twice the
+    cores' L2s, so the knee found is the last-level cache's): the effective last-level cache
+    (effective_cache_bytes), or None where no knee shows."""
+    rates = {}
+    for mib in LLC_PROBE_MIB:
+        if mib * 1024**2 > above:
+            rates[mib * 1024**2] = probe_bandwidth(threads, mib * 1024**2 // 2, budget_s).value
+    if len(rates) < 2:
+        return None
+    size = effective_cache_bytes(rates, dram_rate)
+    if size is None:
+        return None
+    listed = ", ".join(f"{s // 1024**2} MiB {r / 1e9:.0f} GB/s" for s, r in sorted(rates.items()))
+    return Probe(float(size), f"fp32 copies on {threads} threads, working sets {listed}: the largest nearer the "
+                              f"cache rate than DRAM's (geometric mean)")
+
+
 def probe_overhead(elements: int = 16, calls: int = 2000) -> Probe:
     """Eager dispatch cost: mean time of a tiny add called back to back, the fastest of 5 batches."""
     import torch
@@ -245,6 +280,8 @@ class Probes:
     cache_bandwidth: Probe
     matrix_overhead: Probe
     bf16_peak: Probe | None = None  # only where the CPU computes bf16 natively
+    l2_bandwidth: Probe | None = None  # where the L2 size is known
+    cache_capacity: Probe | None = None  # where copies show where the last-level cache ends
 
 
 def run_probes(detected: Detected) -> Probes:
@@ -256,16 +293,23 @@ def run_probes(detected: Detected) -> Probes:
     last_level = detected.get("caches.l3_bytes") or detected.get("caches.l2_bytes_per_core") or 32 * 1024**2
     # Buffers twice the last-level cache, so the copy streams from memory; 64 MiB to 1 GiB.
     nbytes = int(min(max(2 * last_level, 64 * 1024**2), 1024**3))
-    # A copy whose two buffers take an eighth of the last-level cache (1 to 32 MiB each) stays
-    # there between calls: the rate of an op whose working set fits.
-    cache_nbytes = int(min(max(last_level // 16, 1024**2), 32 * 1024**2))
+    l2 = detected.get("caches.l2_bytes_per_core")
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
+        bandwidth = probe_bandwidth(threads, nbytes)
+        capacity = probe_cache_capacity(threads, bandwidth.value, above=2 * (l2 or 0) * threads)
+        usable = min(last_level, int(capacity.value)) if capacity else last_level
+        # A copy whose two buffers take an eighth of the usable last-level cache (1 to 32 MiB
+        # each) stays there between calls: the rate of an op whose working set fits.
+        cache_nbytes = int(min(max(usable // 16, 1024**2), 32 * 1024**2))
         return Probes(
-            probe_peak_flops(threads), probe_bandwidth(threads, nbytes), probe_overhead(),
+            probe_peak_flops(threads), bandwidth, probe_overhead(),
             probe_bandwidth(threads, cache_nbytes, budget_s=0.5), probe_matrix_overhead(),
             probe_peak_flops(threads, precision=Precision.BF16) if detected.bf16.native else None,
+            # two buffers that fill half of the cores' L2s between them
+            probe_bandwidth(threads, l2 * threads // 4, budget_s=0.3) if l2 else None,
+            capacity,
         )
     finally:
         torch.set_num_threads(previous)
@@ -295,6 +339,14 @@ def build_profile(name: str, detected: Detected, probes: Probes, date: str | Non
           f"probed: {probes.cache_bandwidth.method} (at least the DRAM figure)")
     if d.get("caches.l3_bytes") is None:
         d.set("caches.l3_bytes", 32 * 1024**2, "assumed: 32 MiB (no last-level cache size could be read)")
+    if probes.cache_capacity is not None and probes.cache_capacity.value < d.get("caches.l3_bytes"):
+        stated = d.get("caches.l3_bytes")
+        d.set("caches.l3_bytes", int(probes.cache_capacity.value),
+              f"probed: {probes.cache_capacity.method}; the system states {stated / 1024**2:.0f} MiB")
+    if probes.l2_bandwidth is not None:
+        d.set("memory.l2_bandwidth_bytes_per_s",
+              max(float(probes.l2_bandwidth.value), float(d.get("memory.cache_bandwidth_bytes_per_s"))),
+              f"probed: {probes.l2_bandwidth.method} (at least the last-level cache figure)")
     d.set("runtime.per_op_overhead_s", float(probes.overhead.value), f"probed: {probes.overhead.method}")
     d.set(
         "runtime.matrix_op_overhead_s", float(probes.matrix_overhead.value), f"probed: {probes.matrix_overhead.method}"
@@ -325,6 +377,9 @@ def build_profile(name: str, detected: Detected, probes: Probes, date: str | Non
             "method": probes.cache_bandwidth.method,
         },
         "matrix_op_overhead_s": {"value": probes.matrix_overhead.value, "method": probes.matrix_overhead.method},
+        **{name: {"value": probe.value, "method": probe.method}
+           for name, probe in (("l2_copy_bandwidth_bytes_per_s", probes.l2_bandwidth),
+                               ("cache_capacity_bytes", probes.cache_capacity)) if probe is not None},
     }
     sources = {path: fact.source for path, fact in d.facts.items()}
     for precision, (_, _, probe_name) in tables.items():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,15 @@ FAMILY_REFERENCE = {
 FAMILIES = tuple(FAMILY_REFERENCE)
 KNOWN_FAMILIES = frozenset(FAMILY_REFERENCE) | frozenset(FAMILY_REFERENCE.values())  # the references too
 FAMILY_RATE_FACTOR_MAX = 10.0
+
+# Kernel classes (graphcal.cost.classes.kernel_class says which an op is): each may carry its own
+# table under `kernels.<precision>.<class>`; the matrix classes also take GEMM shape terms.
+KERNEL_CLASSES: tuple[str, ...] = (
+    "gemm", "matvec", "bmm", "conv", "depthwise", "attention", "recurrent", "lstm",
+    "pool1d", "pool2d", "pool3d", "adaptive_pool", "norm", "softmax", "activation", "elementwise", "reduction",
+    "embedding", "copy",
+)
+MATRIX_CLASSES = frozenset({"gemm", "matvec", "bmm", "conv", "depthwise", "attention", "recurrent", "lstm"})
 
 
 def user_profile_dir() -> Path:
@@ -86,6 +96,59 @@ def _counts(v: list) -> str | None:
     return f"must be a list of positive thread counts, got {bad}" if bad else None
 
 
+# A kernel class's table (`kernels.<precision>.<class>`, applied by graphcal.mapper): rates and
+# fixed cost at each calibrated thread count, shape terms, and what its calibration covered.
+KERNEL_THREAD_TERMS = {"compute": "positive", "memory": "positive", "overhead_s": "non-negative",
+                       "in_model": "positive"}
+KERNEL_REQUIRED = ("compute", "memory", "overhead_s")
+KERNEL_SHAPE_TERMS = ("half_rate_rows", "half_rate_depth", "half_rate_columns")
+KERNEL_PACK_TERMS = ("pack_rows", "pack_rate")  # gemm: packing the K x N matrix once per call
+KERNEL_CONTEXT_TERMS = ("in_model_half_ops",)  # with in_model: the slowdown inside a model
+KERNEL_RANGES = ("flops", "bytes")
+
+
+def _thread_map(v: Any, sign: str) -> str | None:
+    if not isinstance(v, dict) or not v:
+        return "must map thread counts to values, e.g. {1: 0.8, 2: 0.7}"
+    for threads, value in v.items():
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            return f"thread count {threads!r} must be a positive integer"
+        if isinstance(value, bool) or not isinstance(value, NUMBER) or value < 0 or (sign == "positive" and value == 0):
+            return f"at {threads} threads: must be a {sign} number, got {value!r}"
+    return None
+
+
+def _kernel_table(kernel_class: str, v: dict) -> str | None:
+    shape_terms = KERNEL_SHAPE_TERMS if kernel_class in MATRIX_CLASSES else ()
+    shape_terms += KERNEL_PACK_TERMS if kernel_class == "gemm" else ()
+    shape_terms += KERNEL_CONTEXT_TERMS
+    allowed = (*KERNEL_THREAD_TERMS, *shape_terms, "covers")
+    unknown = [k for k in v if k not in allowed]
+    if unknown:
+        return f"unknown field {unknown[0]!r} (allowed: {', '.join(allowed)})"
+    missing = [k for k in KERNEL_REQUIRED if k not in v]
+    if missing:
+        return f"missing {', '.join(missing)} (a kernel class states each at its calibrated thread counts)"
+    for name, sign in KERNEL_THREAD_TERMS.items():
+        problem = _thread_map(v[name], sign) if name in v else None
+        if problem:
+            return f"{name}: {problem}"
+    for name in shape_terms:
+        value = v.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, NUMBER) or value < 0:
+            return f"{name}: must be a number >= 0, got {value!r}"
+    covers = v.get("covers", {})
+    if not isinstance(covers, dict) or any(k not in ("threads", *KERNEL_RANGES) for k in covers):
+        return f"covers: must map threads, {', '.join(KERNEL_RANGES)} to what the calibration saw"
+    for name in KERNEL_RANGES:
+        span = covers.get(name, [0, 0])
+        if not (isinstance(span, list) and len(span) == 2 and all(isinstance(x, NUMBER) for x in span)):
+            return f"covers.{name}: must be [smallest, largest]"
+    if "threads" in covers and _counts(covers["threads"]):
+        return f"covers.threads: {_counts(covers['threads'])}"
+    return None
+
+
 @dataclass(frozen=True)
 class Leaf:
     types: tuple
@@ -122,6 +185,8 @@ SCHEMA: dict[str, Any] = {
     "memory": {
         "bandwidth_bytes_per_s": Leaf(NUMBER, _positive),        # DRAM
         "cache_bandwidth_bytes_per_s": Leaf(NUMBER, _positive),  # working sets within l3_bytes
+        # working sets within the L2 caches of the cores used (absent: no L2 tier)
+        "l2_bandwidth_bytes_per_s": Leaf(NUMBER, _positive, OPT),
         # the share of those bandwidths one thread reaches (absent: 1, every thread count alike)
         "single_thread_share": Leaf(NUMBER, _unit_interval, OPT),
     },
@@ -149,6 +214,9 @@ SCHEMA: dict[str, Any] = {
         "families": Leaf((list,), _names, OPT),
         "threads": Leaf((list,), _counts, OPT),
     },
+    # Per precision, per kernel class (graphcal.cost.classes): the class's own calibrated
+    # terms; an op of a class with a table is timed by it alone (graphcal.mapper.kernel_table).
+    "kernels": PrecisionMap({c: Leaf((dict,), partial(_kernel_table, c), OPT) for c in KERNEL_CLASSES}, OPT),
     "provenance": Leaf((dict,), None, OPT),
     "measured": Leaf((dict,), None, OPT),
 }
@@ -175,6 +243,14 @@ class HardwareProfile:
         return float(self.data["memory"]["cache_bandwidth_bytes_per_s"])
 
     @property
+    def l2_tier(self) -> tuple[int, float] | None:
+        """(L2 bytes per core, bandwidth of working sets within the L2s), or None where the
+        profile states either not."""
+        size = self.data["caches"].get("l2_bytes_per_core")
+        bandwidth = self.data["memory"].get("l2_bandwidth_bytes_per_s")
+        return None if size is None or bandwidth is None else (int(size), float(bandwidth))
+
+    @property
     def calibrated_families(self) -> frozenset[str]:
         """The op families fits had rows for (none where the profile records no fit)."""
         return frozenset(self.data.get("calibrated", {}).get("families", ()))
@@ -199,6 +275,14 @@ class HardwareProfile:
         if SCHEMA["runtime"][name].required:
             return float(self.data["runtime"][name])
         return float(self.data["runtime"].get(name, 0.0))
+
+    def kernel_table(self, precision: Precision, kernel_class: str) -> dict[str, Any] | None:
+        """`kernels.<precision>.<class>`, or None where the profile calibrates no such table."""
+        return self.data.get("kernels", {}).get(precision.value, {}).get(kernel_class)
+
+    @property
+    def has_kernel_tables(self) -> bool:
+        return bool(self.data.get("kernels"))
 
     def family_term(self, name: str) -> float | None:
         """`families.<name>`, or None where the profile states no correction."""
@@ -408,6 +492,12 @@ def _validate(data: Any, schema: Any, label: str, prefix: str) -> None:
 
 
 def _check_precisions_have_peaks(data: dict[str, Any], label: str) -> None:
+    for precision in data.get("kernels", {}):
+        if precision not in data["coefficients"]:
+            raise GraphcalError(
+                f"{label}: kernels.{precision}: the profile has no coefficients.{precision} "
+                "(nor its peak) to go with it"
+            )
     for precision in data["coefficients"]:
         if precision not in data["peak_flops_per_s"]:
             raise GraphcalError(

@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from graphcal.cost import OpCost, cost_graph
+from graphcal.cost.classes import kernel_class
 from graphcal.errors import CheckFailed
 from graphcal.load.graph import OpGraph, OpNode
-from graphcal.mapper import OpTime, Target, op_time
+from graphcal.mapper import OpTime, Target, kernel_terms, op_time
+
+UNCALIBRATED, EXTRAPOLATED = "uncalibrated", "extrapolated"
+
+
+def calibration_status(cost: OpCost, target: Target) -> str:
+    """'' where the profile's calibration covered the op; 'uncalibrated' where no fit behind it
+    had rows of its kind (on a profile with kernel tables: no table for its class at this
+    precision; else no rows of its family); 'extrapolated' where its class's table was fitted,
+    but not at this thread count, or not on ops as small or as large (its FLOPs or bytes beyond
+    the table's `covers`)."""
+    profile = target.profile
+    if not profile.has_kernel_tables:
+        return "" if cost.family in profile.calibrated_families else UNCALIBRATED
+    terms = kernel_terms(cost, target)
+    if terms is None:
+        return UNCALIBRATED
+    covers = profile.kernel_table(target.precision, terms.kernel_class).get("covers", {})
+    if terms.extrapolated or (covers.get("threads") and target.threads not in covers["threads"]):
+        return EXTRAPOLATED
+    for name, value in (("flops", cost.flops), ("bytes", cost.bytes)):
+        low, high = covers.get(name, (0, float("inf")))
+        if value and not low <= value <= high:
+            return EXTRAPOLATED
+    return ""
 
 
 @dataclass(frozen=True)
@@ -15,6 +41,7 @@ class OpPrediction:
     node: OpNode
     cost: OpCost
     time: OpTime
+    status: str = ""   # calibration_status
 
 
 @dataclass(frozen=True)
@@ -42,13 +69,23 @@ class Prediction:
         return sum(op.cost.state_bytes for op in self.ops)
 
     def uncalibrated(self) -> list[tuple[str, float]]:
-        """(family, share of the predicted latency) for each op family the profile's fits had
-        no rows for (profile.calibrated.families), largest share first."""
-        calibrated = self.target.profile.calibrated_families
+        """(kind, share of the predicted latency) for each kind of op no fit behind the profile
+        had rows for, largest share first: kernel classes on a profile with kernel tables, op
+        families (profile.calibrated.families) on one without."""
+        return self._shares(UNCALIBRATED)
+
+    def extrapolated(self) -> list[tuple[str, float]]:
+        """(kernel class, share of the predicted latency) for each class whose table's
+        calibration did not cover these ops (thread count, or FLOPs and bytes), largest first."""
+        return self._shares(EXTRAPOLATED)
+
+    def _shares(self, status: str) -> list[tuple[str, float]]:
+        by_class = self.target.profile.has_kernel_tables
         shares: dict[str, float] = {}
         for op in self.ops:
-            if op.cost.family not in calibrated:
-                shares[op.cost.family] = shares.get(op.cost.family, 0.0) + op.time.total_s
+            if op.status == status:
+                kind = kernel_class(op.cost) if by_class else op.cost.family
+                shares[kind] = shares.get(kind, 0.0) + op.time.total_s
         total = self.latency_s or 1.0
         return sorted(((f, t / total) for f, t in shares.items()), key=lambda item: -item[1])
 
@@ -63,5 +100,9 @@ def predict_graph(graph: OpGraph, target: Target, strict: bool = False) -> Predi
     if strict and costed.unsupported:
         listed = ", ".join(f"{t} x{n}" for t, n in sorted(costed.unsupported.items()))
         raise CheckFailed(f"--strict: {graph.model} has ops graphcal cannot cost: {listed}")
-    ops = tuple(OpPrediction(node, cost, op_time(cost, target)) for node, cost in costed.ops)
+    working = sum(1 for _, cost in costed.ops if cost.flops or cost.bytes)
+    target = dataclasses.replace(target, graph_ops=max(1, working))
+    ops = tuple(
+        OpPrediction(node, cost, op_time(cost, target), calibration_status(cost, target)) for node, cost in costed.ops
+    )
     return Prediction(graph.model, target, ops, dict(sorted(costed.unsupported.items())))

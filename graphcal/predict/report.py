@@ -36,6 +36,7 @@ def prediction_json(p: Prediction, max_latency_s: float | None = None) -> dict[s
         ],
         "unsupported_ops": p.unsupported,
         "uncalibrated": [{"family": f, "share": share} for f, share in p.uncalibrated()],
+        "extrapolated": [{"family": f, "share": share} for f, share in p.extrapolated()],
         "threads_calibrated": p.threads_calibrated,
         "max_latency_s": max_latency_s,
         "within_budget": None if max_latency_s is None else p.latency_s <= max_latency_s,
@@ -62,6 +63,9 @@ def short_target(target: str) -> str:
     return str(target).removeprefix("aten.").removesuffix(".default")
 
 
+CALIBRATION_LABELS = {"": "fitted", "uncalibrated": "uncal.", "extrapolated": "extrap."}
+
+
 def render_prediction(p: Prediction, console: Console, top: int) -> None:
     render_header(p, console)
     render_op_table(p, console, top)
@@ -76,8 +80,17 @@ def render_calibration(p: Prediction, console: Console) -> None:
     if uncalibrated:
         console.print(
             f"[yellow]uncalibrated:[/] {sum(s for _, s in uncalibrated):.1%} of the predicted time falls on op "
-            f"families no fit behind {p.target.profile.name} had rows for: "
+            f"{'classes' if p.target.profile.has_kernel_tables else 'families'} no fit behind "
+            f"{p.target.profile.name} had rows for: "
             + ", ".join(f"{f} {share:.1%}" for f, share in uncalibrated),
+            soft_wrap=True,
+        )
+    extrapolated = [(f, share) for f, share in p.extrapolated() if share >= 0.001]
+    if extrapolated:
+        console.print(
+            f"[yellow]extrapolated:[/] {sum(s for _, s in extrapolated):.1%} of the predicted time falls on ops "
+            f"beyond what {p.target.profile.name}'s calibration covered (thread count, or op sizes): "
+            + ", ".join(f"{f} {share:.1%}" for f, share in extrapolated),
             soft_wrap=True,
         )
     if not p.threads_calibrated:
@@ -110,7 +123,10 @@ def render_op_table(p: Prediction, console: Console, top: int) -> None:
     """The costliest `top` ops."""
     total = p.latency_s
     table = Table(title=f"costliest {min(top, len(p.ops))} of {len(p.ops)} ops")
-    for column in ("op", "target", "time", "share", "FLOPs", "bytes", "FLOP/B", "bound"):
+    # NB: the calibration column appears with kernel tables (their coverage is per op)
+    by_class = p.target.profile.has_kernel_tables
+    columns = ("op", "target", "time", "share", "FLOPs", "bytes", "FLOP/B", "bound") + (("calib.",) if by_class else ())
+    for column in columns:
         names = column in ("op", "target")
         # NB: names fold onto several lines rather than end in an ellipsis
         table.add_column(column, justify="left" if names or column == "bound" else "right",
@@ -126,6 +142,7 @@ def render_op_table(p: Prediction, console: Console, top: int) -> None:
             human_count(op.cost.bytes, "B"),
             f"{intensity:.3g}",
             op.time.bound,
+            *((CALIBRATION_LABELS[op.status],) if by_class else ()),
         )
     console.print(table)
 

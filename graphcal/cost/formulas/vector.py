@@ -5,6 +5,7 @@ reductions, pooling and interpolation. FLOPs per element come from one table
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from graphcal.cost.formulas.common import (
@@ -90,9 +91,14 @@ per_element("reduction", 3 * ARITH, overloads(
 per_element("reduction", TRANSCENDENTAL + ARITH, overloads("logsumexp", "default"), count="input")
 
 
+def _dims(node: OpNode) -> int:
+    """A pooling op's dimension count, from its name (max_pool2d: 2)."""
+    return int(node.target.split(".")[1].split("pool")[1][0])
+
+
 def _window(node: OpNode) -> int:
-    """Elements in one pooling window; the dimension count is in the op's name (max_pool2d)."""
-    dims = int(node.target.split(".")[1].split("pool")[1][0])
+    """Elements in one pooling window."""
+    dims = _dims(node)
     kernel = node.arg(1, "kernel_size")
     kernel = list(kernel) if isinstance(kernel, (list, tuple)) else [kernel]
     return math.prod(kernel * dims if len(kernel) == 1 else kernel)
@@ -105,7 +111,8 @@ def _window(node: OpNode) -> int:
 def pool(node: OpNode) -> OpCost:
     """Windowed pooling: ARITH per window element per output element."""
     # NB: a window that overlaps the padding is counted whole.
-    return io_cost(node, _window(node) * out(node).numel * ARITH, VECTOR, "pool")
+    cost = io_cost(node, _window(node) * out(node).numel * ARITH, VECTOR, "pool")
+    return dataclasses.replace(cost, spatial_dims=_dims(node))
 
 
 # NB: adaptive pooling reads each input element into about one window: ARITH per input element.

@@ -1,0 +1,47 @@
+"""Kernel classes: which kind of kernel runs an op, from its cost alone.
+
+A profile calibrates each class on its own (`kernels.<precision>.<class>`, applied by
+graphcal.mapper): the kernels behind one class share their loops, so they share an efficiency
+curve; two classes do not, and fitting one curve for both lets each pull the other off.
+
+    gemm        linear and matmul of more than one row (BLAS/oneDNN GEMM)
+    matvec      linear and matmul of one row (M = 1): a matrix-vector product, memory-bound
+    bmm         batched matmul (several GEMMs in one call)
+    conv        convolutions (im2col or direct), depthwise  depthwise convolutions
+    attention   fused scaled-dot-product attention
+    recurrent   RNN/GRU cells run step by step, lstm  the fused LSTM
+    pool1d, pool2d, pool3d   windowed pooling, by dimension count; adaptive_pool
+    norm, softmax, activation, elementwise, reduction, embedding, copy (data movement)
+"""
+
+from __future__ import annotations
+
+from graphcal.cost.registry import OpCost, OpKind
+from graphcal.hardware.profile import KERNEL_CLASSES, MATRIX_CLASSES
+
+__all__ = ["KERNEL_CLASSES", "MATRIX_CLASSES", "gemm_count", "kernel_class"]
+
+# family -> class, for the families whose class does not depend on shape
+_BY_FAMILY = {
+    "conv": "conv", "depthwise": "depthwise", "attention": "attention", "recurrent": "recurrent", "lstm": "lstm",
+    "adaptive_pool": "adaptive_pool", "norm": "norm", "softmax": "softmax", "activation": "activation",
+    "elementwise": "elementwise", "reduction": "reduction", "embedding": "embedding", "memory": "copy",
+    "interpolate": "elementwise",
+}
+
+def gemm_count(cost: OpCost) -> float:
+    """How many M x K x N GEMMs the op's FLOPs make (1 for linear; the batch of a bmm)."""
+    one = 2.0 * cost.rows * cost.depth * cost.columns
+    return cost.flops / one if one else 0.0
+
+
+def kernel_class(cost: OpCost) -> str:
+    """The op's kernel class (KERNEL_CLASSES); 'other' for a family no class covers."""
+    family = cost.family
+    if family in ("linear", "matmul"):
+        if family == "matmul" and gemm_count(cost) > 1.5:
+            return "bmm"
+        return "matvec" if cost.kind is OpKind.MATRIX and cost.rows == 1 else "gemm"
+    if family == "pool":
+        return f"pool{cost.spatial_dims}d" if cost.spatial_dims in (1, 2, 3) else "pool2d"
+    return _BY_FAMILY.get(family, "other")

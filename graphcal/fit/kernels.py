@@ -1,0 +1,569 @@
+"""Kernel-class calibration: each class's table (`kernels.<precision>.<class>`) fitted on its own rows.
+
+Every op of every row is split once into the two unit times the mapper defines
+(mapper.class_unit_times: compute seconds at the thread peak, memory seconds at the tier
+bandwidths); a class's table then only divides them (mapper.class_shares) and adds its fixed
+cost, so a fit evaluates thousands of ops as arrays with the mapper's own functions. A row
+belongs to the class of its longest op. Each class is fitted on its rows alone, by least squares
+on log residuals, with the ops of other classes held at their current tables; the classes are
+visited in turn, twice, since a row's other ops move with their own classes.
+
+A weak prior holds each value near its start (the base profile's equivalent): a value its rows
+cannot determine (a compute rate where every row is memory-bound) stays there instead of
+drifting, and the report says which values moved less than their standard error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from graphcal.cost.classes import kernel_class
+from graphcal.evaluate.costing import CostedRows
+from graphcal.hardware.profile import MATRIX_CLASSES, HardwareProfile
+from graphcal.mapper import (
+    GEMM_DIMENSIONS,
+    KernelTerms,
+    Target,
+    class_shape_share,
+    class_shares,
+    class_unit_times,
+    context_factor,
+    op_time,
+    pack_share,
+    thread_bandwidth_share,
+)
+
+MIN_ROWS = 4            # rows a class needs before it gets a table of its own
+PRIOR = 0.03            # weight of each value's pull toward its start, in log units per row-equivalent
+PASSES = 2
+# where the solver starts (solve_class): from the current values or the rows' envelope, times
+# (compute, memory) multiples
+STARTS = (("current", 1.0, 1.0), ("envelope", 1.0, 1.0), ("envelope", 0.5, 1.0), ("envelope", 1.0, 0.5),
+          ("envelope", 0.5, 0.5))
+# Plausible ranges of each term (docs/model.md): a fitted value outside comes with a note.
+PLAUSIBLE = {
+    "compute": (0.02, 1.2),      # share of the peak of the threads used
+    "memory": (0.1, 4.0),        # share of the tier bandwidth (> 1: working sets in private caches)
+    "overhead_s": (0.0, 100e-6),  # per call
+    "half_rate": (0.0, 2048.0),
+    "pack_rows": (1.0, 256.0),
+    "pack_rate": (0.05, 4.0),
+}
+PACK_TERMS = ("pack_rows", "pack_rate")
+PACK_START = {"pack_rows": 6.0, "pack_rate": 0.5}  # where the fit starts packing from (gemm)
+SHAPE_TERMS = {
+    "gemm": ("rows", "depth", "columns"), "bmm": ("rows", "depth", "columns"),
+    "conv": ("rows", "depth", "columns"), "depthwise": ("rows", "columns"), "attention": ("rows", "depth"),
+    "matvec": ("depth",),
+}
+
+
+@dataclass(frozen=True)
+class OpColumns:
+    """Every op of every row, flattened: what a class's table acts on."""
+
+    row: np.ndarray            # (m,) the row it belongs to
+    kernel_class: np.ndarray   # (m,) object
+    threads: np.ndarray        # (m,) int
+    unit_compute: np.ndarray   # (m,) seconds at the thread peak
+    unit_memory: np.ndarray    # (m,) seconds at the tier bandwidths
+    unit_pack: np.ndarray      # (m,) seconds to pack the GEMM's K x N matrix at its tier bandwidth
+    sizes: dict                # GEMM dimension -> (m,) float
+    steps: np.ndarray          # (m,) kernel calls in sequence
+    base_s: np.ndarray         # (m,) the op's time on the base profile (ops of classes without a table)
+    flops: np.ndarray          # (m,)
+    bytes: np.ndarray          # (m,)
+    graph_ops: np.ndarray      # (m,) ops of the graph the op's row ran in (mapper.Target.graph_ops)
+    n_rows: int
+
+    def take(self, mask: np.ndarray) -> OpColumns:
+        return OpColumns(self.row[mask], self.kernel_class[mask], self.threads[mask], self.unit_compute[mask],
+                         self.unit_memory[mask], self.unit_pack[mask], {d: s[mask] for d, s in self.sizes.items()},
+                         self.steps[mask],
+                         self.base_s[mask], self.flops[mask], self.bytes[mask], self.graph_ops[mask], self.n_rows)
+
+
+def op_columns(rows: CostedRows, profile: HardwareProfile) -> OpColumns:
+    """Unit times and shapes of every op, each (op, threads) mapped once."""
+    targets = {(int(t), int(g)): Target(profile, rows.precision, int(t), int(g))
+               for t, g in set(zip(rows.threads.tolist(), rows.graph_ops.tolist()))}
+    seen: dict = {}
+    row_of, classes, threads, compute, memory, pack, steps, base, flops, nbytes, graph = ([] for _ in range(11))
+    sizes = {d: [] for d in GEMM_DIMENSIONS}
+    for i, (table, t, g) in enumerate(zip(rows.tables, rows.threads, rows.graph_ops)):
+        target = targets[(int(t), int(g))]
+        for cost in table.costs:
+            key = (cost, int(t), int(g))
+            if key not in seen:
+                seen[key] = (*class_unit_times(cost, target), op_time(cost, target).total_s)
+            unit_compute, unit_memory, unit_pack, base_s = seen[key]
+            row_of.append(i)
+            classes.append(kernel_class(cost))
+            threads.append(int(t))
+            compute.append(unit_compute)
+            memory.append(unit_memory)
+            pack.append(unit_pack)
+            steps.append(cost.steps)
+            base.append(base_s)
+            flops.append(cost.flops)
+            nbytes.append(cost.bytes)
+            graph.append(int(g))
+            for d in GEMM_DIMENSIONS:
+                sizes[d].append(float(getattr(cost, d)))
+    return OpColumns(
+        np.array(row_of, dtype=int), np.array(classes, dtype=object), np.array(threads, dtype=int),
+        np.array(compute), np.array(memory), np.array(pack), {d: np.array(s) for d, s in sizes.items()},
+        np.array(steps, dtype=float), np.array(base), np.array(flops, dtype=float), np.array(nbytes, dtype=float),
+        np.array(graph, dtype=float), rows.n,
+    )
+
+
+def start_table(profile: HardwareProfile, rows: CostedRows, kernel: str, threads: list[int]) -> dict:
+    """The table that times `kernel` as the base profile's coefficients do (family corrections
+    aside): the fit's starting point and the prior's centre."""
+    p = rows.precision
+    matrix = kernel in MATRIX_CLASSES
+    compute = profile.coefficient(p, "efficiency_factor") * profile.coefficient(
+        p, "tile_utilization" if matrix else "instruction_efficiency")
+    overhead = profile.runtime("matrix_op_overhead_s" if matrix else "per_op_overhead_s")
+    table: dict = {"compute": {}, "memory": {}, "overhead_s": {}}
+    for t in threads:
+        share = thread_bandwidth_share(Target(profile, p, t))
+        table["compute"][t] = compute
+        table["memory"][t] = profile.coefficient(p, "memory_bottleneck_factor") * share
+        table["overhead_s"][t] = overhead
+    for d in SHAPE_TERMS.get(kernel, ()):
+        table[f"half_rate_{d}"] = 0.0
+    return table
+
+
+def base_table(profile: HardwareProfile, rows: CostedRows, kernel: str, threads: list[int]) -> dict:
+    """The start of `kernel`'s fit: the base profile's own table where it has one (at `threads`,
+    as the mapper reads it between and beyond its thread counts), else start_table."""
+    from graphcal.mapper import _at_threads
+
+    stated = profile.kernel_table(rows.precision, kernel)
+    if stated is None:
+        return start_table(profile, rows, kernel, threads)
+    table = {name: {t: _at_threads(stated[name], t)[0] for t in threads}
+             for name in ("compute", "memory", "overhead_s")}
+    for d in SHAPE_TERMS.get(kernel, ()):
+        table[f"half_rate_{d}"] = float(stated.get(f"half_rate_{d}", 0.0))
+    return table
+
+
+def class_times(ops: OpColumns, kernel: str, table: dict) -> np.ndarray:
+    """Time of each op of `ops` (all of class `kernel`) under `table`: the mapper's
+    class_op_time, on arrays."""
+    from graphcal.mapper import _at_threads
+
+    def per_op(name: str) -> np.ndarray:
+        values = {t: _at_threads(table[name], t)[0] for t in set(ops.threads.tolist())}
+        return np.array([values[t] for t in ops.threads])
+
+    halves = {d: float(table.get(f"half_rate_{d}", 0.0)) for d in GEMM_DIMENSIONS}
+    in_model = per_op("in_model") if "in_model" in table else 1.0
+    terms = KernelTerms(kernel, per_op("compute"), per_op("memory"), 0.0, halves, False,
+                        float(table.get("pack_rows", 0.0)), float(table.get("pack_rate", 1.0)), in_model,
+                        float(table.get("in_model_half_ops", 0.0)))
+    shape = class_shape_share(ops.sizes, halves, kernel == "matvec")
+    compute_share, memory_share = class_shares(terms, shape)
+    compute_s = np.divide(ops.unit_compute, compute_share, out=np.zeros(len(ops.row)), where=ops.unit_compute > 0)
+    memory_s = np.divide(ops.unit_memory, memory_share, out=np.zeros(len(ops.row)), where=ops.unit_memory > 0)
+    packing = ops.unit_pack * pack_share(ops.sizes["rows"], terms)
+    context = context_factor(ops.graph_ops, terms)
+    return context * (per_op("overhead_s") * ops.steps + packing + np.maximum(compute_s, memory_s))
+
+
+def row_latency(ops: OpColumns, tables: dict[str, dict]) -> np.ndarray:
+    """Every row's latency: ops of a tabled class by their table, the rest at their base time."""
+    times = ops.base_s.copy()
+    for kernel, table in tables.items():
+        mask = ops.kernel_class == kernel
+        if mask.any():
+            times[mask] = class_times(ops.take(mask), kernel, table)
+    return np.bincount(ops.row, weights=times, minlength=ops.n_rows)
+
+
+def dominant_class(ops: OpColumns, tables: dict[str, dict]) -> np.ndarray:
+    """Each row's class: that of its longest op under `tables` (ties: the first op)."""
+    times = ops.base_s.copy()
+    for kernel, table in tables.items():
+        mask = ops.kernel_class == kernel
+        if mask.any():
+            times[mask] = class_times(ops.take(mask), kernel, table)
+    order = np.lexsort((-times, ops.row))  # by row, longest first
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = ops.row[order][1:] != ops.row[order][:-1]
+    classes = np.full(ops.n_rows, "none", dtype=object)
+    classes[ops.row[order][first]] = ops.kernel_class[order][first]
+    return classes
+
+
+# --- one class's least squares ----------------------------------------------------------------
+
+@dataclass
+class Layout:
+    """A class table's free values as the solver's vector (log rates, overheads in us, half rates / 16)."""
+
+    kernel: str
+    threads: list[int]
+    shape_terms: tuple[str, ...]
+    names: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for t in self.threads:
+            self.names += [f"compute@{t}", f"memory@{t}", f"overhead_s@{t}"]
+        self.names += [f"half_rate_{d}" for d in self.shape_terms]
+        self.names += list(PACK_TERMS) if self.packs else []
+
+    @property
+    def packs(self) -> bool:
+        return self.kernel == "gemm"
+
+    def to_vector(self, table: dict) -> np.ndarray:
+        x = []
+        for t in self.threads:
+            x += [np.log(table["compute"][t]), np.log(table["memory"][t]), table["overhead_s"][t] / 1e-6]
+        x += [table[f"half_rate_{d}"] / 16.0 for d in self.shape_terms]
+        if self.packs:
+            x += [np.log(table.get("pack_rows", PACK_START["pack_rows"])),
+                  np.log(table.get("pack_rate", PACK_START["pack_rate"]))]
+        return np.array(x)
+
+    def to_table(self, x: np.ndarray, like: dict) -> dict:
+        table = {"compute": dict(like["compute"]), "memory": dict(like["memory"]),
+                 "overhead_s": dict(like["overhead_s"])}
+        for k, t in enumerate(self.threads):
+            table["compute"][t] = float(np.exp(x[3 * k]))
+            table["memory"][t] = float(np.exp(x[3 * k + 1]))
+            table["overhead_s"][t] = float(x[3 * k + 2] * 1e-6)
+        base = 3 * len(self.threads)
+        for j, d in enumerate(self.shape_terms):
+            table[f"half_rate_{d}"] = float(x[base + j] * 16.0)
+        if self.packs:
+            table["pack_rows"] = float(np.exp(x[base + len(self.shape_terms)]))
+            table["pack_rate"] = float(np.exp(x[base + len(self.shape_terms) + 1]))
+        return table
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        lower, upper = [], []
+        for _ in self.threads:
+            lower += [np.log(1e-3), np.log(1e-2), 0.0]
+            upper += [np.log(4.0), np.log(20.0), 1000.0]
+        lower += [0.0] * len(self.shape_terms)
+        upper += [4096.0 / 16.0] * len(self.shape_terms)
+        if self.packs:
+            lower += [np.log(0.5), np.log(0.02)]
+            upper += [np.log(4096.0), np.log(20.0)]
+        return np.array(lower), np.array(upper)
+
+    def standard_errors(self, x: np.ndarray, stderr_x: np.ndarray) -> dict[str, float]:
+        """Errors in the table's own units (a rate's log error times the rate)."""
+        out = {}
+        for k, t in enumerate(self.threads):
+            out[f"compute@{t}"] = float(np.exp(x[3 * k]) * stderr_x[3 * k])
+            out[f"memory@{t}"] = float(np.exp(x[3 * k + 1]) * stderr_x[3 * k + 1])
+            out[f"overhead_s@{t}"] = float(stderr_x[3 * k + 2] * 1e-6)
+        base = 3 * len(self.threads)
+        for j, d in enumerate(self.shape_terms):
+            out[f"half_rate_{d}"] = float(stderr_x[base + j] * 16.0)
+        if self.packs:
+            first = base + len(self.shape_terms)
+            for j, name in enumerate(PACK_TERMS):
+                out[name] = float(np.exp(x[first + j]) * stderr_x[first + j])
+        return out
+
+
+@dataclass(frozen=True)
+class ClassSolution:
+    kernel: str
+    table: dict
+    stderr: dict[str, float]
+    rows: int
+
+
+def solve_class(
+    kernel: str, ops: OpColumns, rows: np.ndarray, measured: np.ndarray, weights: np.ndarray,
+    tables: dict[str, dict], start: dict,
+) -> ClassSolution:
+    """Fit `kernel`'s table on `rows` (indices), every other class held at `tables`."""
+    from scipy.optimize import least_squares
+
+    in_rows = np.isin(ops.row, rows)
+    mine = in_rows & (ops.kernel_class == kernel)
+    others = ops.take(in_rows & ~mine)
+    fixed = row_latency(others, {k: v for k, v in tables.items() if k != kernel})
+    own = ops.take(mine)
+    threads = sorted(set(own.threads.tolist()))
+    layout = Layout(kernel, threads, SHAPE_TERMS.get(kernel, ()))
+    current = tables.get(kernel, start)
+    x0 = np.clip(layout.to_vector(current), *layout.bounds())
+    prior_centre = np.clip(layout.to_vector(start), *layout.bounds())
+    log_measured = np.log(measured[rows])
+    root_weights = np.sqrt(weights[rows])
+    position = np.full(ops.n_rows, -1)
+    position[rows] = np.arange(len(rows))
+    own_rows = position[own.row]
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        times = class_times(own, kernel, layout.to_table(x, current))
+        latency = fixed[rows] + np.bincount(own_rows, weights=times, minlength=len(rows))
+        fit = (np.log(latency) - log_measured) * root_weights
+        return np.concatenate([fit, PRIOR * (x - prior_centre)])
+
+    # NB: op time is a max(): where one term dominates every row the other has no gradient, and a
+    # rate started far off never moves. So each rate starts from the rows' envelope (the share
+    # of the thread peak, or of the tier bandwidth, that the fastest rows reach), and from a few
+    # multiples of it; the best solution is kept.
+    result = None
+    lower, upper = layout.bounds()
+    envelope = x0.copy()
+    for k, t in enumerate(threads):
+        at = own_rows[own.threads == t]
+        if len(at):
+            reached = measured[rows][np.unique(at)]
+            unit_c = np.bincount(own_rows, weights=own.unit_compute * (own.threads == t), minlength=len(rows))
+            unit_m = np.bincount(own_rows, weights=own.unit_memory * (own.threads == t), minlength=len(rows))
+            envelope[3 * k] = np.log(max(np.percentile(unit_c[np.unique(at)] / reached, 90), 1e-3))
+            envelope[3 * k + 1] = np.log(max(np.percentile(unit_m[np.unique(at)] / reached, 90), 1e-2))
+    for origin, compute_scale, memory_scale in STARTS:
+        start_x = (x0 if origin == "current" else envelope).copy()
+        for k in range(len(threads)):
+            start_x[3 * k] += np.log(compute_scale)
+            start_x[3 * k + 1] += np.log(memory_scale)
+        trial = least_squares(residuals, np.clip(start_x, lower, upper), bounds=(lower, upper), method="trf",
+                              loss="soft_l1", f_scale=0.1, x_scale="jac", max_nfev=200)
+        if result is None or trial.cost < result.cost:
+            result = trial
+    jac = result.jac
+    r = result.fun
+    dof = max(len(rows) - len(x0), 1)
+    s2 = float(r @ r) / dof
+    cov = s2 * np.linalg.pinv(jac.T @ jac)
+    stderr_x = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    return ClassSolution(kernel, layout.to_table(result.x, current), layout.standard_errors(result.x, stderr_x),
+                         len(rows))
+
+
+CONTEXT_START_HALF_OPS = 16.0
+
+
+def solve_context(
+    kernel: str, ops: OpColumns, rows: np.ndarray, measured: np.ndarray, weights: np.ndarray,
+    tables: dict[str, dict],
+) -> dict:
+    """`kernel`'s table with in_model (at each thread count of its in-model rows) and
+    in_model_half_ops fitted on `rows` (its rows timed alone and inside models), every value of
+    the table fitted before held: how much slower the class runs inside a model, and from how
+    many ops on."""
+    from scipy.optimize import least_squares
+
+    table = tables[kernel]
+    in_rows = np.isin(ops.row, rows)
+    mine = in_rows & (ops.kernel_class == kernel)
+    fixed = row_latency(ops.take(in_rows & ~mine), {k: v for k, v in tables.items() if k != kernel})
+    own = ops.take(mine)
+    threads = sorted(set(own.threads[own.graph_ops > 1].tolist()) | set(table["compute"]))
+    position = np.full(ops.n_rows, -1)
+    position[rows] = np.arange(len(rows))
+    own_rows = position[own.row]
+    log_measured = np.log(measured[rows])
+    root_weights = np.sqrt(weights[rows])
+
+    def with_context(x: np.ndarray) -> dict:
+        return {**table, "in_model": {t: float(np.exp(x[k])) for k, t in enumerate(threads)},
+                "in_model_half_ops": float(np.exp(x[-1]))}
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        times = class_times(own, kernel, with_context(x))
+        latency = fixed[rows] + np.bincount(own_rows, weights=times, minlength=len(rows))
+        return np.concatenate([(np.log(latency) - log_measured) * root_weights, PRIOR * x[:-1]])
+
+    x0 = np.array([0.0] * len(threads) + [np.log(CONTEXT_START_HALF_OPS)])
+    lower = np.array([np.log(0.5)] * len(threads) + [0.0])
+    upper = np.array([np.log(10.0)] * len(threads) + [np.log(4096.0)])
+    best = None
+    for start in (0.0, np.log(1.5), np.log(2.5)):
+        trial = least_squares(residuals, np.r_[[start] * len(threads), x0[-1]], bounds=(lower, upper),
+                              method="trf", loss="soft_l1", f_scale=0.1, x_scale="jac", max_nfev=200)
+        if best is None or trial.cost < best.cost:
+            best = trial
+    return with_context(best.x)
+
+
+def fit_tables(
+    ops: OpColumns, rows: np.ndarray, measured: np.ndarray, weights: np.ndarray,
+    starts: dict[str, dict], tables: dict[str, dict] | None = None, kernels: set[str] | None = None,
+) -> tuple[dict[str, dict], dict[str, ClassSolution]]:
+    """Fit the tables of the classes with at least MIN_ROWS of `rows` (indices); `tables` holds
+    classes fitted before (by another population), which stay as they are; `kernels` limits
+    which classes may be fitted."""
+    tables = dict(tables or {})
+    held = set(tables)
+    solutions: dict[str, ClassSolution] = {}
+    sub = ops.take(np.isin(ops.row, rows))
+    for _ in range(PASSES):
+        owner = dominant_class(sub, {**starts, **tables})
+        counts = {k: int(np.sum(owner[rows] == k)) for k in set(owner[rows].tolist())}
+        order = sorted((k for k, n in counts.items() if n >= MIN_ROWS and k in starts and k not in held
+                        and (kernels is None or k in kernels)), key=lambda k: -counts[k])
+        for kernel in order:
+            mine = rows[owner[rows] == kernel]
+            solution = solve_class(kernel, ops, mine, measured, weights, tables, starts[kernel])
+            tables[kernel] = solution.table
+            solutions[kernel] = solution
+    return tables, solutions
+
+
+# --- populations and the whole stage ------------------------------------------------------------
+
+STANDALONE, IN_MODEL, WHOLE_MODEL = "standalone", "in-model", "whole model"
+# The order populations fit classes in: a class fitted by one is held by the next, so rows timed
+# inside models never pull the rates that kernels timed alone determined (and MLP predictions
+# stay what the MLP rows made them). Whole-model rows fit nothing: they score the result.
+FITTING_POPULATIONS = (STANDALONE, IN_MODEL)
+
+
+def populations(rows) -> np.ndarray:
+    """Each sweep row's population: timed alone (a kernel, an MLP), an op timed inside a model,
+    or a whole model timed with its ops."""
+    from graphcal.sweep.csvfile import MODEL_SCOPE
+
+    return np.array([IN_MODEL if r.is_op else WHOLE_MODEL if r.fields.get("scope") == MODEL_SCOPE else STANDALONE
+                     for r in rows], dtype=object)
+
+
+@dataclass(frozen=True)
+class KernelFit:
+    tables: dict[str, dict]              # fitted on every row: what the profile gets
+    solutions: dict[str, ClassSolution]  # of that fit
+    fitted_by: dict[str, str]            # class -> the population whose rows fitted it
+    train_predicted_s: np.ndarray
+    holdout_predicted_s: np.ndarray
+    final_predicted_s: np.ndarray
+    row_class: np.ndarray                # each row's class under the final tables
+    population: np.ndarray
+
+
+def staged_fit(
+    ops: OpColumns, rows: np.ndarray, measured: np.ndarray, weights: np.ndarray, population: np.ndarray,
+    starts: dict[str, dict],
+) -> tuple[dict[str, dict], dict[str, ClassSolution], dict[str, str]]:
+    """Tables from the rows timed alone, then from in-model rows for the classes those lack,
+    then each alone-fitted class's in-model terms from its in-model rows (with its own rows
+    timed alone, which hold the terms at 1 for small graphs)."""
+    tables: dict[str, dict] = {}
+    solutions: dict[str, ClassSolution] = {}
+    fitted_by: dict[str, str] = {}
+    for name in FITTING_POPULATIONS:
+        members = rows[population[rows] == name]
+        if len(members) == 0:
+            continue
+        tables, found = fit_tables(ops, members, measured, weights, starts, tables)
+        for kernel, solution in found.items():
+            solutions[kernel] = solution
+            fitted_by[kernel] = name
+    owner = dominant_class(ops, tables)
+    in_model = rows[population[rows] == IN_MODEL]
+    for kernel in [k for k, by in fitted_by.items() if by == STANDALONE]:
+        inside = in_model[owner[in_model] == kernel]
+        if len(inside) >= MIN_ROWS:
+            alone = rows[(population[rows] == STANDALONE) & (owner[rows] == kernel)]
+            tables[kernel] = solve_context(kernel, ops, np.concatenate([alone, inside]), measured, weights, tables)
+    return tables, solutions, fitted_by
+
+
+def fit_kernels(
+    costed: CostedRows, sweep_rows, measured: np.ndarray, base: HardwareProfile, train: np.ndarray,
+    holdout: np.ndarray,
+) -> KernelFit:
+    """Tables fitted on the training rows (scored on the holdout), then on every row."""
+    ops = op_columns(costed, base)
+    population = populations(sweep_rows)
+    weights = costed.weights
+    starts = {
+        kernel: base_table(base, costed, kernel, sorted(set(ops.threads[ops.kernel_class == kernel].tolist())))
+        for kernel in set(ops.kernel_class.tolist()) if kernel != "other"
+    }
+    train_tables, _, _ = staged_fit(ops, train, measured, weights, population, starts)
+    everything = np.arange(costed.n)
+    tables, solutions, fitted_by = (
+        staged_fit(ops, everything, measured, weights, population, starts) if len(holdout) else
+        (train_tables, *staged_fit(ops, train, measured, weights, population, starts)[1:])
+    )
+    tables = {k: with_covers(v, ops, k, population, fitted_by[k]) for k, v in tables.items()}
+    latency_train = row_latency(ops, train_tables)
+    return KernelFit(
+        tables, solutions, fitted_by, latency_train[train], latency_train[holdout], row_latency(ops, tables),
+        dominant_class(ops, tables), population,
+    )
+
+
+def with_covers(table: dict, ops: OpColumns, kernel: str, population: np.ndarray, fitted_by: str) -> dict:
+    """`table` with `covers`: the thread counts and the FLOP and byte ranges of the class's ops
+    in the population that fitted it (predict flags an op outside them as extrapolated)."""
+    mask = (ops.kernel_class == kernel) & (population[ops.row] == fitted_by)
+    return {**table, "covers": {
+        "threads": sorted(set(ops.threads[mask].tolist())),
+        "flops": [float(ops.flops[mask].min()), float(ops.flops[mask].max())],
+        "bytes": [float(ops.bytes[mask].min()), float(ops.bytes[mask].max())],
+    }}
+
+
+# --- the report by class ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ClassRow:
+    kernel: str
+    fitted_by: str
+    rows: int                       # rows its final fit used
+    train: object                   # Metrics of the training rows of this class (None: none)
+    holdout: object                 # Metrics of the held-out rows of this class (None: none)
+    values: dict[str, float]        # flattened: compute@2, half_rate_rows, ...
+    stderr: dict[str, float]
+    notes: list[str]
+
+
+def flatten(table: dict) -> dict[str, float]:
+    out = {}
+    for name in ("compute", "memory", "overhead_s"):
+        for t, value in sorted(table[name].items()):
+            out[f"{name}@{t}"] = float(value)
+    out.update({k: float(v) for k, v in table.items() if k.startswith("half_rate_") or k in PACK_TERMS})
+    return out
+
+
+def plausibility_notes(values: dict[str, float], stderr: dict[str, float]) -> list[str]:
+    """A note for each value outside its plausible range (PLAUSIBLE), and for each whose
+    standard error exceeds it (its rows hardly determine it: it stays near its start)."""
+    notes = []
+    for name, value in values.items():
+        low, high = PLAUSIBLE["half_rate" if name.startswith("half_rate_") else name.split("@")[0]]
+        if not low <= value <= high:
+            notes.append(f"{name} = {value:.3g} is outside its plausible range [{low:g}, {high:g}]")
+        error = stderr.get(name)
+        if error is not None and np.isfinite(error) and value and error > abs(value):
+            notes.append(f"{name} = {value:.3g} ± {error:.2g}: its rows hardly determine it")
+    return notes
+
+
+def class_report(cal) -> list[ClassRow]:
+    """Per fitted class, largest first: rows, train and holdout error, values with errors, notes."""
+    from graphcal.evaluate.metrics import metrics
+
+    fit: KernelFit = cal.kernels
+    train_class, holdout_class = fit.row_class[cal.train], fit.row_class[cal.holdout]
+    out = []
+    for kernel, solution in fit.solutions.items():
+        in_train, in_holdout = train_class == kernel, holdout_class == kernel
+        train = (metrics(fit.train_predicted_s[in_train], cal.measured_s[cal.train][in_train])
+                 if in_train.any() else None)
+        holdout = (metrics(fit.holdout_predicted_s[in_holdout], cal.measured_s[cal.holdout][in_holdout])
+                   if in_holdout.any() else None)
+        values = flatten(fit.tables[kernel])
+        out.append(ClassRow(kernel, fit.fitted_by[kernel], solution.rows, train, holdout, values, solution.stderr,
+                            plausibility_notes(values, solution.stderr)))
+    return sorted(out, key=lambda r: -r.rows)
