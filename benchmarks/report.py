@@ -225,12 +225,15 @@ lean (negative: predictions too fast). A machine measured long ago stays here, w
 
 A results folder, `benchmarks/results/<cpu-slug>-<YYYY-MM-DD>/`, holds:
 
-| file | what it is |
-|---|---|
-| `machine.json` | the CPU as `python benchmarks/machine.py` describes it: lscpu's model name, vendor, family and model numbers, logical CPUs, SIMD flags, caches, torch version |
-| `results.yaml` | `date`, `cpu` (one line), optional `notes`, and `populations`: for each, the `command` that produced it, its `unit` (`s` or `tokens/s`), a `description` and the `profile` it was predicted on |
-| `populations/<population>.csv` | columns `case,measured,predicted`, one row per case (more columns allowed) |
-| anything else | the raw sweeps, profiles and command outputs behind the populations (`mlp.csv`, `ops.csv`, `models.csv`, `host.yaml`, `host-fit.yaml`, ...) |
+- `machine.json`: the CPU as `python benchmarks/machine.py` describes it (lscpu's model name,
+  vendor, family and model numbers, logical CPUs, SIMD flags, caches, torch version);
+- `results.yaml`: `date`, `cpu` (one line), optional `notes`, and `populations`: for each, the
+  `command` that produced it, its `unit` (`s` or `tokens/s`), a `description` and the `profile`
+  it was predicted on;
+- `populations/<population>.csv`: columns `case,measured,predicted`, one row per case (more
+  columns allowed);
+- anything else: the raw sweeps, profiles and command outputs behind the populations
+  (`mlp.csv`, `ops.csv`, `models.csv`, `host.yaml`, `host-fit.yaml`, ...).
 
 Populations: `mlp` (random MLPs no grid holds, all cores), `mlp-threads1` (the same at one
 thread), `models` (full-size models no grid holds), `llm-ttft` and `llm-tokens-per-s` (LLM
