@@ -1,3 +1,3 @@
 """graphcal: predict how fast a PyTorch model runs on a CPU, and calibrate the prediction."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

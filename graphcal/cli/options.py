@@ -20,7 +20,7 @@ HwOption = Annotated[
         "i7-12700K use i7-12700k, the recommended profile (fitted on kernels and on convolutions, "
         "activations and pooling inside six CNNs). Its variants are refits on small-work (< 2e7 FLOP "
         "per op) and large-work ops: i7-12700k-large helps on networks of dense convolutions (ResNets), "
-        "i7-12700k-tiny on single small ops; see the README's shipped-profile table.",
+        "i7-12700k-tiny on single small ops; see docs/profiles.md.",
     ),
 ]
 DtypeOption = Annotated[

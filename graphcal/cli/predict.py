@@ -31,7 +31,7 @@ MODEL_HELP = (
     "arguments), or a workload spec: "
     "mlp:BATCH:D0xD1x...xDn, linear:BxINxOUT, matmul:MxKxN, add:N, or one op as `sweep ops` times it "
     "(conv2d:BxCxHxWxOxK[:sS][:pP][:gG], conv1d, bmm, sdpa, eltwise:OP:N, layer_norm, batch_norm, "
-    "softmax, maxpool2d, avgpool2d, global_avgpool2d, embedding; grammar in the README)."
+    "softmax, maxpool2d, avgpool2d, global_avgpool2d, embedding; grammar in docs/models.md)."
 )
 
 

@@ -23,7 +23,7 @@ from graphcal.cli.options import (
 
 sweep_app = typer.Typer(
     help="Time workloads on this machine and write one CSV row per configuration "
-    "(protocol: README, 'Measuring: graphcal sweep').",
+    "(protocol: docs/sweeps.md).",
     no_args_is_help=True,
 )
 app.add_typer(sweep_app, name="sweep")
@@ -45,7 +45,7 @@ ThreadsOption = Annotated[
 PerOpOption = Annotated[
     bool,
     typer.Option("--per-op", help="Also time every op inside the running model, on its real intermediate tensors "
-                 "(one row per op: README, 'In-model rows'); what fit calibrates op families on."),
+                 "(one row per op: docs/sweeps.md, 'In-model rows'); what fit calibrates op families on."),
 ]
 BudgetOption = Annotated[
     Optional[float],

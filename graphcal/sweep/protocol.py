@@ -1,4 +1,4 @@
-"""The measurement protocol: how one block of workloads is timed (README: "Measuring: graphcal sweep").
+"""The measurement protocol: how one block of workloads is timed (docs/sweeps.md).
 
 1. Every workload runs in eval mode under `torch.no_grad()`, with `torch.set_num_threads`
    fixed for the whole sweep and Python's garbage collector paused while timing.
@@ -13,19 +13,19 @@
    `max_contention` does not count: rounds go on until `rounds` quiet ones are in, or
    `max_rounds` were run (then every round counts, and the row's `contention` column says so).
    On a shared machine one busy neighbour can make a multi-threaded op 20-200x slower for
-   seconds (OpenMP threads wait on a descheduled peer): see the README, "Measuring: graphcal sweep".
+   seconds (OpenMP threads wait on a descheduled peer): see docs/sweeps.md.
 5. Statistics over the counted rounds: `latency_s` is the minimum over rounds of each round's
    fastest sample (a sample being the mean of `inner` calls lasting >= `min_sample_s`), chosen
    over the minimum of the round medians (`best_round_median_s`, also recorded) because it
-   repeated better here, quiet or contended (the README has the figures).
+   repeated better here, quiet or contended.
    `median_s` and `p90_s` are taken over all their samples; `spread` is the relative range of
    the round medians, the per-configuration noise the summary reports.
 
 6. Passes (applied by graphcal.sweep.runner, not here): the whole grid is timed `passes`
    times, each pass in its own seeded block order, and a configuration's latency is the
    minimum over its passes (csvfile.read_sweep). The machine here has slow states that last
-   seconds to minutes, longer than a block; passes minutes apart show them (the README has
-   the figures) and the faster pass is the one a slow state disturbed least.
+   seconds to minutes, longer than a block;
+   passes minutes apart show them, and the faster pass is the one a slow state disturbed least.
 
 Nothing here knows about CSV files, grids or progress bars: `time_block` takes prepared
 callables and returns statistics.
@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Protocol:
-    """Timing settings; the defaults are the ones documented and measured in the README."""
+    """Timing settings; the defaults are the ones docs/sweeps.md documents."""
 
     rounds: int = 5
     max_rounds: int = 15
