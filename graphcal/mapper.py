@@ -333,11 +333,14 @@ def class_shares(terms: KernelTerms, shape):
 
 
 def context_factor(graph_ops, terms: KernelTerms):
-    """How much slower the class's ops run inside a graph of `graph_ops` ops than timed alone:
-    1 + (in_model - 1) x n^2 / (n^2 + h^2), h = in_model_half_ops. Between two calls of an op
-    a model runs its other ops, whose weights, activations and code evict the op's own; an op
-    timed alone, or in an MLP of a few layers, keeps them (measured on the calibration grid's
-    in-model rows against the same classes timed alone; floats or arrays)."""
+    """How much larger the class's fixed cost per call is inside a graph of `graph_ops` ops
+    than timed alone: 1 + (in_model - 1) x n^2 / (n^2 + h^2), h = in_model_half_ops. Between
+    two calls of an op a model runs its other ops, whose code, descriptors and buffers evict
+    the op's own, and allocates their outputs; an op timed alone, or in an MLP of a few layers,
+    keeps them (measured on the calibration grid's in-model rows against the same classes timed
+    alone; floats or arrays). The rates are not scaled: a large op's streaming and arithmetic
+    are the same wherever it runs, and the state-bytes rule of memory_time already places its
+    weights where the rest of the model leaves them."""
     if not terms.in_model_half_ops:
         return 1.0 + 0.0 * graph_ops
     n2 = graph_ops * graph_ops
@@ -347,16 +350,17 @@ def context_factor(graph_ops, terms: KernelTerms):
 def class_op_time(cost: OpCost, target: Target, terms: KernelTerms) -> OpTime:
     """Time of an op whose kernel class has a table: overhead_s x steps (a recurrent op's calls)
     + packing (unit pack x pack_share, counted as fixed cost: it does not overlap the GEMM)
-    + max(unit compute / compute share, unit memory / memory share), all times context_factor."""
+    + max(unit compute / compute share, unit memory / memory share); the fixed cost times
+    context_factor."""
     unit_compute, unit_memory, unit_pack = class_unit_times(cost, target)
     sizes = {d: getattr(cost, d) for d in GEMM_DIMENSIONS}
     shape = class_shape_share(sizes, terms.half_rates, terms.kernel_class == "matvec")
     compute_share, memory_share = class_shares(terms, shape)
     context = context_factor(target.graph_ops, terms)
     return OpTime(
-        compute_s=context * unit_compute / compute_share if unit_compute else 0.0,
-        memory_s=context * unit_memory / memory_share if unit_memory else 0.0,
-        overhead_s=context * (terms.overhead_s * cost.steps + unit_pack * pack_share(cost.rows, terms)),
+        compute_s=unit_compute / compute_share if unit_compute else 0.0,
+        memory_s=unit_memory / memory_share if unit_memory else 0.0,
+        overhead_s=context * terms.overhead_s * cost.steps + unit_pack * pack_share(cost.rows, terms),
     )
 
 

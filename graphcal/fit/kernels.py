@@ -36,6 +36,7 @@ from graphcal.mapper import (
 )
 
 MIN_ROWS = 4            # rows a class needs before it gets a table of its own
+ALONE_ROWS = 48         # rows timed alone that fit a class without its in-model rows (two thread counts x 24)
 PRIOR = 0.03            # weight of each value's pull toward its start, in log units per row-equivalent
 PASSES = 2
 # where the solver starts (solve_class): from the current values or the rows' envelope, times
@@ -174,7 +175,7 @@ def class_times(ops: OpColumns, kernel: str, table: dict) -> np.ndarray:
     memory_s = np.divide(ops.unit_memory, memory_share, out=np.zeros(len(ops.row)), where=ops.unit_memory > 0)
     packing = ops.unit_pack * pack_share(ops.sizes["rows"], terms)
     context = context_factor(ops.graph_ops, terms)
-    return context * (per_op("overhead_s") * ops.steps + packing + np.maximum(compute_s, memory_s))
+    return context * per_op("overhead_s") * ops.steps + packing + np.maximum(compute_s, memory_s)
 
 
 def row_latency(ops: OpColumns, tables: dict[str, dict]) -> np.ndarray:
@@ -384,7 +385,7 @@ def solve_context(
 
     x0 = np.array([0.0] * len(threads) + [np.log(CONTEXT_START_HALF_OPS)])
     lower = np.array([np.log(0.5)] * len(threads) + [0.0])
-    upper = np.array([np.log(10.0)] * len(threads) + [np.log(4096.0)])
+    upper = np.array([np.log(40.0)] * len(threads) + [np.log(4096.0)])
     best = None
     for start in (0.0, np.log(1.5), np.log(2.5)):
         trial = least_squares(residuals, np.r_[[start] * len(threads), x0[-1]], bounds=(lower, upper),
@@ -421,10 +422,6 @@ def fit_tables(
 # --- populations and the whole stage ------------------------------------------------------------
 
 STANDALONE, IN_MODEL, WHOLE_MODEL = "standalone", "in-model", "whole model"
-# The order populations fit classes in: a class fitted by one is held by the next, so rows timed
-# inside models never pull the rates that kernels timed alone determined (and MLP predictions
-# stay what the MLP rows made them). Whole-model rows fit nothing: they score the result.
-FITTING_POPULATIONS = (STANDALONE, IN_MODEL)
 
 
 def populations(rows) -> np.ndarray:
@@ -452,27 +449,27 @@ def staged_fit(
     ops: OpColumns, rows: np.ndarray, measured: np.ndarray, weights: np.ndarray, population: np.ndarray,
     starts: dict[str, dict],
 ) -> tuple[dict[str, dict], dict[str, ClassSolution], dict[str, str]]:
-    """Tables from the rows timed alone, then from in-model rows for the classes those lack,
-    then each alone-fitted class's in-model terms from its in-model rows (with its own rows
-    timed alone, which hold the terms at 1 for small graphs)."""
-    tables: dict[str, dict] = {}
-    solutions: dict[str, ClassSolution] = {}
-    fitted_by: dict[str, str] = {}
-    for name in FITTING_POPULATIONS:
-        members = rows[population[rows] == name]
-        if len(members) == 0:
-            continue
-        tables, found = fit_tables(ops, members, measured, weights, starts, tables)
-        for kernel, solution in found.items():
-            solutions[kernel] = solution
-            fitted_by[kernel] = name
+    """First the classes with at least ALONE_ROWS rows timed alone, on those rows only (the MLP
+    sweep's GEMMs: rows inside models never move them); then every other class on its rows
+    timed alone and inside models together; then each class's in-model terms, from its rows
+    of both kinds (those timed alone hold the terms near 1 for small graphs)."""
+    alone = rows[population[rows] == STANDALONE]
+    inside = rows[population[rows] == IN_MODEL]
+    owner = dominant_class(ops, starts)
+    counts = {k: int(np.sum(owner[alone] == k)) for k in starts}
+    first = {k for k, n in counts.items() if n >= ALONE_ROWS}
+    tables, solutions = fit_tables(ops, alone, measured, weights, starts, kernels=first)
+    fitted_by = dict.fromkeys(tables, STANDALONE)
+    both = np.concatenate([alone, inside])
+    tables, found = fit_tables(ops, both, measured, weights, starts, tables)
+    for kernel, solution in found.items():
+        solutions[kernel] = solution
+        fitted_by[kernel] = f"{STANDALONE} and {IN_MODEL}"
     owner = dominant_class(ops, tables)
-    in_model = rows[population[rows] == IN_MODEL]
-    for kernel in [k for k, by in fitted_by.items() if by == STANDALONE]:
-        inside = in_model[owner[in_model] == kernel]
-        if len(inside) >= MIN_ROWS:
-            alone = rows[(population[rows] == STANDALONE) & (owner[rows] == kernel)]
-            tables[kernel] = solve_context(kernel, ops, np.concatenate([alone, inside]), measured, weights, tables)
+    for kernel in fitted_by:
+        ins, outs = inside[owner[inside] == kernel], alone[owner[alone] == kernel]
+        if len(ins) >= MIN_ROWS and len(outs) >= MIN_ROWS:
+            tables[kernel] = solve_context(kernel, ops, np.concatenate([outs, ins]), measured, weights, tables)
     return tables, solutions, fitted_by
 
 
@@ -505,7 +502,7 @@ def fit_kernels(
 def with_covers(table: dict, ops: OpColumns, kernel: str, population: np.ndarray, fitted_by: str) -> dict:
     """`table` with `covers`: the thread counts and the FLOP and byte ranges of the class's ops
     in the population that fitted it (predict flags an op outside them as extrapolated)."""
-    mask = (ops.kernel_class == kernel) & (population[ops.row] == fitted_by)
+    mask = (ops.kernel_class == kernel) & np.isin(population[ops.row], fitted_by.split(" and "))
     return {**table, "covers": {
         "threads": sorted(set(ops.threads[mask].tolist())),
         "flops": [float(ops.flops[mask].min()), float(ops.flops[mask].max())],
