@@ -168,7 +168,21 @@ def report_mlps(csv_path: Path, hw: str) -> dict:
             f"  {row['workload']:34} {row['threads']:>7} {ms(row['measured_s']):>12} {ms(row['predicted_s']):>12} "
             f"{row['error']:>+8.1%} {row['regime']:>9} {number(fields, 'spread'):>7} {number(fields, 'contention'):>6}"
         )
-    return {"n": result["n"], "mape": result["mape"], "within_10": result["within_10"], "noise_floor": noise}
+    cases = [(f"{r['workload']} t{r['threads']}", r["measured_s"], r["predicted_s"]) for r in result["rows"]]
+    return {"n": result["n"], "mape": result["mape"], "within_10": result["within_10"], "noise_floor": noise,
+            "cases": cases}
+
+
+def write_population(results: Path, name: str, cases: list[tuple[str, float, float]]) -> Path:
+    """results/populations/<name>.csv: case, measured, predicted (benchmarks/report.py reads it)."""
+    path = results / "populations" / f"{name}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["case", "measured", "predicted"])
+        writer.writerows((case, repr(float(m)), repr(float(p))) for case, m, p in cases)
+    print(f"wrote {path}")
+    return path
 
 
 # --- models -------------------------------------------------------------------------------
@@ -250,7 +264,9 @@ def report_models(csv_path: Path, models: dict, hw: str) -> dict:
             f"{number(row.fields, 'spread'):>7} {number(row.fields, 'contention'):>6} "
             f"{pct(repeat.get(ref)):>7}  {unsupported}"
         )
-    return {"n": summary.n, "mape": summary.mape, "within_10": summary.within_10, "noise_floor": noise}
+    cases = [(name, row.latency_s, result["latency_s"]) for name, _, row, result in lines]
+    return {"n": summary.n, "mape": summary.mape, "within_10": summary.within_10, "noise_floor": noise,
+            "cases": cases}
 
 
 def report_families(models: dict, hw: str, threads: int | None, out_dir: Path) -> None:
@@ -296,6 +312,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None, help="threads to time with (default: torch's default)")
     parser.add_argument("--dtype", default="fp32",
                         help="precision to time and predict (default fp32; bf16 where the CPU runs it natively)")
+    parser.add_argument("--results", type=Path,
+                        help="a results folder: write its populations/<name>.csv (see --mlp-population, "
+                             "--models-population)")
+    parser.add_argument("--mlp-population", default="mlp", help="population name of the MLPs (default mlp)")
+    parser.add_argument("--models-population", default="models",
+                        help="population name of the models (default models)")
     parser.add_argument("--skip-mlps", action="store_true")
     parser.add_argument("--skip-models", action="store_true")
     parser.add_argument("--stand-ins", action="store_true",
@@ -322,6 +344,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.stand_ins:
             csv_path, models = sweep_models(args, out_dir, tag, stand_ins=True)
             figures["stand-ins"] = report_models(csv_path, models, hw)
+    if args.results is not None:
+        names = {"MLPs": args.mlp_population, "models": args.models_population}
+        for part, f in figures.items():
+            if part in names:
+                write_population(args.results, names[part], f["cases"])
     print(f"\nSummary on {cpu_name()} (targets: full-size models MAPE <= 15% with >= 60% within +-10%; "
           "MLPs MAPE <= 8%; --threads 1 MLPs <= 15%)")
     for part, f in figures.items():
