@@ -72,9 +72,18 @@ def write_config(name: str, directory: Path) -> Path:
     return path
 
 
+def import_transformers() -> None:
+    """Make transformers importable where a torchvision without its C extension is installed."""
+    from benchmarks.zoo import define_torchvision_schemas
+
+    define_torchvision_schemas()
+
+
 def load(path: Path):
     """The transformers config of a config.json, read as `graphcal predict --llm` reads it."""
     from graphcal.load.llm import load_config
+
+    import_transformers()
 
     return load_config(str(path)).config
 
@@ -83,6 +92,8 @@ def build(config, dtype: str = "fp32", device: str = "cpu"):
     """The causal LM of `config` with random weights (seeded) in eval mode; on device "meta" it
     holds shapes only."""
     import torch
+
+    import_transformers()
     from transformers import AutoModelForCausalLM
 
     torch.manual_seed(0)

@@ -26,9 +26,10 @@ of the CPU other processes used) is read over each call; a call above --max-cont
 after a pause, up to --retries times, and if every try was busy the least busy one counts and
 the case is flagged.
 
-Predictions: each model's config is written into --out-dir/configs and `graphcal predict
+Predictions: each model's config is written into --out-dir/configs and what `graphcal predict
 CONFIG.json --llm --prompt P --new-tokens T --batch B --dtype D --hw PROFILE --threads N --json`
-run per case: its ttft_s (the prefill, as generate(max_new_tokens=1) runs it) is compared with
+prints is computed per case (in this process, by the functions that command calls; the JSON
+records each case's command): its ttft_s (the prefill, as generate(max_new_tokens=1) runs it) is compared with
 t_1 and its tokens_per_s with the measured decode rate. Everything goes to
 --out-dir/llm-validation.{json,csv}; with --results DIR also DIR/populations/llm-ttft.csv and
 llm-tokens-per-s.csv (case,measured,predicted) and their entries in DIR/results.yaml.
@@ -48,7 +49,6 @@ import json
 import os
 import shlex
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -63,6 +63,7 @@ from benchmarks.llm_models import (  # noqa: E402
     build,
     config_document,
     count_params,
+    import_transformers,
     load,
     params_check,
     write_config,
@@ -272,22 +273,31 @@ def timed_call(model, case: dict, new_tokens: int, gauge: ContentionGauge, args)
 # --- predicting -------------------------------------------------------------------------------
 
 def predict_command(case: dict, config_path: Path, hw: str) -> list[str]:
-    return [sys.executable, "-m", "graphcal", "predict", str(config_path), "--llm", "--prompt", str(case["prompt"]),
-            "--new-tokens", str(case["new_tokens"]), "--batch", str(case["batch"]), "--dtype", case["dtype"],
-            "--hw", hw, "--threads", str(case["threads"]), "--json"]
+    """The `graphcal predict` command line that gives a case's prediction."""
+    return ["graphcal", "predict", str(config_path), "--llm", "--prompt", str(case["prompt"]), "--new-tokens",
+            str(case["new_tokens"]), "--batch", str(case["batch"]), "--dtype", case["dtype"], "--hw", hw,
+            "--threads", str(case["threads"]), "--json"]
 
 
 def predict(case: dict, config_path: Path, hw: str) -> dict | None:
-    """`graphcal predict CONFIG --llm ... --json` for one case; None (with a note) if it fails."""
-    done = subprocess.run(predict_command(case, config_path, hw), cwd=REPO, text=True, capture_output=True)
-    if done.returncode != 0:
-        lines = (done.stderr or done.stdout).strip().splitlines()
-        note(f"  predict failed for {case_key(case)} (exit {done.returncode}): {lines[-1] if lines else ''}")
-        return None
+    """What predict_command prints, computed in this process with the functions that command
+    calls (one import of torch and transformers for every case); None (with a note) on a
+    GraphcalError."""
+    from graphcal.errors import GraphcalError
+    from graphcal.hardware.profile import load_profile
+    from graphcal.load.llm import load_config
+    from graphcal.mapper import Target
+    from graphcal.precision import Precision
+    from graphcal.predict.llm import Generation, predict_llm
+    from graphcal.predict.report import llm_json
+
+    import_transformers()
     try:
-        return json.loads(done.stdout)
-    except json.JSONDecodeError:
-        note(f"  predict for {case_key(case)} printed no JSON")
+        target = Target(load_profile(hw), Precision.parse(case["dtype"]), case["threads"])
+        generation = Generation(case["prompt"], case["new_tokens"], case["batch"])
+        return llm_json(predict_llm(load_config(str(config_path)), target, generation))
+    except GraphcalError as exc:
+        note(f"  predict failed for {case_key(case)}: {exc}")
         return None
 
 
@@ -329,6 +339,8 @@ def report(cases: list[dict], run: dict, hw: str | None) -> dict:
         print(f"\n{case_key(case)}  ({case['params'] / 1e6:.1f}M params)  repeatability IQR/median: "
               f"generate(1) {percent(m['first_spread'])}, generate(T) {percent(m['full_spread'])}; "
               f"{len(case['first_rounds_s'])} rounds, {case['retimed']} retimed{busy}")
+        if case.get("unsupported_ops"):
+            note(f"  warning: {case_key(case)}: ops graphcal does not cost: {case['unsupported_ops']}")
         if m["tokens_per_s"] is None:
             note(f"  warning: {case_key(case)}: generate(T) was not slower than generate(1); no decode rate")
         print(f"  {'':16} {'measured':>13} {'predicted':>13} {'error':>8}")
@@ -425,8 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     command = shlex.join(["python", "benchmarks/validate_llm.py", *(sys.argv[1:] if argv is None else argv)])
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    hw = None if args.no_predict or not args.hw else (str(Path(args.hw).resolve()) if Path(args.hw).exists()
-                                                       else args.hw)  # NB: graphcal runs from the repo root
+    hw = None if args.no_predict or not args.hw else args.hw
     if args.from_json:
         run = json.loads(args.from_json.read_text())
         if not all("first_rounds_s" in case for case in run.get("cases", [])):
@@ -446,8 +457,10 @@ def main(argv: list[str] | None = None) -> int:
         if hw:
             case["prediction_command"] = shlex.join(predict_command(case, Path(run["models"][case["model"]]
                                                                                 ["config_path"]), hw))
-            case["predicted"] = predicted_figures(predict(case, Path(run["models"][case["model"]]["config_path"]),
-                                                          hw))
+            prediction = predict(case, Path(run["models"][case["model"]]["config_path"]), hw)
+            case["predicted"] = predicted_figures(prediction)
+            case["unsupported_ops"] = {phase: prediction[phase]["unsupported_ops"] for phase in ("prefill", "decode")
+                                       if prediction and prediction[phase]["unsupported_ops"]}
         else:
             case["predicted"] = None
     run["summary"] = report(run["cases"], run, hw)

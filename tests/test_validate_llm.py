@@ -96,8 +96,10 @@ def test_from_json_predicts_given_timings_and_writes_the_populations(tmp_path):
     pytest.importorskip("transformers")
     timings = {"smoke-llama": ([0.010, 0.012, 0.011], [0.040, 0.050, 0.045]),
                "smoke-gpt-neox": ([0.020, 0.021, 0.022], [0.030, 0.029, 0.031])}
+    host = {"cpu": "test cpu", "cpu_family": "6", "cpu_model": "1", "torch": "2", "transformers": "5", "threads": 2,
+            "date": "2026-01-01"}
     run = {
-        "command": "python benchmarks/validate_llm.py --smoke", "host": {"cpu": "test cpu", "date": "2026-01-01"},
+        "command": "python benchmarks/validate_llm.py --smoke", "host": host,
         "models": {name: {"params": 1, "config": config_document(name)} for name in SMOKE_CONFIGS},
         "cases": [{"model": name, "params": 1, "prompt": 16, "batch": 1, "new_tokens": 4, "dtype": "fp32",
                    "threads": 2, "first_rounds_s": first, "full_rounds_s": full, "retimed": 0, "busy_rounds": 0}
