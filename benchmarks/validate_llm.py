@@ -35,8 +35,8 @@ t_1 and its tokens_per_s with the measured decode rate. Everything goes to
 llm-tokens-per-s.csv (case,measured,predicted) and their entries in DIR/results.yaml.
 `--from-json FILE --hw PROFILE` re-predicts a run's measurements without timing anything.
 
-    python benchmarks/validate_llm.py --hw host-fit.yaml --out-dir llm --results results   # ~15 min, 2 cores
-    python benchmarks/validate_llm.py --smoke --hw xeon-6-207-2vcpu --out-dir /tmp/llm-smoke         # < 1 min
+    python benchmarks/validate_llm.py --hw host-fit.yaml --out-dir llm --results results --rounds 7  # ~8 min, 2 cores
+    python benchmarks/validate_llm.py --smoke --hw i7-12700k --out-dir /tmp/llm-smoke                # < 1 min
     python benchmarks/validate_llm.py --from-json llm/llm-validation.json --hw host-fit.yaml --out-dir llm
 """
 
@@ -198,7 +198,8 @@ def build_models(args) -> dict:
         t0 = time.perf_counter()
         config = load(write_config(name, args.out_dir / "configs"))
         model = build(config, args.dtype)
-        model.generation_config.pad_token_id = model.config.eos_token_id or 0
+        eos = model.config.eos_token_id
+        model.generation_config.pad_token_id = (eos[0] if isinstance(eos, list) else eos) or 0
         ok, line = params_check(name, count_params(model))
         print(f"{line} (built in {time.perf_counter() - t0:.1f} s)", flush=True)
         if not ok:
