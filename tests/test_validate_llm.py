@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from benchmarks.llm_models import MODELS, SMOKE_CONFIGS, build, config_document, count_params, load, params_check
+from benchmarks.llm_report import population_rows, relative_error
 from benchmarks.populations import read_population, write_population
-from benchmarks.validate_llm import main, population_rows, relative_error, spread, summarize
+from benchmarks.validate_llm import main, spread, summarize
 
 
 def test_summarize_takes_the_decode_rate_from_the_difference_of_the_two_generations():
