@@ -11,7 +11,7 @@ import yaml
 from benchmarks.llm_models import MODELS, SMOKE_CONFIGS, build, config_document, count_params, load, params_check
 from benchmarks.llm_report import population_rows, relative_error
 from benchmarks.populations import read_population, write_population
-from benchmarks.validate_llm import main, spread, summarize
+from benchmarks.validate_llm import SMOKE, main, parse, spread, summarize
 
 
 def test_summarize_takes_the_decode_rate_from_the_difference_of_the_two_generations():
@@ -77,6 +77,24 @@ def test_results_yaml_that_is_not_a_mapping_is_refused(tmp_path):
         write_population(tmp_path, "llm-ttft", [("x", 1.0, 1.0)], {})
 
 
+def test_smoke_and_default_runs(tmp_path):
+    smoke = parse(["--smoke", "--out-dir", str(tmp_path)])
+    assert (smoke.models, smoke.rounds, smoke.new_tokens, smoke.prompt) == (
+        SMOKE["models"], 1, SMOKE["new_tokens"], SMOKE["prompt"])
+    assert set(smoke.models) == set(SMOKE_CONFIGS)
+    full = parse(["--out-dir", str(tmp_path), "--rounds", "7"])
+    assert (full.models, full.rounds, full.new_tokens, full.prompt) == (list(MODELS), 7, 32, [32, 128])
+    assert len(full.models) >= 4
+
+
+@pytest.mark.parametrize("argv", [["--results", "r"], ["--results", "r", "--hw", "p", "--no-predict"],
+                                  ["--new-tokens", "1"], ["--models", "gpt-5"]])
+def test_bad_options_are_usage_errors(tmp_path, argv):
+    with pytest.raises(SystemExit) as exit_:
+        parse(["--out-dir", str(tmp_path), *argv])
+    assert exit_.value.code == 2
+
+
 @pytest.mark.parametrize("name", list(MODELS))
 def test_public_configs_give_the_published_parameter_counts(name):
     pytest.importorskip("transformers")
@@ -84,6 +102,12 @@ def test_public_configs_give_the_published_parameter_counts(name):
     ok, line = params_check(name, params)
     assert ok, line
     assert config_document(name)["graphcal"]["source"].startswith("https://huggingface.co/")
+
+
+def test_public_models_span_three_families_from_100m_to_1_1b():
+    assert {config_document(name)["model_type"] for name in MODELS} == {"llama", "gpt_neox", "qwen2"}
+    published = sorted(model.published_params for model in MODELS.values())
+    assert published[0] >= 100e6 and 1.0e9 <= published[-1] <= 1.2e9
 
 
 def test_params_check_flags_a_misread_config():
