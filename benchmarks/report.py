@@ -49,6 +49,9 @@ POPULATIONS = {
 }
 UNITS = ("s", "tokens/s")
 POPULATION_KEYS = {"command", "unit", "description", "profile"}
+# what benchmarks/populations.py adds: the CSV's path, the CPU and time of the measurement, and
+# the command that took the timings when the population was predicted again from them
+OPTIONAL_POPULATION_KEYS = {"csv", "cpu", "measured", "measured_by"}
 RESULTS_KEYS = {"date", "cpu", "notes", "populations"}
 
 
@@ -136,8 +139,9 @@ def load_result(folder: Path) -> Result:
             continue
         entry = populations[name]
         at = f"{where}: populations.{name}"
-        if not isinstance(entry, dict) or set(entry) - POPULATION_KEYS:
-            raise GraphcalError(f"{at}: must hold only {', '.join(sorted(POPULATION_KEYS))}")
+        if not isinstance(entry, dict) or set(entry) - POPULATION_KEYS - OPTIONAL_POPULATION_KEYS:
+            allowed = sorted(POPULATION_KEYS | OPTIONAL_POPULATION_KEYS)
+            raise GraphcalError(f"{at}: must hold only {', '.join(allowed)}")
         unit = _text(entry.get("unit"), f"{at}.unit")
         if unit not in UNITS:
             raise GraphcalError(f"{at}.unit: must be one of {', '.join(UNITS)}, got {unit!r}")
