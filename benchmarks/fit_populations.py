@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtype", default=None)
     parser.add_argument("--prefix", default="fit", help="population names: PREFIX-train, PREFIX-holdout")
     args = parser.parse_args(argv)
-    cal = calibrate([args.results / s for s in args.sweeps], str(args.results / args.base), FitOptions(dtype=args.dtype))
+    sweeps = [args.results / s for s in args.sweeps]
+    cal = calibrate(sweeps, str(args.results / args.base), FitOptions(dtype=args.dtype))
     for part, index, predicted in (("train", cal.train, cal.train_fit.predicted_s),
                                    ("holdout", cal.holdout, cal.holdout_predicted_s)):
         cases = [(f"{row_label(cal.rows[i])} t{cal.rows[i].threads}", cal.measured_s[i], p)

@@ -35,7 +35,8 @@ cache size) reaches it:
     kernels.<p>.<class>.overhead_s[threads]    class_op_time()       the class's fixed cost per call
     kernels.<p>.<class>.half_rate_<dim>        class_shape_share()   matrix classes, by GEMM shape
     kernels.<p>.gemm.pack_rows, pack_rate      class_op_time()       gemm: packing its K x N matrix
-    kernels.<p>.<class>.in_model[threads], in_model_half_ops   context_factor()   ops inside models
+    kernels.<p>.<class>.in_model[threads], in_model_half_ops, in_model_from_ops
+                                               context_factor()      ops inside models
 
 class_unit_times and class_shares are the two halves the fit evaluates on arrays (graphcal.fit.kernels).
 
@@ -252,6 +253,7 @@ class KernelTerms:
     pack_rate: float = 1.0
     in_model: float = 1.0    # the class's slowdown inside a model (at the thread count)
     in_model_half_ops: float = 0.0
+    in_model_from_ops: float = 0.0
 
 
 def _at_threads(values: dict, threads: int) -> tuple[float, bool]:
@@ -283,7 +285,7 @@ def kernel_terms(cost: OpCost, target: Target) -> KernelTerms | None:
     in_model = _at_threads(table["in_model"], target.threads)[0] if "in_model" in table else 1.0
     return KernelTerms(name, compute, memory, overhead, halves, off_compute or off_memory or off_overhead,
                        float(table.get("pack_rows", 0.0)), float(table.get("pack_rate", 1.0)), in_model,
-                       float(table.get("in_model_half_ops", 0.0)))
+                       float(table.get("in_model_half_ops", 0.0)), float(table.get("in_model_from_ops", 0.0)))
 
 
 def class_shape_share(sizes: dict, halves: dict, vector_product: bool):
@@ -334,7 +336,9 @@ def class_shares(terms: KernelTerms, shape):
 
 def context_factor(graph_ops, terms: KernelTerms):
     """How much larger the class's fixed cost per call is inside a graph of `graph_ops` ops
-    than timed alone: 1 + (in_model - 1) x n^2 / (n^2 + h^2), h = in_model_half_ops. Between
+    than timed alone: 1 + (in_model - 1) x n^2 / (n^2 + h^2), n = graph_ops - in_model_from_ops
+    (the largest graph the calibration timed alone: at most that many ops, n = 0), h =
+    in_model_half_ops. Between
     two calls of an op a model runs its other ops, whose code, descriptors and buffers evict
     the op's own, and allocates their outputs; an op timed alone, or in an MLP of a few layers,
     keeps them (measured on the calibration grid's in-model rows against the same classes timed
@@ -343,7 +347,8 @@ def context_factor(graph_ops, terms: KernelTerms):
     weights where the rest of the model leaves them."""
     if not terms.in_model_half_ops:
         return 1.0 + 0.0 * graph_ops
-    n2 = graph_ops * graph_ops
+    beyond = graph_ops - terms.in_model_from_ops
+    n2 = beyond * beyond * (beyond > 0)
     return 1.0 + (terms.in_model - 1.0) * n2 / (n2 + terms.in_model_half_ops ** 2)
 
 

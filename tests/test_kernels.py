@@ -207,7 +207,7 @@ def test_fit_recovers_a_gemm_table_and_writes_it(run_cli, tmp_path):
     assert result.code == 0, result.stderr
     report = result.json()
     gemm = next(k for k in report["kernels"] if k["class"] == "gemm")
-    assert gemm["fitted_on"] == "standalone"
+    assert gemm["fitted_on"].startswith("standalone")
     for name, value in (("compute@1", 0.9), ("compute@8", 0.6), ("memory@1", 0.02), ("memory@8", 0.1),
                         ("overhead_s@8", 9e-6)):
         # NB: 10%: the shape and packing terms (free in the fit, absent in the truth) trade a little with these

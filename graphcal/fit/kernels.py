@@ -36,7 +36,6 @@ from graphcal.mapper import (
 )
 
 MIN_ROWS = 4            # rows a class needs before it gets a table of its own
-ALONE_ROWS = 48         # rows timed alone that fit a class without its in-model rows (two thread counts x 24)
 PRIOR = 0.03            # weight of each value's pull toward its start, in log units per row-equivalent
 PASSES = 2
 # where the solver starts (solve_class): from the current values or the rows' envelope, times
@@ -168,7 +167,7 @@ def class_times(ops: OpColumns, kernel: str, table: dict) -> np.ndarray:
     in_model = per_op("in_model") if "in_model" in table else 1.0
     terms = KernelTerms(kernel, per_op("compute"), per_op("memory"), 0.0, halves, False,
                         float(table.get("pack_rows", 0.0)), float(table.get("pack_rate", 1.0)), in_model,
-                        float(table.get("in_model_half_ops", 0.0)))
+                        float(table.get("in_model_half_ops", 0.0)), float(table.get("in_model_from_ops", 0.0)))
     shape = class_shape_share(ops.sizes, halves, kernel == "matvec")
     compute_share, memory_share = class_shares(terms, shape)
     compute_s = np.divide(ops.unit_compute, compute_share, out=np.zeros(len(ops.row)), where=ops.unit_compute > 0)
@@ -235,7 +234,7 @@ class Layout:
         return np.array(x)
 
     def to_table(self, x: np.ndarray, like: dict) -> dict:
-        table = {"compute": dict(like["compute"]), "memory": dict(like["memory"]),
+        table = {**like, "compute": dict(like["compute"]), "memory": dict(like["memory"]),
                  "overhead_s": dict(like["overhead_s"])}
         for k, t in enumerate(self.threads):
             table["compute"][t] = float(np.exp(x[3 * k]))
@@ -354,7 +353,7 @@ CONTEXT_START_HALF_OPS = 16.0
 
 def solve_context(
     kernel: str, ops: OpColumns, rows: np.ndarray, measured: np.ndarray, weights: np.ndarray,
-    tables: dict[str, dict],
+    tables: dict[str, dict], alone_graph_ops: int,
 ) -> dict:
     """`kernel`'s table with in_model (at each thread count of its in-model rows) and
     in_model_half_ops fitted on `rows` (its rows timed alone and inside models), every value of
@@ -373,10 +372,11 @@ def solve_context(
     own_rows = position[own.row]
     log_measured = np.log(measured[rows])
     root_weights = np.sqrt(weights[rows])
+    largest_alone = float(alone_graph_ops)
 
     def with_context(x: np.ndarray) -> dict:
         return {**table, "in_model": {t: float(np.exp(x[k])) for k, t in enumerate(threads)},
-                "in_model_half_ops": float(np.exp(x[-1]))}
+                "in_model_half_ops": float(np.exp(x[-1])), "in_model_from_ops": largest_alone}
 
     def residuals(x: np.ndarray) -> np.ndarray:
         times = class_times(own, kernel, with_context(x))
@@ -449,27 +449,33 @@ def staged_fit(
     ops: OpColumns, rows: np.ndarray, measured: np.ndarray, weights: np.ndarray, population: np.ndarray,
     starts: dict[str, dict],
 ) -> tuple[dict[str, dict], dict[str, ClassSolution], dict[str, str]]:
-    """First the classes with at least ALONE_ROWS rows timed alone, on those rows only (the MLP
-    sweep's GEMMs: rows inside models never move them); then every other class on its rows
-    timed alone and inside models together; then each class's in-model terms, from its rows
-    of both kinds (those timed alone hold the terms near 1 for small graphs)."""
+    """First the classes that graphs timed alone (an MLP sweep's rows) are made of, fitted on
+    the rows timed alone only: rows timed inside models never move them, and MLP predictions
+    stay what the MLP rows made them. Then every other class on its rows timed alone (single ops) and
+    inside models together; then those classes' in-model terms, from their rows of both kinds
+    (the ones timed alone hold the terms near 1 for small graphs)."""
     alone = rows[population[rows] == STANDALONE]
     inside = rows[population[rows] == IN_MODEL]
-    owner = dominant_class(ops, starts)
-    counts = {k: int(np.sum(owner[alone] == k)) for k in starts}
-    first = {k for k, n in counts.items() if n >= ALONE_ROWS}
+    graphs = ops.graph_ops[np.searchsorted(ops.row, alone)] if len(alone) else np.zeros(0)
+    in_graphs = np.isin(ops.row, alone[graphs > 1])
+    first = {k for k in starts if len(set(ops.row[in_graphs & (ops.kernel_class == k)].tolist())) >= MIN_ROWS}
     tables, solutions = fit_tables(ops, alone, measured, weights, starts, kernels=first)
-    fitted_by = dict.fromkeys(tables, STANDALONE)
+    fitted_by = dict.fromkeys(tables, f"{STANDALONE} graphs")
     both = np.concatenate([alone, inside])
     tables, found = fit_tables(ops, both, measured, weights, starts, tables)
     for kernel, solution in found.items():
         solutions[kernel] = solution
         fitted_by[kernel] = f"{STANDALONE} and {IN_MODEL}"
-    owner = dominant_class(ops, tables)
-    for kernel in fitted_by:
-        ins, outs = inside[owner[inside] == kernel], alone[owner[alone] == kernel]
-        if len(ins) >= MIN_ROWS and len(outs) >= MIN_ROWS:
-            tables[kernel] = solve_context(kernel, ops, np.concatenate([outs, ins]), measured, weights, tables)
+    # the in-model terms and the rates they were fitted beside, in turn: each fit holds the other
+    for _ in range(PASSES):
+        owner = dominant_class(ops, tables)
+        for kernel in found:
+            ins, outs = inside[owner[inside] == kernel], alone[owner[alone] == kernel]
+            if len(ins) >= MIN_ROWS and len(outs) >= MIN_ROWS:
+                mine = np.concatenate([outs, ins])
+                tables[kernel] = solve_context(kernel, ops, mine, measured, weights, tables, int(graphs.max()))
+                solutions[kernel] = solve_class(kernel, ops, mine, measured, weights, tables, starts[kernel])
+                tables[kernel] = solutions[kernel].table
     return tables, solutions, fitted_by
 
 
@@ -502,7 +508,7 @@ def fit_kernels(
 def with_covers(table: dict, ops: OpColumns, kernel: str, population: np.ndarray, fitted_by: str) -> dict:
     """`table` with `covers`: the thread counts and the FLOP and byte ranges of the class's ops
     in the population that fitted it (predict flags an op outside them as extrapolated)."""
-    mask = (ops.kernel_class == kernel) & np.isin(population[ops.row], fitted_by.split(" and "))
+    mask = (ops.kernel_class == kernel) & np.isin(population[ops.row], fitted_by.removesuffix(" graphs").split(" and "))
     return {**table, "covers": {
         "threads": sorted(set(ops.threads[mask].tolist())),
         "flops": [float(ops.flops[mask].min()), float(ops.flops[mask].max())],

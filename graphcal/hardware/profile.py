@@ -103,7 +103,7 @@ KERNEL_THREAD_TERMS = {"compute": "positive", "memory": "positive", "overhead_s"
 KERNEL_REQUIRED = ("compute", "memory", "overhead_s")
 KERNEL_SHAPE_TERMS = ("half_rate_rows", "half_rate_depth", "half_rate_columns")
 KERNEL_PACK_TERMS = ("pack_rows", "pack_rate")  # gemm: packing the K x N matrix once per call
-KERNEL_CONTEXT_TERMS = ("in_model_half_ops",)  # with in_model: the slowdown inside a model
+KERNEL_CONTEXT_TERMS = ("in_model_half_ops", "in_model_from_ops")  # with in_model: the slowdown inside a model
 KERNEL_RANGES = ("flops", "bytes")
 
 
