@@ -62,6 +62,18 @@ def test_the_weight_cast_reads_state():
     assert state[:4] == [0, 128, 16, 0]  # the weight's and the bias's casts read the model's state
 
 
+def test_a_saved_program_costs_the_region_the_same(tmp_path):
+    from graphcal.load import load_graph
+    from graphcal.precision import Precision
+
+    module, x = Autocast().eval(), torch.randn(2, 8)
+    path = tmp_path / "autocast.pt2"
+    torch.export.save(torch.export.export(module, (x,)), path)
+    saved = cost_graph(load_graph(str(path), Precision.FP32))
+    traced = cost_graph(export_module(module, (x,), "m"))
+    assert [(n.target, c) for n, c in saved.ops] == [(n.target, c) for n, c in traced.ops]
+
+
 def test_bicubic_interpolation_by_hand():
     ops = _costs(Bicubic(), torch.randn(1, 2, 4, 4))
     ((target, _, cost),) = ops

@@ -196,3 +196,17 @@ def test_llm_takes_lists_of_batch_and_threads(run_cli):
     table = run_cli("predict", "hf-config:LlamaConfig", "--llm", *args, "--hw", "i7-12700k", "--prompt", "8",
                     "--new-tokens", "3", "--batch", "1,2")
     assert table.code == 0 and "2 what-ifs" in table.stdout and "tokens/s" in table.stdout
+
+
+def test_llm_what_ifs_as_csv_and_plot(run_cli, tmp_path):
+    pytest.importorskip("transformers")
+    args = ["--factory-arg=hidden_size=64", "--factory-arg=intermediate_size=128", "--factory-arg=num_hidden_layers=2",
+            "--factory-arg=num_attention_heads=4", "--factory-arg=vocab_size=100"]
+    path = tmp_path / "llm.png"
+    result = run_cli("predict", "hf-config:LlamaConfig", "--llm", *args, "--hw", "i7-12700k", "--prompt", "8",
+                     "--new-tokens", "3", "--batch", "1,2", "--csv", "-", "--plot", path)
+    assert result.code == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [int(r["batch"]) for r in rows] == [1, 2]
+    assert all(float(r["total_s"]) > float(r["ttft_s"]) > 0 for r in rows)
+    assert path.read_bytes()[:4] == b"\x89PNG"

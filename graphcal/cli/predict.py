@@ -132,9 +132,9 @@ def predict(
     if as_json and csv_path is not None and str(csv_path) == "-":
         raise GraphcalError("--json and --csv -: both print on stdout; choose one")
     if llm:
-        _predict_llm(model, hw, grid, factory_arg, top, as_json, strict, prompt, new_tokens,
+        _predict_llm(model, hw, grid, factory_arg, top, as_json, strict, prompt, new_tokens, csv_path, plot,
                      refused={"--input-shape": input_shape, "--max-latency": max_latency, "--group-by": group_by,
-                              "--csv": csv_path, "--trust-pickle": trust_pickle or None, "--plot": plot})
+                              "--trust-pickle": trust_pickle or None})
         return
     if grid.size > 1 or plot is not None:
         if group_by is not None or depth is not None:
@@ -255,25 +255,41 @@ def _predict_whatifs(model, hw, grid, specs, trust_pickle, kwargs, strict, as_js
                           f"--max-latency {human_time(budget_s)}; the fastest is {describe(fastest)}")
 
 
-def _predict_llm(model, hw, grid, factory_arg, top, as_json, strict, prompt, new_tokens, refused: dict) -> None:
+def _predict_llm(model, hw, grid, factory_arg, top, as_json, strict, prompt, new_tokens, csv_path, plot,
+                 refused: dict) -> None:
     from graphcal.hardware.profile import load_profile
     from graphcal.load.llm import load_config
+    from graphcal.predict.breakdown import check_csv_path
     from graphcal.predict.llm import Generation, predict_llm
     from graphcal.predict.report import llm_json, render_llm
     from graphcal.predict.whatif import predict_llm_whatifs
-    from graphcal.predict.whatif_report import llm_whatif_json, render_llm_whatifs
+    from graphcal.predict.whatif_report import (
+        llm_whatif_json,
+        llm_whatif_rows,
+        plot_whatifs,
+        render_llm_whatifs,
+        require_matplotlib,
+    )
 
     given = [name for name, value in refused.items() if value]
     if given:
         raise GraphcalError(f"{', '.join(given)}: not with --llm")
-    if grid.size > 1:
+    if grid.size > 1 or csv_path is not None or plot is not None:
         for b in grid.batches:
             Generation(prompt, new_tokens, b)  # checked before the config is loaded
+        if csv_path is not None and str(csv_path) != "-":
+            check_csv_path(csv_path)
+        if plot is not None:
+            require_matplotlib()
         predictions = predict_llm_whatifs(load_config(model, factory_kwargs(factory_arg)), load_profile(hw), grid,
                                           prompt, new_tokens, strict)
+        rows = llm_whatif_rows(predictions)
+        printed_csv = csv_path is not None and _emit_csv(csv_path, rows)
+        if plot is not None:
+            plot_whatifs(model, rows, plot, ("total_s", "generation (ms)"), ("tokens_per_s", "tokens/s"))
         if as_json:
             print(json.dumps(llm_whatif_json(predictions), indent=2))
-        else:
+        elif not printed_csv:
             render_llm_whatifs(model, predictions, Console())
         return
     generation = Generation(prompt, new_tokens, grid.batches[0])

@@ -67,9 +67,7 @@ def load_at_batch(
 
 
 def rebatched(spec: InputSpec, batch: int) -> InputSpec:
-    if len(spec.shape) < 1:
-        raise GraphcalError(f"--input-shape {spec.text}: a scalar input has no batch dimension to rescale")
-    return replace(spec, shape=(batch, *spec.shape[1:]))
+    return replace(spec, shape=(batch, *spec.shape[1:]))  # NB: an --input-shape has at least one dimension
 
 
 def _batch_index(spec: Spec) -> int | None:

@@ -26,8 +26,8 @@ def meta_of(value: Any) -> Any:
             return TensorMeta(tuple(int(d) for d in shape), dtype_name(dtype))
         except TypeError:
             raise GraphcalError(
-                "the model has symbolic (dynamic) shapes; export it with static shapes "
-                "or pass --input-shape"
+                "the model has symbolic (dynamic) shapes; give --batch N to predict a dynamic batch at N, "
+                "or export it with static shapes"
             ) from None
     if isinstance(value, (list, tuple)):
         return type(value)(meta_of(v) for v in value) if isinstance(value, tuple) else [meta_of(v) for v in value]

@@ -134,9 +134,11 @@ def require_matplotlib() -> Any:
     return plt
 
 
-def plot_whatifs(model: str, rows: list[dict[str, Any]], path: Path, latency: str = "latency_s",
-                 throughput: str = "throughput_per_s") -> None:
-    """Latency and throughput against batch, one line per (threads, dtype), written to `path`."""
+def plot_whatifs(model: str, rows: list[dict[str, Any]], path: Path,
+                 latency: tuple[str, str] = ("latency_s", "latency (ms)"),
+                 throughput: tuple[str, str] = ("throughput_per_s", "throughput (items/s)")) -> None:
+    """Latency and throughput (the rows' columns, with their axis titles) against batch, one line
+    per (threads, dtype), written to `path`."""
     plt = require_matplotlib()
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
     series: dict[tuple, list[dict[str, Any]]] = {}
@@ -146,9 +148,9 @@ def plot_whatifs(model: str, rows: list[dict[str, Any]], path: Path, latency: st
         points = sorted(points, key=lambda r: r["batch"])
         batches = [r["batch"] for r in points]
         label = f"{threads} threads, {dtype}"
-        left.plot(batches, [r[latency] * 1e3 for r in points], marker="o", label=label)
-        right.plot(batches, [r[throughput] for r in points], marker="o", label=label)
-    for axis, title in ((left, "latency (ms)"), (right, "throughput (items/s)")):
+        left.plot(batches, [r[latency[0]] * 1e3 for r in points], marker="o", label=label)
+        right.plot(batches, [r[throughput[0]] for r in points], marker="o", label=label)
+    for axis, title in ((left, latency[1]), (right, throughput[1])):
         axis.set_xscale("log", base=2)
         axis.set_xlabel("batch")
         axis.set_ylabel(title)
