@@ -31,6 +31,7 @@ from typing import Any
 
 from graphcal.errors import GraphcalError
 from graphcal.load.graph import OpGraph, OpNode
+from graphcal.load.llmcheck import build_error, check_config, check_fields, check_model_type
 from graphcal.precision import Precision
 
 HF_CONFIG = re.compile(r"^hf-config:([A-Za-z_]\w*)$")
@@ -76,10 +77,13 @@ def load_config(model: str, factory_kwargs: Mapping[str, Any] | None = None) -> 
         config_class = getattr(transformers, match.group(1), None)
         if not isinstance(config_class, type) or not issubclass(config_class, transformers.PretrainedConfig):
             raise GraphcalError(f"{model}: transformers has no config class {match.group(1)!r} (e.g. LlamaConfig)")
+        check_fields(kwargs, model)
         try:
-            return LLMConfig(model, config_class(**kwargs), f"transformers.{match.group(1)}")
-        except (TypeError, ValueError) as exc:
-            raise GraphcalError(f"{model}: {first_line(exc)}") from None
+            config = config_class(**kwargs)
+        except Exception as exc:  # transformers' validators raise several types
+            raise GraphcalError(f"{model}: {build_error(exc)}") from None
+        check_config(config, model)
+        return LLMConfig(model, config, f"transformers.{match.group(1)}")
     if kwargs:
         raise GraphcalError(f"--factory-arg sets the fields of an hf-config:CLASS MODEL; {model} is a file or name")
     shipped = shipped_configs()
@@ -97,10 +101,13 @@ def load_config(model: str, factory_kwargs: Mapping[str, Any] | None = None) -> 
     model_type = document.pop("model_type", None)
     if not isinstance(model_type, str):
         raise GraphcalError(f"{path}: no model_type; a transformers config.json names its model_type (e.g. llama)")
+    check_model_type(model_type, transformers, str(path))
+    check_fields(document, str(path))
     try:
         config = transformers.AutoConfig.for_model(model_type, **document)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise GraphcalError(f"{path}: transformers cannot build a {model_type!r} config ({first_line(exc)})") from None
+    except Exception as exc:  # transformers' validators raise several types
+        raise GraphcalError(f"{path}: transformers cannot build a {model_type!r} config ({build_error(exc)})") from None
+    check_config(config, str(path))
     return LLMConfig(name, config, source)
 
 

@@ -26,8 +26,8 @@ def meta_of(value: Any) -> Any:
             return TensorMeta(tuple(int(d) for d in shape), dtype_name(dtype))
         except TypeError:
             raise GraphcalError(
-                "the model has symbolic (dynamic) shapes; export it with static shapes "
-                "or pass --input-shape"
+                "the model has symbolic (dynamic) shapes; give --batch N to predict a dynamic batch at N, "
+                "or export it with static shapes"
             ) from None
     if isinstance(value, (list, tuple)):
         return type(value)(meta_of(v) for v in value) if isinstance(value, tuple) else [meta_of(v) for v in value]
@@ -62,18 +62,32 @@ def _outputs(value: Any) -> tuple[TensorMeta, ...]:
 
 def graph_from_fx(fx_graph: Any, model: str, persistent: frozenset[str] = frozenset()) -> OpGraph:
     """OpGraph of every call_function node of an FX graph with shape metadata; the placeholders
-    named in `persistent` (see persistent_inputs) are the program's state."""
-    nodes = []
+    named in `persistent` (see persistent_inputs) are the program's state. An autocast region
+    (torch.autocast inside forward) contributes its body's ops at the autocast dtype."""
     state_bytes = 0
     for node in fx_graph.nodes:
         if node.op == "placeholder" and node.name in persistent and node.users:  # NB: a tied weight's twin has none
             meta = meta_of(node.meta.get("val"))
             state_bytes += meta.nbytes if isinstance(meta, TensorMeta) else 0
+    nodes = _call_nodes(fx_graph, persistent)
+    return OpGraph(model=model, nodes=tuple(nodes), persistent_bytes=state_bytes)
+
+
+AUTOCAST = "wrap_with_autocast"  # str() of torch.ops.higher_order.wrap_with_autocast
+CAST = "aten._to_copy.default"
+
+
+def _call_nodes(fx_graph: Any, persistent: frozenset[str], prefix: str = "") -> list[OpNode]:
+    nodes = []
+    for node in fx_graph.nodes:
         if node.op != "call_function":
+            continue
+        if str(node.target) == AUTOCAST:
+            nodes += _autocast_body(fx_graph, node, persistent, prefix)
             continue
         nodes.append(
             OpNode(
-                name=node.name,
+                name=prefix + node.name,
                 target=_target(node),
                 args=tuple(_value_of(a, persistent) for a in node.args),
                 kwargs={k: _value_of(v, persistent) for k, v in node.kwargs.items()},
@@ -81,7 +95,52 @@ def graph_from_fx(fx_graph: Any, model: str, persistent: frozenset[str] = frozen
                 module=_module(node.meta.get("nn_module_stack")),
             )
         )
-    return OpGraph(model=model, nodes=tuple(nodes), persistent_bytes=state_bytes)
+    return nodes
+
+
+def _autocast_body(fx_graph: Any, node: Any, persistent: frozenset[str], prefix: str) -> list[OpNode]:
+    """The ops of a wrap_with_autocast(device, dtype, enabled, cache_enabled, body, *operands)
+    call. Each body op whose output is in the autocast dtype while a floating input is not ran
+    at that dtype: autocast casts each such input first (an _to_copy, costed), and the op reads
+    the cast copies."""
+    _, dtype, enabled, _, body_ref, *operands = node.args
+    body = getattr(fx_graph.owning_module, body_ref.target)
+    inner_names = [n.name for n in body.graph.nodes if n.op == "placeholder"]
+    # a body input is state where its operand outside is
+    inner_persistent = frozenset(name for name, operand in zip(inner_names, operands)
+                                 if getattr(operand, "op", None) == "placeholder" and operand.name in persistent)
+    ops = _call_nodes(body.graph, inner_persistent, f"{prefix}{node.name}.")
+    if not enabled or dtype is None:
+        return ops
+    return [casted for op in ops for casted in _at_dtype(op, dtype_name(dtype))]
+
+
+def _at_dtype(op: OpNode, dtype: str) -> list[OpNode]:
+    """`op` with its floating inputs of another dtype cast to `dtype` (the casts first), where
+    its output is in `dtype`; else `op` as it is."""
+    if not op.outputs or op.outputs[0].dtype != dtype:
+        return [op]
+    casts: list[OpNode] = []
+
+    def cast(value: Any) -> Any:
+        if isinstance(value, TensorMeta) and _floating(value.dtype) and value.dtype != dtype:
+            # NB: autocast casts a weight on each use inside the region; its cache keeps one copy
+            # only for tensors that require grad, outside no_grad
+            result = TensorMeta(value.shape, dtype)
+            casts.append(OpNode(f"{op.name}_cast{len(casts)}", CAST, (value,), {"dtype": dtype},
+                                (result,), op.module))
+            return result
+        if isinstance(value, tuple):
+            return tuple(cast(v) for v in value)
+        return value
+
+    args = tuple(cast(a) for a in op.args)
+    kwargs = {k: cast(v) for k, v in op.kwargs.items()}
+    return [*casts, replace(op, args=args, kwargs=kwargs)] if casts else [op]
+
+
+def _floating(dtype: str) -> bool:
+    return dtype.startswith(("float", "bfloat"))
 
 
 def _target(node: Any) -> str:

@@ -9,6 +9,7 @@ be one, in one line, never guessed.
 from __future__ import annotations
 
 import csv
+import io
 import os
 import tempfile
 from dataclasses import dataclass
@@ -95,6 +96,15 @@ def check_csv_path(path: Path) -> None:
         raise GraphcalError(f"--csv {path}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK):
         raise GraphcalError(f"--csv {path}: directory {parent} is not writable")
+
+
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    """Rows (all with the same keys) as CSV text, for stdout."""
+    handle = io.StringIO()
+    writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["name"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return handle.getvalue()
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:

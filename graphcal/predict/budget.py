@@ -9,16 +9,17 @@ from graphcal.errors import CheckFailed, GraphcalError
 from graphcal.predict.prediction import Prediction
 
 UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6}
-_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(s|ms|us|µs)\s*$")
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(s|ms|us|µs)?\s*$")
 
 
 def parse_duration(text: str) -> float:
-    """Seconds from a number with a unit: `20ms`, `1.5 s`, `250us` (a bare number is refused:
-    its unit would be a guess)."""
+    """Seconds from a number with a unit, `20ms`, `1.5 s`, `250us`, or a bare number of seconds
+    (`0.005`)."""
     match = _DURATION.match(text)
     if match is None:
-        raise GraphcalError(f"--max-latency {text!r}: give a number with a unit, s, ms or us (e.g. 20ms)")
-    seconds = float(match.group(1)) * UNITS[match.group(2)]
+        raise GraphcalError(f"--max-latency {text!r}: give seconds (0.005) or a number with a unit, s, ms or us "
+                            "(e.g. 20ms)")
+    seconds = float(match.group(1)) * UNITS[match.group(2) or "s"]
     if not (seconds > 0 and math.isfinite(seconds)):
         raise GraphcalError(f"--max-latency {text!r}: must be a positive duration")
     return seconds

@@ -12,9 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from graphcal.errors import GraphcalError
+from graphcal.load.graph import OpGraph
 from graphcal.load.llm import LLMConfig, Phase, trace_phases
 from graphcal.mapper import Target
+from graphcal.precision import Precision
 from graphcal.predict.prediction import Prediction, predict_graph
+
+MAX_TOKENS = 1 << 20  # prompt and new tokens per sequence: a million, past any public context length
+MAX_BATCH = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -26,10 +31,13 @@ class Generation:
     batch: int = 1
 
     def __post_init__(self) -> None:
-        for name, value, least in (("--prompt", self.prompt, 1), ("--new-tokens", self.new_tokens, 2),
-                                   ("--batch", self.batch, 1)):
+        for name, value, least, most in (("--prompt", self.prompt, 1, MAX_TOKENS),
+                                         ("--new-tokens", self.new_tokens, 2, MAX_TOKENS),
+                                         ("--batch", self.batch, 1, MAX_BATCH)):
             if value < least:
                 raise GraphcalError(f"{name} must be at least {least}, got {value}")
+            if value > most:
+                raise GraphcalError(f"{name} must be at most {most}, got {value}")
 
     @property
     def decode_steps(self) -> int:
@@ -69,10 +77,20 @@ class LLMPrediction:
 
 
 def predict_llm(llm: LLMConfig, target: Target, generation: Generation, strict: bool = False) -> LLMPrediction:
+    return predict_traced(llm, target, generation, trace_generation(llm, generation, target.precision), strict)
+
+
+def trace_generation(llm: LLMConfig, generation: Generation, precision: Precision) -> list[OpGraph]:
+    """The graphs of the prefill, the first decode step and (when it differs) the last."""
     g = generation
     phases = [Phase(g.batch, g.prompt, 0), Phase(g.batch, 1, g.prompt)]
     if g.last_cache != g.prompt:
         phases.append(Phase(g.batch, 1, g.last_cache))
-    prefill, first, *last = (predict_graph(graph, target, strict)
-                             for graph in trace_phases(llm, phases, target.precision))
+    return trace_phases(llm, phases, precision)
+
+
+def predict_traced(llm: LLMConfig, target: Target, generation: Generation, graphs: list[OpGraph],
+                   strict: bool = False) -> LLMPrediction:
+    """The generation predicted from its traced graphs (trace_generation) on `target`."""
+    prefill, first, *last = (predict_graph(graph, target, strict) for graph in graphs)
     return LLMPrediction(llm.name, target, generation, prefill, first, last[0] if last else first)

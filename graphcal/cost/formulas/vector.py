@@ -123,3 +123,14 @@ per_element("adaptive_pool", ARITH, overloads(
 
 # NB: bilinear interpolation: four taps, a multiply-add each: 8 FLOPs per output element.
 per_element("interpolate", 8 * ARITH, overloads("upsample_bilinear2d", "vec", "default"))
+
+# Bicubic interpolation, per output element: 16 taps (4 x 4), a multiply-add each (32 FLOPs),
+# plus the 8 cubic-convolution weights (4 along each axis), each a cubic in Horner form: 3
+# multiply-adds (48 FLOPs). NB: ATen shares an output row's y-weights across its columns, so
+# the weights are an upper bound; the input is counted as read once, the output written once.
+BICUBIC_TAPS = 16
+BICUBIC_WEIGHTS = 8
+per_element("interpolate", (BICUBIC_TAPS * 2 + BICUBIC_WEIGHTS * 3 * 2) * ARITH,
+            overloads("upsample_bicubic2d", "vec", "default"),
+            doc="bicubic interpolation: per output element, 16 taps of a multiply-add and 8 cubic weights "
+            "of 3 multiply-adds each (80 FLOP); the input read once, the output written once.")
