@@ -62,18 +62,19 @@ def parse_list(text: str | None, option: str, parse: Callable[[str], object]) ->
     items = [item.strip() for item in str(text).split(",")]
     if not all(items) or len(items) > MAX_VALUES:
         raise GraphcalError(
-            f"{option} {text[:60]!r}: give one value or a comma list of at most {MAX_VALUES}, e.g. 1,2,4"
+            f"{option} {text[:60]!r}: give one value or a comma list of at most {MAX_VALUES}, e.g. 1,2,4 "
+            "(see --help)"
         )
     values = tuple(parse(item) for item in items)
     if len(set(values)) != len(values):
-        raise GraphcalError(f"{option} {text[:60]!r}: a value is given twice")
+        raise GraphcalError(f"{option} {text[:60]!r}: a value is given twice (see --help)")
     return values
 
 
 def positive_int(option: str, most: int) -> Callable[[str], int]:
     def parse(item: str) -> int:
         if not item.isdigit() or not 1 <= int(item) <= most:
-            raise GraphcalError(f"{option} {item[:30]!r}: must be an integer from 1 to {most}")
+            raise GraphcalError(f"{option} {item[:30]!r}: must be an integer from 1 to {most} (see --help)")
         return int(item)
 
     return parse
