@@ -126,6 +126,7 @@ def test_no_combination_within_the_budget_exits_1_with_one_line(run_cli, profile
 
 
 def test_the_plot_is_written(run_cli, profile, tmp_path):
+    pytest.importorskip("matplotlib")
     path = tmp_path / "whatif.png"
     result = run_cli("predict", MLP, "--hw", profile, "--batch", "1,2,4", "--threads", "1,2", "--plot", path)
     assert result.code == 0, result.stderr
@@ -200,6 +201,7 @@ def test_llm_takes_lists_of_batch_and_threads(run_cli):
 
 def test_llm_what_ifs_as_csv_and_plot(run_cli, tmp_path):
     pytest.importorskip("transformers")
+    pytest.importorskip("matplotlib")
     args = ["--factory-arg=hidden_size=64", "--factory-arg=intermediate_size=128", "--factory-arg=num_hidden_layers=2",
             "--factory-arg=num_attention_heads=4", "--factory-arg=vocab_size=100"]
     path = tmp_path / "llm.png"
