@@ -77,6 +77,7 @@ def test_compare_measure_takes_a_pt2(run_cli, files):
     assert report["predicted_s"] == pytest.approx(predicted["latency_s"], rel=1e-9) and report["measured_s"] > 0
 
 
+@pytest.mark.slow
 def test_sweep_model_per_op_takes_a_pt2_and_torchscript(run_cli, files, tmp_path):
     out = tmp_path / "ops.csv"
     result = run_cli("sweep", "model", files / "tiny.pt2", files / "tiny-traced.pt", "--input-shape", "2x8",
