@@ -58,12 +58,17 @@ def classification_models() -> list[str]:
 
 
 def build(name: str):
+    """The model on the meta device, with a meta input. A few builders (RegNets) compute their
+    widths from tensors' values, which meta tensors lack: those are built on the CPU and moved."""
     import torch
     import torchvision.models
 
     side = INPUT_SIDE.get(name, 224)
-    with torch.device("meta"):
-        model = torchvision.models.get_model(name)
+    try:
+        with torch.device("meta"):
+            model = torchvision.models.get_model(name)
+    except NotImplementedError:
+        model = torchvision.models.get_model(name).to("meta")
     return model.eval(), torch.empty(1, 3, side, side, device="meta")
 
 
@@ -72,6 +77,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--hw", default="i7-12700k")
     parser.add_argument("--models", help="comma-separated torchvision names (default: every classification model)")
+    parser.add_argument("--check", action="store_true",
+                        help="also predict each model through torch.export and compare latency, FLOPs and bytes")
     args = parser.parse_args()
 
     print(f"CPU: {cpu_model()}")
@@ -113,6 +120,34 @@ def main() -> None:
     overall = statistics.median(medians.values())
     print(f"\nmedian over {len(medians)} models (median of {args.rounds} rounds each): {overall:.3f} s "
           f"(goal 0.25 s); slowest {max(medians.values()):.3f} s")
+    if args.check:
+        check_against_export(list(medians), profile)
+
+
+def check_against_export(names: list[str], profile) -> None:
+    """The largest relative difference, over the models, between the prediction graphcal.predict
+    makes and the one from a torch.export of the same module (the CLI's path)."""
+    from graphcal.api import make_target
+    from graphcal.load.trace import export_module
+    from graphcal.predict import predict_graph
+
+    target = make_target(profile, "fp32", None)
+    worst = (0.0, "")
+    for name in names:
+        model, x = build(name)
+        fast = graphcal_predict(model, x, profile, name)
+        exported = predict_graph(export_module(model, (x,), name), target)
+        for what in ("latency_s", "flops", "bytes"):
+            a, b = getattr(fast, what), getattr(exported, what)
+            gap = abs(a - b) / abs(b) if b else abs(a)
+            worst = max(worst, (gap, f"{name} {what}"))
+    print(f"against torch.export on {len(names)} models: largest relative difference {worst[0]:.2e} ({worst[1]})")
+
+
+def graphcal_predict(model, x, profile, name):
+    import graphcal
+
+    return graphcal.predict(model, x, hw=profile, name=name)
 
 
 if __name__ == "__main__":
