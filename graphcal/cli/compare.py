@@ -88,7 +88,7 @@ def compare(
         from graphcal.cli.measure import compare_measured
 
         compare_measured(model, make_target(hw[0], dtype, threads), input_specs(input_shape), as_json, top,
-                         factory_kwargs(factory_arg))
+                         factory_kwargs(factory_arg), trust_pickle)
         return
     from graphcal.load import load_graph
     from graphcal.predict import predict_graph

@@ -13,14 +13,14 @@ from graphcal.mapper import Target
 
 def compare_measured(
     model: str, target: Target, specs: tuple[InputSpec, ...], as_json: bool, top: int,
-    factory_kwargs: dict | None = None,
+    factory_kwargs: dict | None = None, trust_pickle: bool = False,
 ) -> None:
     from graphcal.evaluate.measure import measure_model
     from graphcal.predict.report import human_time
 
     err = Console(stderr=True)
     with err.status(f"timing {model} here ({target.threads} threads), whole and op by op..."):
-        result = measure_model(model, target, specs, factory_kwargs=factory_kwargs)
+        result = measure_model(model, target, specs, factory_kwargs=factory_kwargs, trust_pickle=trust_pickle)
     if as_json:
         print(json.dumps(result.as_json(), indent=2))
         return

@@ -76,22 +76,29 @@ class Measurement:
 
 def measure_model(
     model: str, target: Target, input_specs: tuple[InputSpec, ...] = (), protocol: Protocol | None = None,
-    factory_kwargs: dict | None = None,
+    factory_kwargs: dict | None = None, trust_pickle: bool = False,
 ) -> Measurement:
-    """Time MODEL here at the target's threads and precision and predict each op on its profile."""
+    """Time MODEL here at the target's threads and precision and predict each op on its profile:
+    any MODEL `sweep model` builds (a spec, .pt2, TorchScript, a trusted pickle, a factory)."""
+    from graphcal.sweep.workload import build_module
+
+    module, inputs = build_module(model, target.precision, input_specs, trust_pickle, factory_kwargs)
+    return measure_built(module, inputs, model, target, protocol)
+
+
+def measure_built(module, inputs: tuple, model: str, target: Target, protocol: Protocol | None = None) -> Measurement:
+    """Time a built module on its inputs (CPU tensors), whole and op by op, beside each op's
+    prediction on the target's profile."""
     import torch
 
     from graphcal.cost import FREE_OPS
     from graphcal.sweep.inmodel import time_model_ops
     from graphcal.sweep.protocol import time_block
-    from graphcal.sweep.workload import build_module
 
     protocol = protocol or Protocol()
-
     threads_before = torch.get_num_threads()
     torch.set_num_threads(target.threads)
     try:
-        module, inputs = build_module(model, target.precision, input_specs, factory_kwargs=factory_kwargs)
         with torch.no_grad():
             whole = time_block([lambda: module(*inputs)], protocol)[0]
         timing, costed, _ = time_model_ops(module, inputs, model, protocol)

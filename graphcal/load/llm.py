@@ -88,7 +88,8 @@ def load_config(model: str, factory_kwargs: Mapping[str, Any] | None = None) -> 
         raise GraphcalError(f"--factory-arg sets the fields of an hf-config:CLASS MODEL; {model} is a file or name")
     shipped = shipped_configs()
     if is_existing_path(model):
-        path, name = Path(model), Path(model).name
+        path = Path(model)
+        name = config_name(path)
     elif model in shipped:
         path, name = shipped[model], model
     else:
@@ -109,6 +110,16 @@ def load_config(model: str, factory_kwargs: Mapping[str, Any] | None = None) -> 
         raise GraphcalError(f"{path}: transformers cannot build a {model_type!r} config ({build_error(exc)})") from None
     check_config(config, str(path))
     return LLMConfig(name, config, source)
+
+
+def config_name(path: Path) -> str:
+    """The model's name for a config file: its folder's for a `config.json` (as transformers
+    lays a model out: `my-model/config.json` is my-model), else the file's."""
+    if path.name == "config.json":
+        folder = path.resolve().parent.name
+        if folder:
+            return folder
+    return path.name
 
 
 def read_config_json(path: Path) -> dict:

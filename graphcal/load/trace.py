@@ -195,6 +195,17 @@ def export_program(module: Any, inputs: tuple, model: str) -> Any:
         raise GraphcalError(f"could not trace {model}: {first_line}") from exc
 
 
+def graph_of_program(program: Any, model: str, precision: Any = None) -> OpGraph:
+    """The OpGraph of an ExportedProgram, as predict reads a .pt2 archive; with a `precision`,
+    a program computing in another floating dtype is an error, never a cast."""
+    if precision is not None:
+        from graphcal.load.formats.common import check_precision, dominant_float_dtype
+
+        placeholders = [meta_of(n.meta.get("val")) for n in program.graph.nodes if n.op == "placeholder"]
+        check_precision(dominant_float_dtype([m for m in placeholders if isinstance(m, TensorMeta)]), precision, model)
+    return graph_from_fx(program.graph, model, persistent_inputs(program))
+
+
 def export_module(module: Any, inputs: tuple, model: str) -> OpGraph:
     """Export an nn.Module on its example inputs (no grad, eval) and read its graph."""
     program = export_program(module, inputs, model)

@@ -10,6 +10,7 @@ and the last step, both predicted from their own traced graphs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from graphcal.errors import GraphcalError
 from graphcal.load.graph import OpGraph
@@ -74,6 +75,12 @@ class LLMPrediction:
     @property
     def total_s(self) -> float:
         return self.ttft_s + self.decode_s
+
+    def to_dict(self) -> dict[str, Any]:
+        """What `graphcal predict MODEL --llm --json` prints."""
+        from graphcal.predict.report import llm_json
+
+        return llm_json(self)
 
 
 def predict_llm(llm: LLMConfig, target: Target, generation: Generation, strict: bool = False) -> LLMPrediction:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from graphcal.cost import OpCost, cost_graph
 from graphcal.cost.classes import kernel_class
-from graphcal.errors import CheckFailed
+from graphcal.errors import CheckFailed, GraphcalError
 from graphcal.load.graph import OpGraph, OpNode
 from graphcal.mapper import OpTime, Target, kernel_terms, op_time
 
@@ -35,13 +36,54 @@ def calibration_status(cost: OpCost, target: Target) -> str:
             return EXTRAPOLATED
     return ""
 
+if TYPE_CHECKING:
+    from graphcal.predict.breakdown import Group
+
 
 @dataclass(frozen=True)
 class OpPrediction:
+    """One op of a prediction: the call (`node`), its cost and its time on the target."""
+
     node: OpNode
     cost: OpCost
     time: OpTime
     status: str = ""   # calibration_status
+
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    @property
+    def target(self) -> str:
+        """The op as torch prints it: `aten.conv2d.default`."""
+        return self.node.target
+
+    @property
+    def family(self) -> str:
+        return self.cost.family
+
+    @property
+    def module(self) -> str | None:
+        """The innermost module the op ran in (`layer1.0.conv1`; "" for the model's own forward);
+        None where the format records no modules (TorchScript)."""
+        return self.node.module
+
+    @property
+    def flops(self) -> float:
+        return self.cost.flops
+
+    @property
+    def bytes(self) -> float:
+        return self.cost.bytes
+
+    @property
+    def time_s(self) -> float:
+        return self.time.total_s
+
+    @property
+    def bound(self) -> str:
+        """What sets the op's time: compute, memory or overhead."""
+        return self.time.bound
 
 
 @dataclass(frozen=True)
@@ -93,6 +135,27 @@ class Prediction:
     def threads_calibrated(self) -> bool:
         """Whether the profile's fits had rows at this thread count."""
         return self.target.threads in self.target.profile.calibrated_threads
+
+    def by_family(self) -> dict[str, Group]:
+        """The ops summed by cost family (conv, matmul, elementwise, ...), costliest first."""
+        from graphcal.predict.breakdown import group_ops
+
+        return {g.key: g for g in group_ops(self, "family")}
+
+    def by_module(self, depth: int | None = None) -> dict[str, Group]:
+        """The ops summed by the module they ran in, its path cut to `depth` dotted parts
+        (`layer1.0` at 2), costliest first."""
+        from graphcal.predict.breakdown import group_ops
+
+        if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 1):
+            raise GraphcalError(f"depth must be a whole number of at least 1, got {depth!r}")
+        return {g.key: g for g in group_ops(self, "module", depth)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """What `graphcal predict MODEL --json` prints."""
+        from graphcal.predict.report import prediction_json
+
+        return prediction_json(self)
 
 
 def predict_graph(graph: OpGraph, target: Target, strict: bool = False) -> Prediction:

@@ -55,22 +55,30 @@ class InModelTiming:
 def _plan(program, inputs: tuple):
     """(steps, env): the program's call_function nodes as (name, target, fn, args, kwargs, dead)
     with arguments still naming nodes (`dead`: the values no later node reads), and the
-    environment holding the lifted parameters, buffers and constants and the user inputs, by
-    placeholder name."""
+    environment holding the lifted parameters, buffers and constants (an ExportedProgram's) or
+    the attributes its get_attr nodes read (a GraphModule's), and the user inputs, by node name."""
     import torch.utils._pytree as pytree
+    from torch.export import ExportedProgram
     from torch.export.graph_signature import InputKind
 
-    flat_inputs = iter(pytree.tree_leaves(inputs))
-    values = []
-    for spec in program.graph_signature.input_specs:
-        if spec.kind == InputKind.USER_INPUT:
-            values.append(next(flat_inputs))
-        elif spec.kind in (InputKind.PARAMETER, InputKind.BUFFER) and spec.target in program.state_dict:
-            values.append(program.state_dict[spec.target])
-        else:
-            values.append(program.constants[spec.target])
+    flat_inputs = pytree.tree_leaves(inputs)
     placeholders = [n for n in program.graph.nodes if n.op == "placeholder"]
-    env: dict[str, Any] = {node.name: value for node, value in zip(placeholders, values, strict=True)}
+    if isinstance(program, ExportedProgram):
+        flat = iter(flat_inputs)
+        values = []
+        for spec in program.graph_signature.input_specs:
+            if spec.kind == InputKind.USER_INPUT:
+                values.append(next(flat))
+            elif spec.kind in (InputKind.PARAMETER, InputKind.BUFFER) and spec.target in program.state_dict:
+                values.append(program.state_dict[spec.target])
+            else:
+                values.append(program.constants[spec.target])
+        env: dict[str, Any] = {node.name: value for node, value in zip(placeholders, values, strict=True)}
+    else:  # a GraphModule traced from the running module (a TorchScript archive's)
+        env = {node.name: value for node, value in zip(placeholders, flat_inputs, strict=True)}
+        for node in program.graph.nodes:
+            if node.op == "get_attr":
+                env[node.name] = _attribute(program, node.target)
     last_user: dict[str, str] = {}
     for node in program.graph.nodes:
         for used in node.all_input_nodes:
@@ -84,9 +92,15 @@ def _plan(program, inputs: tuple):
         if node.op == "call_function":
             steps.append((node.name, str(node.target), node.target, node.args, node.kwargs,
                           tuple(dying.get(node.name, ()))))
-        elif node.op not in ("placeholder", "output"):
-            raise GraphcalError(f"cannot time op by op: the exported program has a {node.op} node ({node.name})")
+        elif node.op not in ("placeholder", "output", "get_attr"):
+            raise GraphcalError(f"cannot time op by op: the traced program has a {node.op} node ({node.name})")
     return steps, env
+
+
+def _attribute(module, dotted: str):
+    for part in dotted.split("."):
+        module = getattr(module, part)
+    return module
 
 
 def time_ops(program, inputs: tuple, protocol: Protocol, warmup_runs: int = 3, runs_per_round: int = 2,
@@ -152,16 +166,59 @@ def time_ops(program, inputs: tuple, protocol: Protocol, warmup_runs: int = 3, r
 
 
 def time_model_ops(module: Any, inputs: tuple, model: str, protocol: Protocol):
-    """Export `module` (the program predict costs), cost its ops and time them in place:
-    (InModelTiming, {node name: (OpNode, OpCost)} for the ops graphcal costs)."""
+    """Trace `module` as predict does (runnable_program), cost its ops and time them in place:
+    (InModelTiming, {node name: (OpNode, OpCost)} for the ops graphcal costs, state bytes)."""
     from graphcal.cost import cost_graph
-    from graphcal.load.trace import export_program, graph_from_fx, persistent_inputs
 
-    program = export_program(module, inputs, model)
-    graph = graph_from_fx(program.graph, model, persistent_inputs(program))
+    program, graph = runnable_program(module, inputs, model)
     costed = cost_graph(graph)
     nodes = {node.name: (node, cost) for node, cost in costed.ops}
     return time_ops(program, inputs, protocol), nodes, graph.persistent_bytes
+
+
+EXPORTED_PROGRAM = "graphcal_exported_program"  # key in GraphModule.meta: the program it was unlifted from
+
+
+def _trace_scripted(module: Any, inputs: tuple, model: str):
+    """make_fx of a ScriptModule on its real inputs, as graphcal.load.formats.scripted traces it
+    (there on fake tensors first; here the weights must stay real to be run)."""
+    import torch
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    from graphcal.load.formats.common import first_line
+
+    def call(*args):
+        return module(*args)
+
+    try:
+        with torch.no_grad():
+            return make_fx(call, pre_dispatch=True, tracing_mode="real")(*inputs)
+    except Exception as exc:  # TorchScript raises many types; the user needs the message
+        raise GraphcalError(f"cannot time {model} op by op: make_fx cannot trace it ({first_line(exc)})") from None
+
+
+def runnable_program(module: Any, inputs: tuple, model: str):
+    """(program, OpGraph): what `module(*inputs)` runs as an FX program, and its graph, traced as
+    predict traces the same MODEL:
+
+    - a .pt2 archive's module (sweep.workload keeps its ExportedProgram in `meta`): that program,
+      as saved (its module refuses eval(), and an export of it again could only drift);
+    - a TorchScript module: make_fx at the pre-dispatch aten level on the real inputs (a program
+      without lifted state: its weights are get_attr constants);
+    - any other nn.Module: torch.export on the inputs.
+    """
+    import torch
+
+    from graphcal.load.trace import export_program, graph_from_fx, persistent_inputs
+
+    program = getattr(module, "meta", {}).get(EXPORTED_PROGRAM) if isinstance(module, torch.fx.GraphModule) else None
+    if program is not None:
+        return program, graph_from_fx(program.graph, model, persistent_inputs(program))
+    if isinstance(module, torch.jit.ScriptModule):
+        traced = _trace_scripted(module, inputs, model)
+        return traced, graph_from_fx(traced.graph, model)
+    program = export_program(module, inputs, model)
+    return program, graph_from_fx(program.graph, model, persistent_inputs(program))
 
 
 def in_model_rows(module: Any, inputs: tuple, model_row: dict, protocol: Protocol) -> list[dict]:

@@ -81,12 +81,16 @@ def _exported_module(path: Path):
         program = torch.export.load(str(path))
     except Exception as exc:  # torch raises many types on archives it cannot read
         raise GraphcalError(f"{path}: torch.export.load cannot run this archive: {first_line(exc)}") from None
+    from graphcal.sweep.inmodel import EXPORTED_PROGRAM
+
+    module = program.module()  # NB: already in eval mode, and refuses eval()
+    module.meta[EXPORTED_PROGRAM] = program  # what --per-op runs node by node
     saved = getattr(program, "example_inputs", None)
     if saved is not None:
         args, kwargs = saved
         if kwargs:
             raise GraphcalError(f"{path}: keyword example inputs are not supported by `sweep model`")
-        return program.module(), tuple(args)  # NB: an exported module is already in eval mode
+        return module, tuple(args)
     user_inputs = set(program.graph_signature.user_inputs)
     inputs = []
     for node in program.graph.nodes:
@@ -95,7 +99,7 @@ def _exported_module(path: Path):
             if val is None:
                 raise GraphcalError(f"{path}: input {node.name} has no recorded shape")
             inputs.append(random_tensor(tuple(val.shape), val.dtype))
-    return program.module(), tuple(inputs)
+    return module, tuple(inputs)
 
 
 def _factory_module(ref: str, precision: Precision, input_specs: tuple[InputSpec, ...], kwargs: dict):

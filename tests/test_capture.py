@@ -1,0 +1,70 @@
+"""The fast capture of an nn.Module (graphcal.load.capture, what graphcal.predict uses) gives the
+graph torch.export gives: the same ops, names, modules, costs and state, on models of every
+family, on the CPU and on the meta device."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from benchmarks.zoo import ZOO
+from graphcal.cost import cost_graph
+from graphcal.hardware.profile import load_profile
+from graphcal.load.capture import graph_of_module, record_module
+from graphcal.load.trace import export_module
+from graphcal.mapper import Target
+from graphcal.precision import Precision
+from graphcal.predict import predict_graph
+
+
+def costed_ops(graph):
+    costed = cost_graph(graph)
+    return [(node.name, node.target, node.module, cost) for node, cost in costed.ops], dict(costed.unsupported)
+
+
+def assert_same_graph(recorded, exported):
+    assert costed_ops(recorded) == costed_ops(exported)
+    assert recorded.persistent_bytes == exported.persistent_bytes > 0
+    target = Target(load_profile("i7-12700k"), Precision.FP32, 2)
+    assert predict_graph(recorded, target).latency_s == pytest.approx(predict_graph(exported, target).latency_s,
+                                                                      rel=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_the_recorded_graph_is_the_exported_graph(name):
+    factory, inputs = ZOO[name]
+    torch.manual_seed(0)
+    module, x = factory().eval(), inputs()
+    assert_same_graph(record_module(module, x, name), export_module(module, x, name))
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_small", "efficientnet_b0", "vit_b_16", "densenet121"])
+def test_torchvision_models_on_the_meta_device(name):
+    from benchmarks.zoo import define_torchvision_schemas
+
+    define_torchvision_schemas()
+    tvm = pytest.importorskip("torchvision.models")
+    with torch.device("meta"):
+        module = tvm.get_model(name).eval()
+    x = torch.empty(1, 3, 224, 224, device="meta")
+    assert_same_graph(record_module(module, (x,), name), export_module(module, (x,), name))
+
+
+def test_a_module_the_recorder_cannot_follow_is_exported(monkeypatch):
+    import graphcal.load.capture as capture
+
+    def refuse(*args):
+        raise RuntimeError("cannot follow")
+
+    monkeypatch.setattr(capture, "record_module", refuse)
+    module, x = torch.nn.Linear(4, 2).eval(), torch.zeros(3, 4)
+    graph = graph_of_module(module, (x,), "linear", Precision.FP32)
+    assert costed_ops(graph) == costed_ops(export_module(module, (x,), "linear"))
+
+
+def test_a_shape_error_in_the_model_is_one_line():
+    from graphcal.errors import GraphcalError
+
+    with pytest.raises(GraphcalError, match="could not trace net") as caught:
+        graph_of_module(torch.nn.Linear(4, 2), (torch.zeros(3, 5),), "net", Precision.FP32)
+    assert "\n" not in str(caught.value)
