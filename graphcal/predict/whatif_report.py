@@ -64,7 +64,7 @@ def render_whatifs(model: str, whatifs: list[WhatIf], console: Console) -> None:
     profile = whatifs[0].prediction.target.profile.name
     table = Table(title=f"{model} on {profile}: {len(whatifs)} what-ifs")
     for column in ("batch", "threads", "dtype", "latency", "items/s", "bound", "uncalibrated"):
-        table.add_column(column, justify="left" if column in ("dtype", "bound") else "right")
+        table.add_column(column, justify="left" if column in ("dtype", "bound") else "right", no_wrap=True)
     for w, row in zip(whatifs, whatif_rows(whatifs)):
         note = "" if row["threads_calibrated"] else " (threads)"
         table.add_row(str(w.batch), str(row["threads"]), row["dtype"], human_time(row["latency_s"]),
@@ -112,7 +112,7 @@ def render_llm_whatifs(model: str, predictions: list[LLMPrediction], console: Co
     table = Table(title=f"{model} on {first.target.profile.name}: prompt {first.generation.prompt}, "
                         f"{first.generation.new_tokens} new tokens, {len(predictions)} what-ifs")
     for column in ("batch", "threads", "dtype", "first token", "decode step", "tokens/s", "total", "uncalibrated"):
-        table.add_column(column, justify="left" if column == "dtype" else "right")
+        table.add_column(column, justify="left" if column == "dtype" else "right", no_wrap=True)
     for row in llm_whatif_rows(predictions):
         note = "" if row["threads_calibrated"] else " (threads)"
         table.add_row(str(row["batch"]), str(row["threads"]), row["dtype"], human_time(row["ttft_s"]),
