@@ -22,6 +22,7 @@ from graphcal.cli.options import (
     make_target,
 )
 from graphcal.errors import GraphcalError
+from graphcal.load.batch import MAX_BATCH
 
 MODEL_HELP = (
     "A torch.export .pt2 archive, a TorchScript file (with --input-shape), a factory "
@@ -34,6 +35,22 @@ MODEL_HELP = (
 
 
 LLM_NAMES = "llama-3-8b, mistral-7b, phi-3-mini, qwen2.5-0.5b, qwen2.5-7b"
+MAX_THREADS = 4096
+
+
+def _int_list(option: str, most: int):
+    """An option callback: a malformed comma list of integers is a usage error."""
+
+    def check(value: Optional[str]) -> Optional[str]:
+        from graphcal.predict.whatif import parse_list, positive_int
+
+        try:
+            parse_list(value, option, positive_int(option, most))
+        except GraphcalError as exc:
+            raise typer.BadParameter(str(exc).removeprefix(f"{option} ")) from None
+        return value
+
+    return check
 
 
 class GroupBy(str, Enum):
@@ -53,7 +70,7 @@ def predict(
     threads: Annotated[
         Optional[str],
         typer.Option("--threads", metavar="N[,N...]", help="Threads the model runs with, or a comma list "
-                     "(1,2,4) (default: the profile's physical cores)."),
+                     "(1,2,4) (default: the profile's physical cores).", callback=_int_list("--threads", MAX_THREADS)),
     ] = None,
     input_shape: InputShapeOption = None,
     factory_arg: FactoryArgOption = None,
@@ -104,7 +121,8 @@ def predict(
         Optional[str],
         typer.Option("--batch", metavar="B[,B...]", help="Batch size, or a comma list (1,8,32): the first "
                      "dimension of the model's inputs (a spec's B, each --input-shape's first dimension, a .pt2 "
-                     "exported with a dynamic batch). With --llm: sequences generated together (default 1)."),
+                     "exported with a dynamic batch). With --llm: sequences generated together (default 1).",
+                     callback=_int_list("--batch", MAX_BATCH)),
     ] = None,
     plot: Annotated[
         Optional[Path],
@@ -121,13 +139,12 @@ def predict(
     latency, throughput (items/s), the main bound and the uncalibrated share.
 
     Exit codes: 0 ok, 1 over --max-latency or --strict failed, 2 bad input or usage."""
-    from graphcal.load.batch import MAX_BATCH
     from graphcal.precision import Precision
     from graphcal.predict.whatif import Grid, parse_list, positive_int
 
     batches = parse_list(batch, "--batch", positive_int("--batch", MAX_BATCH))
     grid = Grid(batches or ((1,) if llm else (None,)),
-                parse_list(threads, "--threads", positive_int("--threads", 4096)) or (None,),
+                parse_list(threads, "--threads", positive_int("--threads", MAX_THREADS)) or (None,),
                 parse_list(dtype, "--dtype", lambda d: Precision.parse(d).value))
     if as_json and csv_path is not None and str(csv_path) == "-":
         raise GraphcalError("--json and --csv -: both print on stdout; choose one")

@@ -66,7 +66,7 @@ def render_whatifs(model: str, whatifs: list[WhatIf], console: Console) -> None:
     for column in ("batch", "threads", "dtype", "latency", "items/s", "bound", "uncalibrated"):
         table.add_column(column, justify="left" if column in ("dtype", "bound") else "right")
     for w, row in zip(whatifs, whatif_rows(whatifs)):
-        note = "" if row["threads_calibrated"] else " (threads)"
+        note = "" if row["threads_calibrated"] else " *"
         table.add_row(str(w.batch), str(row["threads"]), row["dtype"], human_time(row["latency_s"]),
                       human_count(row["throughput_per_s"]), f"{row['bound']} {row['bound_share']:.0%}",
                       f"{row['uncalibrated_share']:.1%}{note}")
@@ -78,7 +78,7 @@ def render_whatifs(model: str, whatifs: list[WhatIf], console: Console) -> None:
     render_unsupported(unsupported, console)
     if any(not w.prediction.threads_calibrated for w in whatifs):
         counts = ", ".join(map(str, whatifs[0].prediction.target.profile.calibrated_threads)) or "none recorded"
-        console.print(f"[yellow]threads:[/] rows marked (threads) run at a thread count {profile} was never "
+        console.print(f"[yellow]threads:[/] rows marked * run at a thread count {profile} was never "
                       f"calibrated for (calibrated: {counts}): their whole time is extrapolated", soft_wrap=True)
 
 
@@ -114,7 +114,7 @@ def render_llm_whatifs(model: str, predictions: list[LLMPrediction], console: Co
     for column in ("batch", "threads", "dtype", "first token", "decode step", "tokens/s", "total", "uncalibrated"):
         table.add_column(column, justify="left" if column == "dtype" else "right")
     for row in llm_whatif_rows(predictions):
-        note = "" if row["threads_calibrated"] else " (threads)"
+        note = "" if row["threads_calibrated"] else " *"
         table.add_row(str(row["batch"]), str(row["threads"]), row["dtype"], human_time(row["ttft_s"]),
                       human_time(row["decode_first_s"]), f"{row['tokens_per_s']:.3g}", human_time(row["total_s"]),
                       f"{row['uncalibrated_share']:.1%}{note}")
