@@ -251,7 +251,9 @@ class Layout:
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         lower, upper = [], []
         for _ in self.threads:
-            lower += [np.log(1e-3), np.log(1e-2), 0.0]
+            # NB: a rate below half its plausible range explains no kernel; a class with few rows
+            # reaches such values by trading against its overhead (max-pooling at 0.1% of peak)
+            lower += [np.log(PLAUSIBLE["compute"][0] / 2), np.log(PLAUSIBLE["memory"][0] / 2), 0.0]
             upper += [np.log(4.0), np.log(20.0), 1000.0]
         lower += [0.0] * len(self.shape_terms)
         upper += [4096.0 / 16.0] * len(self.shape_terms)
