@@ -256,7 +256,7 @@ class KernelTerms:
     in_model_from_ops: float = 0.0
 
 
-def _at_threads(values: dict, threads: int) -> tuple[float, bool]:
+def at_threads(values: dict, threads: int) -> tuple[float, bool]:
     """A per-thread-count value at `threads`: exact, linear between two calibrated counts, else
     the nearest; and whether `threads` was one of the calibrated counts."""
     if threads in values:
@@ -278,11 +278,11 @@ def kernel_terms(cost: OpCost, target: Target) -> KernelTerms | None:
     table = target.profile.kernel_table(target.precision, name)
     if table is None:
         return None
-    compute, off_compute = _at_threads(table["compute"], target.threads)
-    memory, off_memory = _at_threads(table["memory"], target.threads)
-    overhead, off_overhead = _at_threads(table["overhead_s"], target.threads)
+    compute, off_compute = at_threads(table["compute"], target.threads)
+    memory, off_memory = at_threads(table["memory"], target.threads)
+    overhead, off_overhead = at_threads(table["overhead_s"], target.threads)
     halves = {d: float(table.get(f"half_rate_{d}", 0.0)) for d in GEMM_DIMENSIONS}
-    in_model = _at_threads(table["in_model"], target.threads)[0] if "in_model" in table else 1.0
+    in_model = at_threads(table["in_model"], target.threads)[0] if "in_model" in table else 1.0
     return KernelTerms(name, compute, memory, overhead, halves, off_compute or off_memory or off_overhead,
                        float(table.get("pack_rows", 0.0)), float(table.get("pack_rate", 1.0)), in_model,
                        float(table.get("in_model_half_ops", 0.0)), float(table.get("in_model_from_ops", 0.0)))

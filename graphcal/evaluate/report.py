@@ -13,6 +13,7 @@ from graphcal.errors import GraphcalError
 from graphcal.evaluate.compare import Comparison
 from graphcal.evaluate.metrics import Metrics, percent, relative_errors
 from graphcal.predict.report import human_time
+from graphcal.predict.whatif_report import require_matplotlib
 
 REGIME_COLOURS = {"compute": "tab:red", "memory": "tab:blue", "overhead": "tab:green"}
 
@@ -53,19 +54,6 @@ def render_comparison(comparison: Comparison, console: Console) -> None:
 
 
 # --- plots --------------------------------------------------------------------------------------
-
-def require_matplotlib():
-    """pyplot with a file backend, or a one-line error saying how to install it."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise GraphcalError(
-            "--plot needs matplotlib, which is not installed: pip install 'graphcal[plot]' (or pip install matplotlib)"
-        ) from None
-    return plt
 
 
 def plot_predicted_vs_measured(

@@ -26,6 +26,7 @@ from graphcal.mapper import (
     GEMM_DIMENSIONS,
     KernelTerms,
     Target,
+    at_threads,
     class_shape_share,
     class_shares,
     class_unit_times,
@@ -142,12 +143,10 @@ def start_table(profile: HardwareProfile, rows: CostedRows, kernel: str, threads
 def base_table(profile: HardwareProfile, rows: CostedRows, kernel: str, threads: list[int]) -> dict:
     """The start of `kernel`'s fit: the base profile's own table where it has one (at `threads`,
     as the mapper reads it between and beyond its thread counts), else start_table."""
-    from graphcal.mapper import _at_threads
-
     stated = profile.kernel_table(rows.precision, kernel)
     if stated is None:
         return start_table(profile, rows, kernel, threads)
-    table = {name: {t: _at_threads(stated[name], t)[0] for t in threads}
+    table = {name: {t: at_threads(stated[name], t)[0] for t in threads}
              for name in ("compute", "memory", "overhead_s")}
     for d in SHAPE_TERMS.get(kernel, ()):
         table[f"half_rate_{d}"] = float(stated.get(f"half_rate_{d}", 0.0))
@@ -157,10 +156,8 @@ def base_table(profile: HardwareProfile, rows: CostedRows, kernel: str, threads:
 def class_times(ops: OpColumns, kernel: str, table: dict) -> np.ndarray:
     """Time of each op of `ops` (all of class `kernel`) under `table`: the mapper's
     class_op_time, on arrays."""
-    from graphcal.mapper import _at_threads
-
     def per_op(name: str) -> np.ndarray:
-        values = {t: _at_threads(table[name], t)[0] for t in set(ops.threads.tolist())}
+        values = {t: at_threads(table[name], t)[0] for t in set(ops.threads.tolist())}
         return np.array([values[t] for t in ops.threads])
 
     halves = {d: float(table.get(f"half_rate_{d}", 0.0)) for d in GEMM_DIMENSIONS}
@@ -177,23 +174,24 @@ def class_times(ops: OpColumns, kernel: str, table: dict) -> np.ndarray:
     return context * per_op("overhead_s") * ops.steps + packing + np.maximum(compute_s, memory_s)
 
 
-def row_latency(ops: OpColumns, tables: dict[str, dict]) -> np.ndarray:
-    """Every row's latency: ops of a tabled class by their table, the rest at their base time."""
+def op_times(ops: OpColumns, tables: dict[str, dict]) -> np.ndarray:
+    """Every op's time: ops of a tabled class by their table, the rest at their base time."""
     times = ops.base_s.copy()
     for kernel, table in tables.items():
         mask = ops.kernel_class == kernel
         if mask.any():
             times[mask] = class_times(ops.take(mask), kernel, table)
-    return np.bincount(ops.row, weights=times, minlength=ops.n_rows)
+    return times
+
+
+def row_latency(ops: OpColumns, tables: dict[str, dict]) -> np.ndarray:
+    """Every row's latency: the sum of its ops' times."""
+    return np.bincount(ops.row, weights=op_times(ops, tables), minlength=ops.n_rows)
 
 
 def dominant_class(ops: OpColumns, tables: dict[str, dict]) -> np.ndarray:
     """Each row's class: that of its longest op under `tables` (ties: the first op)."""
-    times = ops.base_s.copy()
-    for kernel, table in tables.items():
-        mask = ops.kernel_class == kernel
-        if mask.any():
-            times[mask] = class_times(ops.take(mask), kernel, table)
+    times = op_times(ops, tables)
     order = np.lexsort((-times, ops.row))  # by row, longest first
     first = np.ones(len(order), dtype=bool)
     first[1:] = ops.row[order][1:] != ops.row[order][:-1]

@@ -122,6 +122,7 @@ def render_llm_whatifs(model: str, predictions: list[LLMPrediction], console: Co
 
 
 def require_matplotlib() -> Any:
+    """pyplot with a file backend, or a one-line error saying how to install it."""
     try:
         import matplotlib
 
