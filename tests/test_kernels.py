@@ -217,3 +217,26 @@ def test_fit_recovers_a_gemm_table_and_writes_it(run_cli, tmp_path):
     assert fitted.kernel_table(Precision.FP32, "gemm")["covers"]["threads"] == [1, 8]
     again = run_cli("predict", "mlp:32:512x512", "--hw", out, "--json", "--threads", "8").json()
     assert again["uncalibrated"] == [] and again["extrapolated"] == []
+
+
+def test_conv1d_has_its_own_table_apart_from_2d_convolutions(run_cli, write_profile):
+    """A 1-D convolution (audio front ends: one input channel, wide windows) is costed from
+    kernels.<p>.conv1d and a 2-D one from kernels.<p>.conv: each table moves its own ops only."""
+    def times(tables):
+        path = write_profile("k", profile_with(tables))
+        out = {}
+        for spec in ("conv1d:4x1x16000x32x80:s16", "conv2d:1x64x28x28x64x3"):
+            result = run_cli("predict", spec, "--hw", path, "--json")
+            assert result.code == 0, result.stderr
+            out[spec.split(":")[0]] = result.json()["latency_s"]
+        return out
+
+    base = {"conv": table(), "conv1d": table(), "elementwise": table()}
+    slower_1d = copy.deepcopy(base)
+    slower_1d["conv1d"]["compute"] = {4: 0.1}
+    before, after = times(base), times(slower_1d)
+    assert after["conv1d"] > before["conv1d"] * 1.2
+    assert after["conv2d"] == before["conv2d"]
+    result = run_cli("predict", "conv1d:4x1x16000x32x80:s16", "--hw",
+                     write_profile("k2", profile_with({"conv": table()})), "--json")
+    assert "conv1d" in {u["family"] for u in result.json()["uncalibrated"]}

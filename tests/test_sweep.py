@@ -249,3 +249,22 @@ def test_two_passes_time_every_configuration_twice_and_keep_the_faster(run_cli, 
     assert sorted(merged) == sorted(workloads)
     for w in workloads:
         assert merged[w] == min(float(r["latency_s"]) for r in measured if r["workload"] == w)
+
+
+def test_the_speed_gauge_is_read_each_round_and_its_median_recorded():
+    from graphcal.sweep.protocol import Protocol, time_block
+
+    readings = iter([3e-4, 1e-4, 2e-4, 9e-4, 5e-4])
+    calls = []
+    timings = time_block([lambda: None, lambda: None], Protocol(rounds=5, max_rounds=5, window_s=0.0),
+                         gauge=lambda: calls.append(1) or next(readings))
+    assert len(calls) == 5   # once per round, not per workload
+    assert [t.gauge_s for t in timings] == [3e-4, 3e-4]
+    assert time_block([lambda: None], Protocol(rounds=2, max_rounds=2, window_s=0.0))[0].gauge_s is None
+
+
+def test_sweep_rows_carry_the_speed_gauge(run_cli, tmp_path):
+    out = tmp_path / "g.csv"
+    assert run_cli("sweep", "mlp", "--grid", "smoke-mlp", "--out", str(out)).code == 0
+    rows = read_sweep(out)
+    assert rows and all(0 < float(r.fields["gauge_s"]) < 1 for r in rows)

@@ -7,7 +7,9 @@ curve; two classes do not, and fitting one curve for both lets each pull the oth
     gemm        linear and matmul of more than one row (BLAS/oneDNN GEMM)
     matvec      linear and matmul of one row (M = 1): a matrix-vector product, memory-bound
     bmm         batched matmul (several GEMMs in one call)
-    conv        convolutions (im2col or direct), depthwise  depthwise convolutions
+    conv        2-D and 3-D convolutions (oneDNN's direct and 1x1 kernels)
+    conv1d      1-D convolutions (audio and sequence models: long rows, few input channels, wide windows)
+    depthwise   depthwise convolutions
     attention   fused scaled-dot-product attention
     recurrent   RNN/GRU cells run step by step, lstm  the fused LSTM
     pool1d, pool2d, pool3d   windowed pooling, by dimension count; adaptive_pool
@@ -23,7 +25,7 @@ __all__ = ["KERNEL_CLASSES", "MATRIX_CLASSES", "gemm_count", "kernel_class"]
 
 # family -> class, for the families whose class does not depend on shape
 _BY_FAMILY = {
-    "conv": "conv", "depthwise": "depthwise", "attention": "attention", "recurrent": "recurrent", "lstm": "lstm",
+    "depthwise": "depthwise", "attention": "attention", "recurrent": "recurrent", "lstm": "lstm",
     "adaptive_pool": "adaptive_pool", "norm": "norm", "softmax": "softmax", "activation": "activation",
     "elementwise": "elementwise", "reduction": "reduction", "embedding": "embedding", "memory": "copy",
     "interpolate": "elementwise",
@@ -42,6 +44,8 @@ def kernel_class(cost: OpCost) -> str:
         if family == "matmul" and gemm_count(cost) > 1.5:
             return "bmm"
         return "matvec" if cost.kind is OpKind.MATRIX and cost.rows == 1 else "gemm"
+    if family == "conv":
+        return "conv1d" if cost.spatial_dims == 1 else "conv"
     if family == "pool":
         return f"pool{cost.spatial_dims}d" if cost.spatial_dims in (1, 2, 3) else "pool2d"
     return _BY_FAMILY.get(family, "other")

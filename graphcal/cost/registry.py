@@ -43,7 +43,8 @@ class OpCost:
     # set by cost_graph, 0 where the op's graph is unknown
     state_bytes: float = 0.0
     reuse_bytes: float = 0.0
-    # windowed vector ops (pooling): the window's dimension count, 1 for max_pool1d (0 elsewhere)
+    # windowed ops (pooling, convolution): the window's dimension count, 1 for max_pool1d and
+    # conv1d (0 elsewhere)
     spatial_dims: int = 0
 
     @property

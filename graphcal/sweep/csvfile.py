@@ -57,6 +57,8 @@ EXTRA_COLUMNS = (
     "calls_per_sample",  # back-to-back calls averaged into one sample
     "rounds",            # interleaved rounds run (counted or not; see the protocol)
     "contention",        # share of the CPU other processes used during the counted rounds
+    "gauge_s",           # the protocol's speed gauge (a fixed matrix product) over the counted rounds:
+                         # how fast the host was when the row was timed; op rows get their model's
     "unsupported_ops",   # ops predict could not cost ("target xN; ..."): flops/bytes miss them
     "grid",              # the grid (or "model") the row came from
     "pass",              # which timing of the whole grid this row is (1, 2, ...; see read_sweep)
@@ -114,7 +116,7 @@ class SweepRow:
 # Measurement columns that must be numbers where a row fills them (empty is allowed: files from
 # other tools leave them out). Text columns, graphcal's or others', are taken as they are.
 NUMERIC_COLUMNS = ("median_s", "p90_s", "samples", "flops", "bytes", "best_round_median_s", "spread",
-                   "calls_per_sample", "rounds", "contention")
+                   "calls_per_sample", "rounds", "contention", "gauge_s")
 
 
 def read_text(path: Path) -> str:

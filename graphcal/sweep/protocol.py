@@ -21,7 +21,12 @@
    `median_s` and `p90_s` are taken over all their samples; `spread` is the relative range of
    the round medians, the per-configuration noise the summary reports.
 
-6. Passes (applied by graphcal.sweep.runner, not here): the whole grid is timed `passes`
+6. Speed gauge: before each round a fixed fp32 matrix product (GAUGE_SIZE cubed, on the
+   sweep's threads; the fastest of GAUGE_CALLS) is timed, and `gauge_s`, its median over the
+   counted rounds, goes into the row. The contention gauge cannot see a neighbour outside this
+   machine (another guest on the same cores, a lowered clock); the speed gauge can: rows, or
+   whole sweeps, timed minutes apart compare their gauges to see how fast the host was then.
+7. Passes (applied by graphcal.sweep.runner, not here): the whole grid is timed `passes`
    times, each pass in its own seeded block order, and a configuration's latency is the
    minimum over its passes (csvfile.read_sweep). The machine here has slow states that last
    seconds to minutes, longer than a block;
@@ -71,6 +76,32 @@ class Timing:
     round_medians: tuple[float, ...]
     contention: float     # mean share of the CPU other processes used in the counted rounds
     rounds_run: int       # rounds run, counted or not
+    gauge_s: float | None = None  # median speed-gauge time over the counted rounds (None: no gauge)
+
+
+GAUGE_SIZE = 256   # the speed gauge's square fp32 matrices: 34 MFLOP, 0.1-0.5 ms on 1-2 cores
+GAUGE_CALLS = 3
+
+
+def speed_gauge() -> Callable[[], float]:
+    """A reading of the host's speed now: seconds of the fastest of GAUGE_CALLS fp32 products of
+    two GAUGE_SIZE x GAUGE_SIZE matrices, on torch's current thread count."""
+    import torch
+
+    a, b = torch.randn(GAUGE_SIZE, GAUGE_SIZE), torch.randn(GAUGE_SIZE, GAUGE_SIZE)
+    out = torch.empty(GAUGE_SIZE, GAUGE_SIZE)
+    clock = time.perf_counter_ns
+
+    def read() -> float:
+        best = None
+        for _ in range(GAUGE_CALLS):
+            t0 = clock()
+            torch.mm(a, b, out=out)
+            elapsed = clock() - t0
+            best = elapsed if best is None else min(best, elapsed)
+        return best / 1e9
+
+    return read
 
 
 MIN_GAUGE_TICKS = 20  # clock ticks (all CPUs together) a round must span to be judged
@@ -156,11 +187,13 @@ def time_block(
     calls: list[Callable[[], object]],
     protocol: Protocol,
     on_switch: Callable[[int], None] = lambda index: None,
+    gauge: Callable[[], float] | None = None,
 ) -> list[Timing]:
     """Time each callable of a block with interleaved rounds; one Timing per callable, in order.
 
     The callables must already be set up (eval, no_grad, threads): see `graphcal.sweep.workload`.
-    `on_switch(i)` is called (outside any timed region) before callable i is warmed up or sampled.
+    `on_switch(i)` is called (outside any timed region) before callable i is warmed up or sampled;
+    `gauge` (speed_gauge()), where given, is read before each round.
     """
     if not calls:
         return []
@@ -173,7 +206,8 @@ def time_block(
             inners.append(_warm_up(call, protocol))
         rounds: list[list[list[float]]] = [[] for _ in calls]
         contention: list[float | None] = []
-        gauge = ContentionGauge()
+        speeds: list[float] = []
+        busy = ContentionGauge()
         order = list(range(len(calls)))
         while sum(_quiet(c, protocol) for c in contention) < protocol.rounds and len(contention) < max(
             protocol.rounds, protocol.max_rounds
@@ -181,18 +215,21 @@ def time_block(
             if contention and not _quiet(contention[-1], protocol):
                 time.sleep(protocol.backoff_s)  # let a burst of neighbours' work pass
             shift = len(contention) % len(calls)
-            gauge.start()
+            if gauge is not None:
+                speeds.append(gauge())
+            busy.start()
             for i in order[shift:] + order[:shift]:
                 on_switch(i)
                 rounds[i].append(_sample_round(calls[i], inners[i], protocol))
-            contention.append(gauge.read())
+            contention.append(busy.read())
     finally:
         if gc_was_enabled:
             gc.enable()
     counted = [r for r, c in enumerate(contention) if _quiet(c, protocol)] or list(range(len(contention)))
     shares = [contention[r] or 0.0 for r in counted]
+    gauge_s = statistics.median(speeds[r] for r in counted) if speeds else None
     return [
-        _stats([per_round[r] for r in counted], inner, sum(shares) / len(shares), len(contention))
+        _stats([per_round[r] for r in counted], inner, sum(shares) / len(shares), len(contention), gauge_s)
         for per_round, inner in zip(rounds, inners)
     ]
 
@@ -201,7 +238,9 @@ def _quiet(contention: float | None, protocol: Protocol) -> bool:
     return contention is None or contention <= protocol.max_contention
 
 
-def _stats(per_round: list[list[float]], inner: int, contention: float, rounds_run: int) -> Timing:
+def _stats(
+    per_round: list[list[float]], inner: int, contention: float, rounds_run: int, gauge_s: float | None = None
+) -> Timing:
     medians = tuple(statistics.median(samples) for samples in per_round)
     every = [s for samples in per_round for s in samples]
     low = min(medians)
@@ -216,4 +255,5 @@ def _stats(per_round: list[list[float]], inner: int, contention: float, rounds_r
         round_medians=medians,
         contention=contention,
         rounds_run=rounds_run,
+        gauge_s=gauge_s,
     )

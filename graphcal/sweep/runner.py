@@ -36,7 +36,7 @@ from graphcal.sweep.csvfile import (
 )
 from graphcal.sweep.inmodel import in_model_rows
 from graphcal.sweep.lock import locked_output
-from graphcal.sweep.protocol import Protocol, Timing, time_block
+from graphcal.sweep.protocol import Protocol, Timing, speed_gauge, time_block
 from graphcal.sweep.workload import Workload, build_module, cost_workload
 
 # A configuration whose costed bytes exceed this share of the memory available now is refused.
@@ -252,6 +252,7 @@ def _row(c: Config, t: Timing, plan: SweepPlan, host: dict, role: str, pass_: in
         "calls_per_sample": str(t.inner),
         "rounds": str(t.rounds_run),
         "contention": f"{t.contention:.3f}",
+        "gauge_s": repr(t.gauge_s) if t.gauge_s is not None else "",
         "unsupported_ops": w.unsupported,
         "grid": plan.grid,
         "pass": str(pass_),
@@ -284,7 +285,8 @@ def _time_blocks(blocks, plan, host, role, pass_, progress, flag, started, resul
         calls = [_call(module, inputs) for module, inputs in built]
         with torch.no_grad():
             # the callback runs inside this iteration, so `block` is this block
-            timings = time_block(calls, plan.protocol, on_switch=lambda j: progress.timing(_label(block[j])))  # noqa: B023
+            timings = time_block(calls, plan.protocol, on_switch=lambda j: progress.timing(_label(block[j])),  # noqa: B023
+                                 gauge=speed_gauge())
         rows = [_row(c, t, plan, host, role, pass_) for c, t in zip(block, timings)]
         if plan.per_op and role == MEASURE:
             for c, (module, inputs), row in zip(block, built, rows):

@@ -6,6 +6,7 @@ a bias add not counted. Bytes: every operand (weights and bias included) read, t
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from graphcal.cost.formulas.common import MATRIX, io_cost, out
@@ -87,4 +88,5 @@ def convolution(node: OpNode) -> OpCost:
     # A depthwise convolution (one input channel per group, several groups) is its own family:
     # oneDNN runs it as a direct vector kernel, not an im2col GEMM, far below conv's rate.
     family = "depthwise" if w.shape[1] == 1 and x.shape[-spatial_dims - 1] > 1 and not transposed else "conv"
-    return io_cost(node, 2 * batch * math.prod(w.shape) * math.prod(spatial), MATRIX, family, (rows, depth, columns))
+    cost = io_cost(node, 2 * batch * math.prod(w.shape) * math.prod(spatial), MATRIX, family, (rows, depth, columns))
+    return dataclasses.replace(cost, spatial_dims=spatial_dims)
