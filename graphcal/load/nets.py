@@ -259,6 +259,10 @@ NETS: dict[str, tuple[str, Callable[..., tuple[Any, tuple]]]] = {
                             lambda b, d: decoder_step(b, d, dim=320, layers=8, hidden=864)),
     "lstm": ("2-layer LSTM, hidden 384, 48 steps", lambda b, d: recurrent(b, d, "lstm")),
     "gru": ("2-layer GRU, hidden 384, 48 steps", lambda b, d: recurrent(b, d, "gru")),
+    "lstm-wide": ("2-layer LSTM, hidden 1024, 32 steps: weights (55 MB) beyond the private caches",
+                  lambda b, d: recurrent(b, d, "lstm", steps=32, features=256, hidden=1024)),
+    "gru-wide": ("2-layer GRU, hidden 1024, 32 steps: weights (41 MB) beyond the private caches",
+                 lambda b, d: recurrent(b, d, "gru", steps=32, features=256, hidden=1024)),
     "audio-conv1d": ("Conv1d stack on 1 s of 16 kHz audio", audio_conv1d),
     "embedding-bag": ("embedding lookup (50k x 256), mean, MLP head", bag_of_embeddings),
 }
