@@ -1,31 +1,50 @@
 """Fit the shipped i7-12700K profiles on the measured i7 rows and record their errors.
 
-    python scripts/calibrate_i7.py [--jobs 2]
-    python scripts/calibrate_i7.py --report     # the recorded errors as the README's tables
+    python scripts/calibrate_i7.py [--jobs 2] [--only NAME] [--out-dir DIR]   # kernel class tables
+    python scripts/calibrate_i7.py --coefficients [...]                       # profile-wide coefficients
+    python scripts/calibrate_i7.py --report [--out-dir DIR]   # the recorded errors as the README's tables
+    python scripts/calibrate_i7.py --populations benchmarks/results/intel-i7-12700k-2026-12-05
 
-Each profile is fitted in two stages, both with `graphcal fit`:
+Every row says 12 threads (scripts/import_i7_data.py: the source did not record it; PyTorch's
+default there is the physical core count), so each table is calibrated at 12 threads only.
+Validation rows (`validation*.csv`) are never fitted. `--out-dir` writes the profiles there
+instead of graphcal/data/hardware, to measure a path without replacing the shipped profiles.
 
-1. **Kernel rows** (matmul, linear, vector add; `calibration*.csv`): the class coefficients that
-   every op reads (compute and memory rates, GEMM shape terms, per-op overheads) and the matmul
-   family's terms, as before the in-model rows existed.
-2. **Kernel rows + in-model rows** (`in-model.csv`, subgraphs timed inside six torchvision models,
-   the FX interpreter's estimated cost taken off by the import): the op-family terms (conv,
-   depthwise, norm, activation, pool, adaptive_pool: rate factor and overhead), with stage 1's
-   values held. Fitted together, the 1,241 in-model rows (86% of their time in convolutions,
-   which are GEMMs to the mapper) move the GEMM shape terms and the memory rate that 42 kernel
-   rows determine, and the kernel validation rows' error goes from 27% to 62%; held, the
-   convolutions' own terms take what is particular to them.
+**Kernel class tables** (the default, as `graphcal fit` fits by default): each profile is one
+`graphcal fit` of its kernel rows (`calibration*.csv`: matmul, linear, vector add) and in-model
+rows (`in-model.csv`, subgraphs timed inside six torchvision models, the FX interpreter's
+estimated cost taken off by the import): a table per kernel class (`kernels.fp32.<class>`), each
+fitted on the rows whose longest op is of its class, the gemm, matvec and elementwise classes on
+their kernel rows and in-model rows together, with in-model terms from both. `i7-12700k` is
+fitted from i7-12700k-spec; `-tiny` and `-large` from i7-12700k (their fits start from its tables
+and they extend it). Leave one architecture out: i7-12700k refitted from i7-12700k-spec without
+each architecture, and each variant refitted from that fold's i7-12700k, so no fit of the chain
+saw the architecture it predicts.
+
+**Coefficients** (`--coefficients`, the path before the tables; fit --coefficients), in two stages:
+
+1. **Kernel rows**: the class coefficients that every op reads (compute and memory rates, GEMM
+   shape terms, per-op overheads) and the matmul family's terms, as before the in-model rows
+   existed.
+2. **Kernel rows + in-model rows**: the op-family terms (conv, depthwise, norm, activation, pool,
+   adaptive_pool: rate factor and overhead), with stage 1's values held. Fitted together, the
+   1,241 in-model rows (86% of their time in convolutions, which are GEMMs to the mapper) move
+   the GEMM shape terms and the memory rate that 42 kernel rows determine, and the kernel
+   validation rows' error goes from 27% to 62%; held, the convolutions' own terms take what is
+   particular to them.
 
 The profile written states both stages' values and extends stage 1's base; its provenance holds
-stage 2's fit with every parameter's value and standard error (stage 1's for those it fitted),
-`stages` (what each stage fitted from which rows), `validation` (the kernel validation rows,
-which no fit saw) and `in_model_validation` (leave one architecture out: each architecture's
-runs predicted by stage 2 refitted on the other five, per architecture and per family).
+stage 2's fit with every parameter's value and standard error (stage 1's for those it fitted) and
+`stages` (what each stage fitted from which rows). Leave one architecture out refits stage 2 from
+stage 1 (which saw kernel rows only).
 
-`i7-12700k` is fitted from i7-12700k-spec (the datasheet facts) on every row; `i7-12700k-tiny`
-and `i7-12700k-large` from i7-12700k (which they extend) on the small-work and large-work rows:
-kernel rows split as scripts/import_i7_data.py does and in-model rows (one subgraph each) by the
-same line, small < 2e7 FLOP <= large.
+Either path's provenance holds `validation` (the kernel validation rows, which no fit saw) and
+`in_model_validation` (leave one architecture out: each architecture's runs predicted by a fit on
+the other five, per architecture, per family and per run).
+
+`i7-12700k` is fitted on every row; `i7-12700k-tiny` and `i7-12700k-large` on the small-work and
+large-work rows: kernel rows split as scripts/import_i7_data.py does and in-model rows (one
+subgraph each) by the same line, small < 2e7 FLOP <= large.
 """
 
 from __future__ import annotations
@@ -34,6 +53,7 @@ import argparse
 import copy
 import csv
 import hashlib
+import io
 import json
 import subprocess
 import sys
@@ -51,6 +71,18 @@ sys.path.insert(0, str(REPO / "scripts"))
 from evaluate_i7_in_model import SMALL_WORK_FLOP, SUBSETS, leave_one_architecture_out  # noqa: E402
 
 from graphcal.fit import params as P  # noqa: E402
+from graphcal.hardware.write import extends_ref  # noqa: E402
+
+# Shipped on the coefficients path although the tables were measured (--out-dir): why.
+COEFFICIENTS_SHIPPED = {
+    "i7-12700k-tiny": "its tables, refitted on small work, predict whole runs one architecture left out at 51% "
+                      "MAPE against 17%: the conv table fitted on small convolutions makes the ResNets' large ones "
+                      "2x slow. It states every coefficient and extends i7-12700k-spec, so i7-12700k's tables do "
+                      "not reach it",
+}
+# the six torchvision architectures of in-model.csv, each left out in turn
+ARCHITECTURES = ("efficientnet_b0", "efficientnet_b1", "mobilenet_v3_large", "mobilenet_v3_small", "resnet18",
+                 "resnet34")
 
 # Held in stage 2 at stage 1's values: every parameter but the op-family terms, and the matmul
 # family's terms, which only the kernel rows time.
@@ -138,8 +170,8 @@ def merged(stage1: dict, stage2: dict) -> dict:
                 values[key] = value
         if values:
             document[section] = values
-    order = ("name", "extends", "description", "coefficients", "runtime", "memory", "families", "calibrated",
-             "provenance")
+    order = ("name", "extends", "description", "coefficients", "runtime", "memory", "families", "kernels",
+             "calibrated", "provenance")
     return {key: document[key] for key in order if key in document}
 
 
@@ -176,17 +208,16 @@ def provenance(stage1: dict, stage2: dict, fixed2: tuple[str, ...], in_model_row
     return second
 
 
-def in_model_summary(result: dict, name: str, fix: str, subset: str) -> dict:
-    command = (f"python scripts/evaluate_i7_in_model.py --refit <{name} stage 1> --fix {fix}"
-               + (f" --subset {subset}" if subset != "all" else ""))
+def in_model_summary(result: dict, command: str, subset: str) -> dict:
+    """`in_model_validation`: leave one architecture out, by architecture, family and run."""
     summary = {
         "file": IN_MODEL.name,
         "sha256": sha256(IN_MODEL),
-        "method": "leave one architecture out: each architecture's runs predicted by stage 2 refitted on the "
+        "method": "leave one architecture out: each architecture's runs predicted by the profile refitted on the "
                   "kernel rows and the other five architectures' in-model rows"
                   + ("" if subset == "all" else f" ({subset} work)")
                   + "; MAPE of each run's sum of subgraphs against its measured sum",
-        "command": "python scripts/calibrate_i7.py (stage 2 as " + command + ")",
+        "command": command,
         "runs": result["runs"],
         "architectures": result["architectures"],
         "families": {f: {k: m[k] for k in ("n", "mape", "median_signed_error")}
@@ -195,44 +226,14 @@ def in_model_summary(result: dict, name: str, fix: str, subset: str) -> dict:
     if "subset_families" in result:
         summary[f"families_{subset}_work_rows"] = {f: {k: m[k] for k in ("n", "mape")}
                                                    for f, m in result["subset_families"].items()}
+    summary["per_run"] = result["per_run"]
     return summary
 
 
-def calibrate(name: str, variant: Variant, jobs: int, workdir: Path) -> None:
-    out = CONFIGS / f"{name}.yaml"
-    kernel = DATA / variant.kernel_rows
-    stage1_out, stage2_out = workdir / f"{name}-stage1.yaml", workdir / f"{name}-stage2.yaml"
-    fix1 = ("--fix", ",".join(variant.stage1_fixed)) if variant.stage1_fixed else ()
-    graphcal("fit", str(kernel.relative_to(REPO)), "--base", variant.base, "--out", str(stage1_out),
-             "--seed", "0", *fix1)
-    stage1 = yaml.safe_load(stage1_out.read_text())
-    unfixed = [n for n, p in stage1["provenance"]["parameters"].items()
-               if p["status"] == "fitted" and not isinstance(p["stderr"], (int, float))]
-    if unfixed:
-        sys.exit(f"{name} stage 1: no finite standard error for {unfixed}: fix them")
-
-    in_model, n_in_model = subset_file(variant.subset, workdir)
-    fixed2 = tuple(dict.fromkeys(CLASS_PARAMS + FAMILY_FIXED))
-    fix2 = ",".join(fixed2)
-    fit2 = graphcal("fit", str(kernel.relative_to(REPO)), str(in_model), "--base", str(stage1_out),
-                    "--out", str(stage2_out), "--seed", "0", "--fix", fix2)
-    stage2 = yaml.safe_load(stage2_out.read_text())
-    document = merged(stage1, stage2)
-    document["name"] = name
-    document["description"] = (f"i7-12700K calibrated on measured kernel latencies and subgraphs inside six "
-                               f"torchvision models: {variant.purpose}")
-    document["provenance"] = provenance(stage1, stage2, fixed2, n_in_model, variant.subset)
-    if variant.stage1_fixed:
-        document["provenance"]["stages"][0]["fixed"] = variant.why_fixed
-    header = "".join(line + "\n" for line in stage2_out.read_text().splitlines() if line.startswith("#"))
-    out.write_text(header + yaml.safe_dump(document, sort_keys=False))
-    bad = [n for n, p in document["provenance"]["parameters"].items()
-           if p["status"] == "fitted" and not isinstance(p["stderr"], (int, float))]
-    if bad:
-        sys.exit(f"{name} stage 2: no finite standard error for {bad}: fix them")
-
-    check = graphcal("compare", str((DATA / variant.validation).relative_to(REPO)), "--hw", str(out.relative_to(REPO)))
-    document["provenance"]["validation"] = {
+def validation(variant: Variant, name: str, out: Path) -> dict:
+    """`validation`: the profile at `out` on its kernel validation rows (graphcal compare)."""
+    check = graphcal("compare", str((DATA / variant.validation).relative_to(REPO)), "--hw", str(out))
+    return {
         "file": variant.validation,
         "sha256": sha256(DATA / variant.validation),
         "n": check["n"],
@@ -240,20 +241,145 @@ def calibrate(name: str, variant: Variant, jobs: int, workdir: Path) -> None:
         "within_10": check["within_10"],
         "command": f"graphcal compare sweeps/data/i7-12700k/{variant.validation} --hw {name}",
     }
-    print(f"{name}: leaving each architecture out (6 fits, {jobs} at a time) ...", flush=True)
-    result = leave_one_architecture_out(str(stage1_out), kernel, fix2, variant.subset, IN_MODEL, jobs)
-    document["provenance"]["in_model_validation"] = in_model_summary(result, name, fix2, variant.subset)
+
+
+def base_ref(variant: Variant, out_dir: Path, kernels: bool) -> str:
+    """The profile a variant's fit starts from: i7-12700k-spec, or a profile this script writes
+    (by name when it writes the shipped ones, else its file in `out_dir`)."""
+    base = "i7-12700k-spec" if kernels and variant.base == "i7-12700k-spec" else variant.base
+    return base if out_dir == CONFIGS or base not in VARIANTS else str(out_dir / f"{base}.yaml")
+
+
+def write(out: Path, header: str, document: dict) -> None:
     out.write_text(header + yaml.safe_dump(document, sort_keys=False))
-    print(f"{name}: holdout MAPE {fit2['holdout']['mape']:.1%} (n={fit2['holdout']['n']}), kernel validation "
+
+
+def fit_stage1(name: str, variant: Variant, base: str, workdir: Path) -> tuple[Path, dict]:
+    """Stage 1: the profile-wide coefficients on the kernel rows alone (fit --coefficients)."""
+    kernel = DATA / variant.kernel_rows
+    stage1_out = workdir / f"{name}-stage1.yaml"
+    fix1 = ("--fix", ",".join(variant.stage1_fixed)) if variant.stage1_fixed else ()
+    graphcal("fit", str(kernel.relative_to(REPO)), "--base", base, "--out", str(stage1_out),
+             "--seed", "0", "--coefficients", *fix1)
+    stage1 = yaml.safe_load(stage1_out.read_text())
+    unfixed = [n for n, p in stage1["provenance"]["parameters"].items()
+               if p["status"] == "fitted" and not isinstance(p["stderr"], (int, float))]
+    if unfixed:
+        sys.exit(f"{name} stage 1: no finite standard error for {unfixed}: fix them")
+    return stage1_out, stage1
+
+
+def calibrate_coefficients(name: str, variant: Variant, jobs: int, workdir: Path, out_dir: Path) -> None:
+    """The two-stage fit of the profile-wide coefficients (module docstring)."""
+    out = out_dir / f"{name}.yaml"
+    base = base_ref(variant, out_dir, kernels=False)
+    kernel = DATA / variant.kernel_rows
+    stage1_out, stage1 = fit_stage1(name, variant, base, workdir)
+    stage2_out = workdir / f"{name}-stage2.yaml"
+
+    in_model, n_in_model = subset_file(variant.subset, workdir)
+    fixed2 = tuple(dict.fromkeys(CLASS_PARAMS + FAMILY_FIXED))
+    fix2 = ",".join(fixed2)
+    fit2 = graphcal("fit", str(kernel.relative_to(REPO)), str(in_model), "--base", str(stage1_out),
+                    "--out", str(stage2_out), "--seed", "0", "--coefficients", "--fix", fix2)
+    stage2 = yaml.safe_load(stage2_out.read_text())
+    document = merged(stage1, stage2)
+    document["name"] = name
+    document["extends"] = extends_ref(base, out)
+    document["description"] = (f"i7-12700K calibrated on measured kernel latencies and subgraphs inside six "
+                               f"torchvision models: {variant.purpose}")
+    document["provenance"] = provenance(stage1, stage2, fixed2, n_in_model, variant.subset)
+    if variant.stage1_fixed:
+        document["provenance"]["stages"][0]["fixed"] = variant.why_fixed
+    header = "".join(line + "\n" for line in stage2_out.read_text().splitlines() if line.startswith("#"))
+    write(out, header, document)
+    bad = [n for n, p in document["provenance"]["parameters"].items()
+           if p["status"] == "fitted" and not isinstance(p["stderr"], (int, float))]
+    if bad:
+        sys.exit(f"{name} stage 2: no finite standard error for {bad}: fix them")
+
+    document["provenance"]["validation"] = validation(variant, name, out)
+    print(f"{name}: leaving each architecture out (6 fits, {jobs} at a time) ...", flush=True)
+    result = leave_one_architecture_out(str(stage1_out), kernel, fix2, variant.subset, IN_MODEL, jobs,
+                                        coefficients=True)
+    command = (f"python scripts/calibrate_i7.py --coefficients (stage 2 as python scripts/evaluate_i7_in_model.py "
+               f"--refit <{name} stage 1> --coefficients --fix {fix2}"
+               + (f" --subset {variant.subset}" if variant.subset != "all" else "") + ")")
+    document["provenance"]["in_model_validation"] = in_model_summary(result, command, variant.subset)
+    write(out, header, document)
+    summarize(name, fit2, document["provenance"])
+
+
+def calibrate_kernels(name: str, variant: Variant, jobs: int, workdir: Path, out_dir: Path) -> None:
+    """One `graphcal fit` of kernel class tables on the kernel and in-model rows (module docstring);
+    leave one architecture out from the same chain of bases, each refitted without it."""
+    out = out_dir / f"{name}.yaml"
+    base = base_ref(variant, out_dir, kernels=True)
+    kernel = DATA / variant.kernel_rows
+    fitted = workdir / f"{name}-tables.yaml"
+    in_model, n_in_model = subset_file(variant.subset, workdir)
+    # from the datasheet: stage 1 first, so that ops of a class without a table (norms, copies, a
+    # class with under MIN_ROWS rows) get the kernel rows' coefficients, not uncalibrated ones
+    stage1_out, stage1 = fit_stage1(name, variant, base, workdir) if base == "i7-12700k-spec" else (None, None)
+    tables_base = str(stage1_out) if stage1_out else base
+    fit = graphcal("fit", str(kernel.relative_to(REPO)), str(in_model), "--base", tables_base, "--out", str(fitted),
+                   "--seed", "0")
+    document = yaml.safe_load(fitted.read_text())
+    if stage1:
+        document = merged(stage1, document)
+        tables = document["provenance"]
+        tables["base"] = stage1["provenance"]["base"]
+        tables["parameters"] = {n: {**p, "stage": 1} for n, p in stage1["provenance"]["parameters"].items()}
+        tables["stages"] = [
+            {"stage": 1, "rows": [s["file"] for s in stage1["provenance"]["sweeps"]],
+             "fitted": "profile-wide coefficients (fit --coefficients): what ops of a class without a table read, "
+                       "and where the tables start", "error": stage1["provenance"]["error"],
+             "solver": stage1["provenance"]["solver"], **({"fixed": variant.why_fixed} if variant.why_fixed else {})},
+            {"stage": 2, "rows": [s["file"] for s in tables["sweeps"]],
+             "fitted": "kernel class tables (kernels.fp32), stage 1's coefficients held", "error": tables["error"]},
+        ]
+    document["name"] = name
+    document["extends"] = extends_ref(base, out)
+    document["description"] = (f"i7-12700K calibrated on measured kernel latencies and subgraphs inside six "
+                               f"torchvision models: {variant.purpose}")
+    selection = "every row" if variant.subset == "all" else (
+        f"rows of {'less than' if variant.subset == 'small' else 'at least'} {SMALL_WORK_FLOP:.0e} FLOP "
+        f"({variant.subset} work)")
+    for sweep in document["provenance"]["sweeps"]:
+        if sweep["file"].startswith("in-model-"):
+            sweep.update(file=IN_MODEL.name, sha256=sha256(IN_MODEL), rows=n_in_model, selection=selection)
+    header = "".join(line + "\n" for line in fitted.read_text().splitlines() if line.startswith("#"))
+    write(out, header, document)
+    document["provenance"]["validation"] = validation(variant, name, out)
+
+    # the folds' bases: i7-12700k-spec, or the base's own fold (i7-12700k without the architecture)
+    folds = workdir / f"{name}-folds"
+    folds.mkdir()
+    fold_bases = str(stage1_out) if stage1_out else {
+        arch: str(workdir / f"{variant.base}-folds" / f"without-{arch}.yaml") for arch in ARCHITECTURES}
+    print(f"{name}: leaving each architecture out (6 fits, {jobs} at a time) ...", flush=True)
+    result = leave_one_architecture_out(fold_bases, kernel, None, variant.subset, IN_MODEL, jobs, workdir=folds)
+    command = ("python scripts/calibrate_i7.py (each fold as graphcal fit of the kernel rows and the other five "
+               f"architectures' {variant.subset} in-model rows from "
+               + (f"{name}'s stage 1)" if stage1_out else f"that fold's {variant.base})"))
+    document["provenance"]["in_model_validation"] = in_model_summary(result, command, variant.subset)
+    write(out, header, document)
+    summarize(name, fit, document["provenance"])
+
+
+def summarize(name: str, fit: dict, provenance: dict) -> None:
+    check, runs = provenance["validation"], provenance["in_model_validation"]["runs"]
+    print(f"{name}: holdout MAPE {fit['holdout']['mape']:.1%} (n={fit['holdout']['n']}), kernel validation "
           f"MAPE {check['mape']:.1%} (n={check['n']}), leave-one-architecture-out MAPE of the "
-          f"{result['runs']['n']} run sums {result['runs']['mape']:.1%}", flush=True)
+          f"{runs['n']} run sums {runs['mape']:.1%}", flush=True)
 
 
-def report() -> str:
-    """Markdown tables of the shipped profiles' recorded errors (README, "The shipped i7-12700K
+def report(directory: Path = CONFIGS) -> str:
+    """Markdown tables of the profiles' recorded errors (README, "The shipped i7-12700K
     profiles"): kernel validation and leave-one-architecture-out, per architecture and family."""
-    provenances = {name: yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())["provenance"] for name in VARIANTS}
-    names = list(VARIANTS)
+    provenances = {name: yaml.safe_load((directory / f"{name}.yaml").read_text())["provenance"]
+                   for name in VARIANTS if (directory / f"{name}.yaml").is_file()}
+    names = list(provenances)
     pct = "{:.1%}".format
     lines = ["| profile | kernel validation rows: MAPE (rows) | in-model runs, leave one architecture out: "
              "MAPE of the run sums (runs) | within ±10% |", "| --- | ---: | ---: | ---: |"]
@@ -279,20 +405,76 @@ def report() -> str:
     return "\n".join(lines)
 
 
+def write_populations(results_dir: Path, name: str = "i7-12700k") -> None:
+    """The shipped `name` as the results folder's populations i7-kernel (its kernel validation
+    rows, predicted again) and i7-loao (the run sums its provenance recorded, one architecture
+    left out)."""
+    sys.path.insert(0, str(REPO))
+    from benchmarks.populations import merge_entries, write_population
+    from benchmarks.report import from_compare
+
+    variant, shipped = VARIANTS[name], yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
+    kind = "kernel class tables" if shipped.get("kernels") else "profile-wide coefficients (fit --coefficients)"
+    compare = graphcal("compare", f"sweeps/data/i7-12700k/{variant.validation}", "--hw", name)
+    # as its command writes it (report.py from-compare: with the threads and dtype columns)
+    (results_dir / "populations").mkdir(parents=True, exist_ok=True)
+    (results_dir / "populations" / "i7-kernel.csv").write_text(from_compare(io.StringIO(json.dumps(compare))))
+    merge_entries(results_dir / "results.yaml", {"i7-kernel": {
+        "command": f"graphcal compare sweeps/data/i7-12700k/{variant.validation} --hw {name} --json "
+                   "| python benchmarks/report.py from-compare > populations/i7-kernel.csv",
+        "unit": "s",
+        "description": f"{compare['n']} kernel validation rows of the i7-12700K (matmul, linear, vector add), "
+                       f"predicted on the shipped {name} profile ({kind}).",
+        "profile": f"{name} (shipped)",
+    }})
+    loao = shipped["provenance"]["in_model_validation"]
+    write_population(results_dir, "i7-loao", [(r["run"], r["measured_s"], r["predicted_s"])
+                                              for r in loao["per_run"]], {
+        "command": "python scripts/calibrate_i7.py --only i7-12700k && python scripts/calibrate_i7.py "
+                   f"--populations {results_dir.relative_to(REPO)}",
+        "unit": "s",
+        "description": f"{len(loao['per_run'])} runs of six torchvision architectures (sweeps/data/i7-12700k/"
+                       "in-model.csv, each run the sum of its subgraphs), each predicted by "
+                       f"{name} ({kind}) refitted on the kernel rows and the other five architectures' rows.",
+        "profile": f"{name} (shipped), refitted without the held-out architecture",
+    })
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2, help="leave-one-out refits at a time (each single-threaded)")
     parser.add_argument("--only", choices=sorted(VARIANTS), action="append", help="rebuild only these profiles")
+    parser.add_argument("--coefficients", action="store_true",
+                        help="fit the profile-wide coefficients in two stages instead of kernel class tables")
+    parser.add_argument("--out-dir", type=Path, default=CONFIGS,
+                        help="write the profiles here (default: the shipped ones, graphcal/data/hardware)")
     parser.add_argument("--report", action="store_true",
-                        help="fit nothing: print the shipped profiles' recorded errors as markdown tables")
+                        help="fit nothing: print the profiles' recorded errors (in --out-dir) as markdown tables")
+    parser.add_argument("--populations", type=Path, metavar="RESULTS_DIR",
+                        help="fit nothing: write the shipped i7-12700k's i7-kernel and i7-loao populations there")
     args = parser.parse_args()
     if args.report:
-        print(report())
+        print(report(args.out_dir.resolve()))
         return
+    if args.populations:
+        write_populations(args.populations.resolve())
+        return
+    out_dir = args.out_dir.resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="graphcal-calibrate-i7-") as workdir:
         for name, variant in VARIANTS.items():
-            if not args.only or name in args.only:
-                calibrate(name, variant, args.jobs, Path(workdir))
+            if args.only and name not in args.only:
+                continue
+            if not args.coefficients and out_dir == CONFIGS and name in COEFFICIENTS_SHIPPED:
+                print(f"{name}: shipped with coefficients ({COEFFICIENTS_SHIPPED[name]}); kept", flush=True)
+                continue
+            if args.coefficients:
+                calibrate_coefficients(name, variant, args.jobs, Path(workdir), out_dir)
+            else:
+                if variant.base in VARIANTS and not (Path(workdir) / f"{variant.base}-folds").is_dir():
+                    sys.exit(f"{name}: its leave-one-architecture-out folds start from {variant.base}'s: "
+                             f"rebuild {variant.base} in the same run")
+                calibrate_kernels(name, variant, args.jobs, Path(workdir), out_dir)
 
 
 if __name__ == "__main__":

@@ -13,10 +13,13 @@ predict, fit and compare do), and
 With `--hw` the profile is used as it is for every architecture: the baseline of a profile that
 saw none of these rows. With `--refit BASE`, each architecture is predicted by a profile that
 `graphcal fit` fits from BASE on the kernel rows (`--kernel-rows`) and the other five
-architectures' in-model rows, never its own (fits run one at a time, single-threaded).
+architectures' in-model rows, never its own (fits run one at a time, single-threaded): kernel
+class tables, as `graphcal fit` fits by default, or with `--coefficients` the profile-wide
+coefficients and family terms.
 
     python scripts/evaluate_i7_in_model.py [--hw i7-12700k --hw i7-12700k-tiny ...] [--runs] [--json]
-    python scripts/evaluate_i7_in_model.py --refit i7-12700k-spec [--fix NAME,...] [--runs]
+    python scripts/evaluate_i7_in_model.py --refit i7-12700k-spec [--runs]
+    python scripts/evaluate_i7_in_model.py --refit BASE --coefficients [--fix NAME,...] [--runs]
 """
 
 from __future__ import annotations
@@ -110,13 +113,15 @@ def in_subset(row: SweepRow, subset: str) -> bool:
     return SUBSETS[subset](float(row.fields["flops"]))
 
 
-def refit_leaving_out(architectures: list[str], data: Path, kernel_rows: Path, base: str, fix: str | None,
-                      workdir: Path, subset: str = "all", jobs: int = 1) -> tuple[dict[str, HardwareProfile],
-                                                                                  dict[str, dict]]:
-    """Per architecture: `graphcal fit` of `base` on the kernel rows and the other architectures'
+def refit_leaving_out(architectures: list[str], data: Path, kernel_rows: Path, base: str | dict[str, str],
+                      fix: str | None, workdir: Path, subset: str = "all", jobs: int = 1,
+                      coefficients: bool = False) -> tuple[dict[str, HardwareProfile], dict[str, dict]]:
+    """Per architecture: `graphcal fit` of `base` (or `base[architecture]`: a profile that saw
+    none of that architecture's rows) on the kernel rows and the other architectures'
     in-model rows of `subset` (small or large work, or all), `jobs` fits at a time, each
-    single-threaded, with no row held out of a fit (the held-out architecture is its holdout).
-    Returns the fitted profiles and each fit's JSON."""
+    single-threaded, with no row held out of a fit (the held-out architecture is its holdout):
+    kernel class tables, or with `coefficients` the profile-wide coefficients (fit --coefficients).
+    Writes `workdir`/without-<architecture>.yaml; returns the fitted profiles and each fit's JSON."""
     with data.open(newline="") as handle:
         reader = csv.DictReader(handle)
         header, raws = reader.fieldnames, list(reader)
@@ -140,11 +145,13 @@ def refit_leaving_out(architectures: list[str], data: Path, kernel_rows: Path, b
             writer.writerows(r for r in raws if r["workload"].split()[0].split(":")[-1] != arch
                              and SUBSETS[subset](float(r["flops"])))
         out = workdir / f"without-{arch}.yaml"
-        command = [sys.executable, "-m", "graphcal", "fit", str(kernel_rows), str(train), "--base", base,
-                   "--out", str(out), "--seed", "0", "--holdout", "0", "--json", *(("--fix", fix) if fix else ())]
+        fold_base = base[arch] if isinstance(base, dict) else base
+        command = [sys.executable, "-m", "graphcal", "fit", str(kernel_rows), str(train), "--base", fold_base,
+                   "--out", str(out), "--seed", "0", "--holdout", "0", "--json", *(("--fix", fix) if fix else ()),
+                   *(("--coefficients",) if coefficients else ())]
         if len(running) >= jobs:
             finish(next(iter(running)))
-        print(f"fitting {base} without {arch} ({subset} in-model rows) ...", file=sys.stderr, flush=True)
+        print(f"fitting {fold_base} without {arch} ({subset} in-model rows) ...", file=sys.stderr, flush=True)
         running[arch] = (subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                           env=env, cwd=REPO), out)
     while running:
@@ -152,16 +159,20 @@ def refit_leaving_out(architectures: list[str], data: Path, kernel_rows: Path, b
     return {a: profiles[a] for a in architectures}, {a: fits[a] for a in architectures}
 
 
-def leave_one_architecture_out(base: str, kernel_rows: Path, fix: str | None = None, subset: str = "all",
-                               data: Path = DATA, jobs: int = 1) -> dict:
-    """Each architecture predicted by `base` fitted on the kernel rows and the other five
-    architectures' in-model rows of `subset`: `evaluate`'s figures over every held-out row (whole
-    runs), `subset_families` over the held-out rows of the subset, and each fit's JSON."""
+def leave_one_architecture_out(base: str | dict[str, str], kernel_rows: Path, fix: str | None = None,
+                               subset: str = "all", data: Path = DATA, jobs: int = 1, coefficients: bool = False,
+                               workdir: Path | None = None) -> dict:
+    """Each architecture predicted by `base` fitted (class tables, or with `coefficients` the
+    profile-wide coefficients) on the kernel rows and the other five architectures' in-model rows
+    of `subset`: `evaluate`'s figures over every held-out row (whole runs), `subset_families` over
+    the held-out rows of the subset, and each fit's JSON. The fitted profiles are kept in
+    `workdir` (without-<architecture>.yaml) when it is given."""
     rows = read_sweep(data)
     costed = cost_rows(rows, Precision.FP32)
     architectures = sorted({architecture(r) for r in rows})
-    with tempfile.TemporaryDirectory(prefix="graphcal-loao-") as workdir:
-        profiles, fits = refit_leaving_out(architectures, data, kernel_rows, base, fix, Path(workdir), subset, jobs)
+    with tempfile.TemporaryDirectory(prefix="graphcal-loao-") as temporary:
+        profiles, fits = refit_leaving_out(architectures, data, kernel_rows, base, fix, Path(workdir or temporary),
+                                           subset, jobs, coefficients)
     result = evaluate(rows, costed, profiles.__getitem__)
     if subset != "all":
         index = np.array([i for i, r in enumerate(rows) if in_subset(r, subset)])
@@ -237,6 +248,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print JSON only")
     parser.add_argument("--refit", metavar="BASE", help="fit BASE leaving each architecture out, and score that")
     parser.add_argument("--kernel-rows", type=Path, default=KERNEL_ROWS, help="kernel rows every refit also fits")
+    parser.add_argument("--coefficients", action="store_true",
+                        help="refit the profile-wide coefficients and family terms instead of kernel class tables")
     parser.add_argument("--fix", metavar="NAME,...", help="parameters the refits hold at BASE's values")
     parser.add_argument("--subset", choices=sorted(SUBSETS), default="all",
                         help=f"in-model rows the refits train on: small (< {SMALL_WORK_FLOP:.0e} FLOP) or large work")
@@ -250,7 +263,7 @@ def main() -> None:
     if args.refit:
         name = f"{args.refit} refitted without the held-out architecture"
         results[name] = leave_one_architecture_out(args.refit, args.kernel_rows, args.fix, args.subset, args.data,
-                                                   args.jobs)
+                                                   args.jobs, args.coefficients)
         if not args.json:
             print(fit_summary(results[name]["fits"]) + "\n")
     for name in args.hw or ([] if args.refit else SHIPPED):

@@ -29,7 +29,10 @@ def test_variants_extend_the_calibrated_machine_and_carry_their_validation():
         load_profile(n) for n in ("i7-12700k-spec", "i7-12700k", "i7-12700k-tiny", "i7-12700k-large")
     )
     assert base.data["extends"] == "i7-12700k-spec"
-    assert tiny.data["extends"] == large.data["extends"] == "i7-12700k"
+    # -tiny stays on the coefficients path and states them all (scripts/calibrate_i7.py,
+    # COEFFICIENTS_SHIPPED): extending i7-12700k, its tables would time every op of theirs
+    assert large.data["extends"] == "i7-12700k" and tiny.data["extends"] == "i7-12700k-spec"
+    assert large.kernel_table(FP32, "conv") != base.kernel_table(FP32, "conv")
     for profile in (base, tiny, large):
         assert profile.peak_flops_per_s(FP32) == spec.peak_flops_per_s(FP32) == 720e9
         assert profile.bandwidth_bytes_per_s == 75e9
@@ -185,14 +188,18 @@ def test_unknown_precision_is_an_error():
 
 
 def test_shipped_i7_profiles_saw_convolutions_and_carry_their_in_model_errors():
-    # scripts/calibrate_i7.py: stage 2 fits the op-family terms on the in-model rows, and the
+    # scripts/calibrate_i7.py: the in-model rows fit conv and depthwise kernel tables (i7-12700k,
+    # -large) or the op-family terms (-tiny, on the coefficients path), and the
     # leave-one-architecture-out figures go into provenance.in_model_validation.
     architectures = {"resnet18", "resnet34", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0",
                      "efficientnet_b1"}
     for name in ("i7-12700k", "i7-12700k-tiny", "i7-12700k-large"):
         profile = load_profile(name)
         assert {"conv", "depthwise"} <= profile.calibrated_families, name
-        assert profile.family_term("conv_rate_factor") is not None, name
+        if name == "i7-12700k-tiny":
+            assert profile.family_term("conv_rate_factor") is not None and not profile.has_kernel_tables
+        else:
+            assert {"conv", "depthwise"} <= set(profile.data["kernels"]["fp32"]), name
         provenance = profile.data["provenance"]
         in_model = provenance["in_model_validation"]
         assert in_model["runs"]["n"] == 19 and set(in_model["architectures"]) == architectures, name
