@@ -301,10 +301,11 @@ def cpu_name() -> str:
     return f"{cpu_model()}, {physical_cores()} physical cores, {os.cpu_count()} logical"
 
 
-def host_speed(hw: str, threads: int | None) -> dict | None:
+def host_speed(hw: str) -> dict | None:
     """The host's sgemm rate now against the one its profile measured at calibration: the same
-    probe (`profiles init --host`), so a ratio far from 1 says the machine is not running at the
-    speed the profile was calibrated at (a busy neighbour, a changed clock), whatever the model."""
+    probe as `profiles init --host`, on every physical core whatever `threads` the validation
+    times with, so a ratio far from 1 says the machine is not running at the speed the profile
+    was calibrated at (a busy neighbour, a changed clock), whatever the model."""
     import torch
 
     from graphcal.hardware.host import physical_cores
@@ -315,7 +316,7 @@ def host_speed(hw: str, threads: int | None) -> dict | None:
     if not measured:
         return None
     previous = torch.get_num_threads()
-    torch.set_num_threads(threads or physical_cores())
+    torch.set_num_threads(physical_cores())
     try:
         now = probe_peak_flops(torch.get_num_threads()).value
     finally:
@@ -359,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     tag = ("-quick" if args.quick else "") + (f"-{args.dtype}" if args.dtype != "fp32" else "")
     figures = {}
     print(f"CPU: {cpu_name()}; profile {hw}")
-    speeds = [host_speed(hw, args.threads)]
+    speeds = [host_speed(hw)]
     if not args.skip_mlps:
         figures["MLPs"] = report_mlps(sweep_mlps(args, out_dir, tag), hw)
     if not args.skip_models:
@@ -370,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.stand_ins:
             csv_path, models = sweep_models(args, out_dir, tag, stand_ins=True)
             figures["stand-ins"] = report_models(csv_path, models, hw)
-    speeds.append(host_speed(hw, args.threads))
+    speeds.append(host_speed(hw))
     if args.results is not None:
         names = {"MLPs": args.mlp_population, "models": args.models_population}
         for part, f in figures.items():

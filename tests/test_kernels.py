@@ -240,3 +240,20 @@ def test_conv1d_has_its_own_table_apart_from_2d_convolutions(run_cli, write_prof
     result = run_cli("predict", "conv1d:4x1x16000x32x80:s16", "--hw",
                      write_profile("k2", profile_with({"conv": table()})), "--json")
     assert "conv1d" in {u["family"] for u in result.json()["uncalibrated"]}
+
+
+def test_a_recurrent_op_reads_its_weights_again_at_every_step():
+    """class_unit_times: the memory time of a recurrent op grows by steps x its layer's weights
+    at the tier that holds them; no other op has step_bytes."""
+    import dataclasses
+
+    from graphcal.hardware.profile import HardwareProfile
+    from graphcal.mapper import Target, class_unit_times, tier_bandwidth
+    from graphcal.precision import Precision
+
+    target = Target(HardwareProfile("k", "test", profile_with({})), Precision.FP32, 4)
+    lstm = OpCost(flops=1e9, bytes_read=2e6, kind=OpKind.MATRIX, family="lstm", rows=4, depth=2048, columns=4096,
+                  steps=64, step_bytes=40e6)
+    with_steps = class_unit_times(lstm, target)[1]
+    without = class_unit_times(dataclasses.replace(lstm, step_bytes=0.0), target)[1]
+    assert with_steps - without == pytest.approx(64 * 40e6 / tier_bandwidth(40e6, target))

@@ -46,6 +46,8 @@ class OpCost:
     # windowed ops (pooling, convolution): the window's dimension count, 1 for max_pool1d and
     # conv1d (0 elsewhere)
     spatial_dims: int = 0
+    # recurrent ops: the weight-matrix bytes each of the `steps` calls reads again (one layer's)
+    step_bytes: float = 0.0
 
     @property
     def bytes(self) -> float:
@@ -65,6 +67,7 @@ class OpCost:
             self.state_bytes + other.state_bytes,
             max(self.reuse_bytes, other.reuse_bytes),
             max(self.spatial_dims, other.spatial_dims),
+            max(self.step_bytes, other.step_bytes),
         )
 
 

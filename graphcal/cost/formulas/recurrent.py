@@ -73,7 +73,8 @@ def recurrent_formula(step: tuple[int, int, int], family: str = "recurrent") -> 
         w_ih, w_hh = layers[0][0], layers[0][1]
         gemm = (_step_rows(node, x), w_ih.shape[1] + w_hh.shape[1], w_ih.shape[0])
         steps = max(1, rows // gemm[0]) * len(layers)  # time steps, one after another, per layer and direction
-        return dataclasses.replace(io_cost(node, flops, MATRIX, family, gemm), steps=steps)
+        layer_bytes = sum(w.nbytes for weights in layers for w in weights) / len(layers)
+        return dataclasses.replace(io_cost(node, flops, MATRIX, family, gemm), steps=steps, step_bytes=layer_bytes)
 
     formula.__doc__ = f"Recurrent cell with {gates} gate(s): gate matmuls plus gate elementwise work."
     return formula
