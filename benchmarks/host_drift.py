@@ -21,7 +21,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 from graphcal.sweep.csvfile import read_sweep  # noqa: E402
 
 
@@ -38,8 +39,10 @@ def gauges(paths: list[Path]) -> dict[int, list[float]]:
 
 def compared_rows(path: Path, hw: str) -> list[dict]:
     """`graphcal compare CSV --hw HW --json` rows, each with its sweep row's gauge."""
-    result = subprocess.run([sys.executable, "-m", "graphcal", "compare", str(path), "--hw", hw, "--json"],
-                            capture_output=True, text=True, check=True)
+    hw = str(Path(hw).resolve()) if Path(hw).exists() else hw
+    # from the repository root, where the validation's model factories (benchmarks.zoo) import
+    result = subprocess.run([sys.executable, "-m", "graphcal", "compare", str(path.resolve()), "--hw", hw, "--json"],
+                            capture_output=True, text=True, check=True, cwd=REPO)
     rows = json.loads(result.stdout)["rows"]
     by_key = {(r.workload, r.threads, r.latency_s): r.fields.get("gauge_s") for r in read_sweep(path)}
     for row in rows:
