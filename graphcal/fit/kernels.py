@@ -56,7 +56,8 @@ PACK_TERMS = ("pack_rows", "pack_rate")
 PACK_START = {"pack_rows": 6.0, "pack_rate": 0.5}  # where the fit starts packing from (gemm)
 SHAPE_TERMS = {
     "gemm": ("rows", "depth", "columns"), "bmm": ("rows", "depth", "columns"),
-    "conv": ("rows", "depth", "columns"), "conv1d": ("rows", "depth", "columns"), "depthwise": ("rows", "columns"), "attention": ("rows", "depth"),
+    "conv": ("rows", "depth", "columns"), "conv1d": ("rows", "depth", "columns"),
+    "depthwise": ("rows", "columns"), "attention": ("rows", "depth"),
     "matvec": ("depth",),
 }
 
