@@ -306,14 +306,15 @@ def class_unit_times(cost: OpCost, target: Target) -> tuple[float, float, float]
     """(compute, memory, pack) seconds of an op before its class's shares divide them: FLOPs at
     thread_peak, memory_time at the tier bandwidths (plus, for a recurrent op, its layer's
     weights read again at every step, at the tier that holds them: 55 MB of LSTM weights stream
-    from the last-level cache 32 times in 32 steps), and the GEMM's K x N matrix at the tier
-    bandwidth of the bytes it reuses (what a GEMM that packs that matrix reads and writes once)."""
+    from the last-level cache 32 times in 32 steps), and the GEMM's K x N matrix at the tier of
+    its own size: memory_time already fetches the matrix from wherever the model keeps it; the
+    packed copy BLAS writes and reads back is the matrix's size, in the caches while it fits."""
     compute = cost.flops / thread_peak(target) if cost.flops else 0.0
     memory = memory_time(cost, target, lambda working_set: tier_bandwidth(working_set, target)) if cost.bytes else 0.0
     if cost.step_bytes:
         memory += cost.steps * cost.step_bytes / tier_bandwidth(cost.step_bytes, target)
     matrix_bytes = float(cost.depth * cost.columns * target.precision.element_bytes)
-    pack = (matrix_bytes / tier_bandwidth(max(cost.bytes, cost.reuse_bytes), target)
+    pack = (matrix_bytes / tier_bandwidth(matrix_bytes, target)
             if cost.kind is OpKind.MATRIX and matrix_bytes else 0.0)
     return compute, memory, pack
 

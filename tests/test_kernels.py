@@ -257,3 +257,23 @@ def test_a_recurrent_op_reads_its_weights_again_at_every_step():
     with_steps = class_unit_times(lstm, target)[1]
     without = class_unit_times(dataclasses.replace(lstm, step_bytes=0.0), target)[1]
     assert with_steps - without == pytest.approx(64 * 40e6 / tier_bandwidth(40e6, target))
+
+
+def test_packing_runs_at_the_tier_of_the_matrix_not_of_the_model():
+    """A GEMM's packing time (class_unit_times) depends on the K x N matrix's own size: a model
+    whose weights exceed the caches (reuse_bytes) fetches that matrix from DRAM in its memory
+    term, but the packed copy it writes and reads back is cache-sized."""
+    import dataclasses
+
+    from graphcal.hardware.profile import HardwareProfile
+    from graphcal.mapper import Target, class_unit_times, tier_bandwidth
+    from graphcal.precision import Precision
+
+    target = Target(HardwareProfile("k", "test", profile_with({})), Precision.FP32, 4)
+    matrix = 768 * 3072 * 4
+    gemm = OpCost(flops=2 * 128 * 768 * 3072, bytes_read=10e6, kind=OpKind.MATRIX, family="linear", rows=128,
+                  depth=768, columns=3072, state_bytes=matrix)
+    in_a_large_model = dataclasses.replace(gemm, reuse_bytes=400e6)
+    assert class_unit_times(gemm, target)[2] == pytest.approx(matrix / tier_bandwidth(matrix, target))
+    assert class_unit_times(in_a_large_model, target)[2] == class_unit_times(gemm, target)[2]
+    assert class_unit_times(in_a_large_model, target)[1] > class_unit_times(gemm, target)[1]
