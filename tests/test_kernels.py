@@ -154,6 +154,8 @@ def test_kernel_classes_of_costs():
     assert kernel_class(OpCost(kind=OpKind.MATRIX, family="linear", rows=1, depth=16, columns=32)) == "matvec"
     batched = OpCost(flops=12 * 2 * 8 * 16 * 32, kind=OpKind.MATRIX, family="matmul", rows=8, depth=16, columns=32)
     assert kernel_class(batched) == "bmm"
+    one = OpCost(flops=2 * 8 * 16 * 32, kind=OpKind.MATRIX, family="matmul", rows=8, depth=16, columns=32, batched=True)
+    assert kernel_class(one) == "bmm"   # aten.bmm of a batch of one runs the batched kernel
     assert kernel_class(OpCost(family="pool", spatial_dims=1)) == "pool1d"
     assert kernel_class(OpCost(family="memory")) == "copy"
 

@@ -6,7 +6,7 @@ curve; two classes do not, and fitting one curve for both lets each pull the oth
 
     gemm        linear and matmul of more than one row (BLAS/oneDNN GEMM)
     matvec      linear and matmul of one row (M = 1): a matrix-vector product, memory-bound
-    bmm         batched matmul (several GEMMs in one call)
+    bmm         batched matmul (several GEMMs in one call; aten.bmm even of a batch of one)
     conv        2-D and 3-D convolutions (oneDNN's direct and 1x1 kernels)
     conv1d      1-D convolutions (audio and sequence models: long rows, few input channels, wide windows)
     depthwise   depthwise convolutions
@@ -41,7 +41,7 @@ def kernel_class(cost: OpCost) -> str:
     """The op's kernel class (KERNEL_CLASSES); 'other' for a family no class covers."""
     family = cost.family
     if family in ("linear", "matmul"):
-        if family == "matmul" and gemm_count(cost) > 1.5:
+        if family == "matmul" and (cost.batched or gemm_count(cost) > 1.5):
             return "bmm"
         return "matvec" if cost.kind is OpKind.MATRIX and cost.rows == 1 else "gemm"
     if family == "conv":

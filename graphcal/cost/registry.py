@@ -48,6 +48,8 @@ class OpCost:
     spatial_dims: int = 0
     # recurrent ops: the weight-matrix bytes each of the `steps` calls reads again (one layer's)
     step_bytes: float = 0.0
+    # a batched matrix call (aten.bmm, baddbmm): the batched kernel, whatever its batch
+    batched: bool = False
 
     @property
     def bytes(self) -> float:
@@ -68,6 +70,7 @@ class OpCost:
             max(self.reuse_bytes, other.reuse_bytes),
             max(self.spatial_dims, other.spatial_dims),
             max(self.step_bytes, other.step_bytes),
+            self.batched or other.batched,
         )
 
 

@@ -6,7 +6,7 @@ bandwidths); a class's table then only divides them (mapper.class_shares) and ad
 cost, so a fit evaluates thousands of ops as arrays with the mapper's own functions. A row
 belongs to the class of its longest op. Each class is fitted on its rows alone, by least squares
 on log residuals, with the ops of other classes held at their current tables; the classes are
-visited in turn, twice, since a row's other ops move with their own classes.
+visited in turn, three times, since a row's other ops move with their own classes.
 
 A weak prior holds each value near its start (the base profile's equivalent): a value its rows
 cannot determine (a compute rate where every row is memory-bound) stays there instead of
@@ -38,7 +38,7 @@ from graphcal.mapper import (
 
 MIN_ROWS = 4            # rows a class needs before it gets a table of its own
 PRIOR = 0.03            # weight of each value's pull toward its start, in log units per row-equivalent
-PASSES = 2
+PASSES = 3
 # where the solver starts (solve_class): from the current values or the rows' envelope, times
 # (compute, memory) multiples
 STARTS = (("current", 1.0, 1.0), ("envelope", 1.0, 1.0), ("envelope", 0.5, 1.0), ("envelope", 1.0, 0.5),
@@ -411,7 +411,7 @@ def fit_tables(
         owner = dominant_class(sub, {**starts, **tables})
         counts = {k: int(np.sum(owner[rows] == k)) for k in set(owner[rows].tolist())}
         order = sorted((k for k, n in counts.items() if n >= MIN_ROWS and k in starts and k not in held
-                        and (kernels is None or k in kernels)), key=lambda k: -counts[k])
+                        and (kernels is None or k in kernels)), key=lambda k: (-counts[k], k))
         for kernel in order:
             mine = rows[owner[rows] == kernel]
             solution = solve_class(kernel, ops, mine, measured, weights, tables, starts[kernel])

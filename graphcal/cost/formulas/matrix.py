@@ -47,7 +47,8 @@ def bmm(node: OpNode) -> OpCost:
     a, b = node.args[0:2] if node.target == "aten.bmm.default" else node.args[1:3]
     batch, m, k = a.shape
     # NB: rows are one matrix's M; the batch adds parallel work, not taller tiles
-    return io_cost(node, 2 * batch * m * k * b.shape[-1], MATRIX, "matmul", (m, k, b.shape[-1]))
+    cost = io_cost(node, 2 * batch * m * k * b.shape[-1], MATRIX, "matmul", (m, k, b.shape[-1]))
+    return dataclasses.replace(cost, batched=True)
 
 
 @register("aten.matmul.default", "aten.mv.default", "aten.dot.default", "aten.vdot.default")
