@@ -314,6 +314,7 @@ def host_speed(hw: str) -> dict | None:
 
     measured = load_profile(hw).data.get("measured", {}).get("sgemm_flops_per_s")
     if not measured:
+        print(f"host speed: not checked ({hw} states no measured.sgemm_flops_per_s to compare with)")
         return None
     previous = torch.get_num_threads()
     torch.set_num_threads(physical_cores())

@@ -91,6 +91,12 @@ class Target:
         self.profile.coefficient(self.precision, "efficiency_factor")  # raises if absent
 
 
+def working_ops(costs) -> int:
+    """A graph's size as Target.graph_ops counts it: the ops that move bytes or do arithmetic
+    (views are free), at least 1."""
+    return max(1, sum(1 for c in costs if c.flops or c.bytes))
+
+
 def thread_share(target: Target) -> float:
     """Fraction of the profile's cores the run may use: min(threads, cores) / cores. The peak
     describes all physical cores; compute rates scale linearly with the cores used."""

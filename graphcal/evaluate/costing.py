@@ -28,7 +28,7 @@ import numpy as np
 from graphcal.cost import OpCost, OpKind
 from graphcal.errors import GraphcalError
 from graphcal.hardware.profile import HardwareProfile
-from graphcal.mapper import OpTime, Target, is_vector_product, op_time
+from graphcal.mapper import OpTime, Target, is_vector_product, op_time, working_ops
 from graphcal.precision import Precision
 from graphcal.sweep.csvfile import SweepRow, read_sweep
 
@@ -132,7 +132,7 @@ class CostedRows:
         if self.weights is None:
             object.__setattr__(self, "weights", np.ones(len(self.workloads)))
         if self.graph_ops is None:
-            object.__setattr__(self, "graph_ops", np.array([working_ops(t) for t in self.tables], dtype=int))
+            object.__setattr__(self, "graph_ops", np.array([working_ops(t.costs) for t in self.tables], dtype=int))
 
     @property
     def n(self) -> int:
@@ -158,11 +158,6 @@ class CostedRows:
         )
 
 
-def working_ops(table: OpTable) -> int:
-    """Ops of a table that move bytes or do arithmetic (views are free), at least 1."""
-    return max(1, sum(1 for c in table.costs if c.flops or c.bytes))
-
-
 def model_graph_ops(rows: Sequence[SweepRow], tables: Sequence[OpTable]) -> np.ndarray:
     """Each row's graph_ops: for an in-model row, the working ops among its model's rows (same
     file, workload, threads and dtype); for any other row, its own table's."""
@@ -171,7 +166,7 @@ def model_graph_ops(rows: Sequence[SweepRow], tables: Sequence[OpTable]) -> np.n
         if row.is_op:
             key = (row.host_id, row.workload, row.threads, row.dtype)
             counts[key] = counts.get(key, 0) + (1 if any(c.flops or c.bytes for c in table.costs) else 0)
-    return np.array([max(1, counts[(r.host_id, r.workload, r.threads, r.dtype)]) if r.is_op else working_ops(t)
+    return np.array([max(1, counts[(r.host_id, r.workload, r.threads, r.dtype)]) if r.is_op else working_ops(t.costs)
                      for r, t in zip(rows, tables)], dtype=int)
 
 

@@ -15,7 +15,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from graphcal.load.resolve import InputSpec
-from graphcal.mapper import Target, op_time
+from graphcal.mapper import Target, op_time, working_ops
 from graphcal.sweep.protocol import Protocol
 
 
@@ -106,8 +106,7 @@ def measure_built(module, inputs: tuple, model: str, target: Target, protocol: P
     finally:
         torch.set_num_threads(threads_before)
     # as predict_graph does: an op inside a graph of many ops pays its class's in-model terms
-    working = sum(1 for _, cost in costed.values() if cost.flops or cost.bytes)
-    target = dataclasses.replace(target, graph_ops=max(1, working))
+    target = dataclasses.replace(target, graph_ops=working_ops(cost for _, cost in costed.values()))
     ops = []
     for op in timing.ops:
         if op.name in costed:

@@ -10,7 +10,7 @@ from graphcal.cost import OpCost, cost_graph
 from graphcal.cost.classes import kernel_class
 from graphcal.errors import CheckFailed, GraphcalError
 from graphcal.load.graph import OpGraph, OpNode
-from graphcal.mapper import OpTime, Target, kernel_terms, op_time
+from graphcal.mapper import OpTime, Target, kernel_terms, op_time, working_ops
 
 UNCALIBRATED, EXTRAPOLATED = "uncalibrated", "extrapolated"
 
@@ -163,8 +163,7 @@ def predict_graph(graph: OpGraph, target: Target, strict: bool = False) -> Predi
     if strict and costed.unsupported:
         listed = ", ".join(f"{t} x{n}" for t, n in sorted(costed.unsupported.items()))
         raise CheckFailed(f"--strict: {graph.model} has ops graphcal cannot cost: {listed}")
-    working = sum(1 for _, cost in costed.ops if cost.flops or cost.bytes)
-    target = dataclasses.replace(target, graph_ops=max(1, working))
+    target = dataclasses.replace(target, graph_ops=working_ops(cost for _, cost in costed.ops))
     ops = tuple(
         OpPrediction(node, cost, op_time(cost, target), calibration_status(cost, target)) for node, cost in costed.ops
     )
