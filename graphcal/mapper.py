@@ -33,8 +33,9 @@ cache size) reaches it:
     kernels.<p>.<class>.compute[threads]       class_op_time()       the class's compute rate
     kernels.<p>.<class>.memory[threads]        class_op_time()       the class's memory rate
     kernels.<p>.<class>.overhead_s[threads]    class_op_time()       the class's fixed cost per call
-    kernels.<p>.<class>.half_rate_<dim>        class_shape_share()   matrix classes, by GEMM shape
+    kernels.<p>.<class>.half_rate_<dim>[threads]  class_shape_share()  matrix classes, by GEMM shape
     kernels.<p>.gemm.pack_rows, pack_rate      class_op_time()       gemm: packing its K x N matrix
+    kernels.<p>.gemm.misaligned[threads]       class_shares()        gemm: K or N not whole cache lines
     kernels.<p>.<class>.in_model[threads], in_model_half_ops, in_model_from_ops
                                                context_factor()      ops inside models
 
@@ -260,6 +261,7 @@ class KernelTerms:
     in_model: float = 1.0    # the class's slowdown inside a model (at the thread count)
     in_model_half_ops: float = 0.0
     in_model_from_ops: float = 0.0
+    misaligned: float = 1.0  # share of the compute rate kept when K or N is not whole cache lines
 
 
 def at_threads(values: dict, threads: int) -> tuple[float, bool]:
@@ -277,6 +279,15 @@ def at_threads(values: dict, threads: int) -> tuple[float, bool]:
     return float(values[(below or above)[-1 if below else 0]]), True
 
 
+def shape_term(value, threads: int) -> tuple[float, bool]:
+    """A class's half_rate_<dim> at `threads`: one number for every thread count, or a value per
+    calibrated thread count (at_threads): splitting a GEMM between threads shortens each thread's
+    share of it, so a shape's efficiency depends on how many threads divide it."""
+    if isinstance(value, dict):
+        return at_threads(value, threads)
+    return float(value), False
+
+
 def kernel_terms(cost: OpCost, target: Target) -> KernelTerms | None:
     """The table of the op's kernel class at the target's precision and threads, or None where
     the profile calibrates no such table (the op then takes the coefficients path above)."""
@@ -287,11 +298,16 @@ def kernel_terms(cost: OpCost, target: Target) -> KernelTerms | None:
     compute, off_compute = at_threads(table["compute"], target.threads)
     memory, off_memory = at_threads(table["memory"], target.threads)
     overhead, off_overhead = at_threads(table["overhead_s"], target.threads)
-    halves = {d: float(table.get(f"half_rate_{d}", 0.0)) for d in GEMM_DIMENSIONS}
+    halves, off_shape = {}, False
+    for d in GEMM_DIMENSIONS:
+        halves[d], off = shape_term(table.get(f"half_rate_{d}", 0.0), target.threads)
+        off_shape = off_shape or off
     in_model = at_threads(table["in_model"], target.threads)[0] if "in_model" in table else 1.0
-    return KernelTerms(name, compute, memory, overhead, halves, off_compute or off_memory or off_overhead,
+    misaligned = at_threads(table["misaligned"], target.threads)[0] if "misaligned" in table else 1.0
+    return KernelTerms(name, compute, memory, overhead, halves, off_compute or off_memory or off_overhead or off_shape,
                        float(table.get("pack_rows", 0.0)), float(table.get("pack_rate", 1.0)), in_model,
-                       float(table.get("in_model_half_ops", 0.0)), float(table.get("in_model_from_ops", 0.0)))
+                       float(table.get("in_model_half_ops", 0.0)), float(table.get("in_model_from_ops", 0.0)),
+                       misaligned)
 
 
 def class_shape_share(sizes: dict, halves: dict, vector_product: bool):
@@ -300,11 +316,11 @@ def class_shape_share(sizes: dict, halves: dict, vector_product: bool):
     matrix-vector product has one row: its rows term does not apply."""
     share = 1.0
     for dimension in GEMM_DIMENSIONS:
-        half = halves[dimension]
-        if not half or (vector_product and dimension == "rows"):
+        if vector_product and dimension == "rows":
             continue
-        size = sizes[dimension]
-        share = share * (size / (size + half) + (size == 0))  # a size of 0 (no work): a factor of 1
+        size, half = sizes[dimension], halves[dimension]
+        # a size of 0 (no work) or a half rate of 0 (no term): a factor of 1
+        share = share * (size / (size + half + (size + half == 0)) + (size == 0))
     return share
 
 
@@ -336,13 +352,26 @@ def pack_share(rows, terms: KernelTerms):
     return rows * rows / (rows * rows + terms.pack_rows ** 2) / (terms.pack_rate * terms.memory)
 
 
-def class_shares(terms: KernelTerms, shape):
+CACHE_LINE_BYTES = 64
+
+
+def is_misaligned(depth, columns, element_bytes: int):
+    """Whether a GEMM's K or N rows are not whole 64-byte cache lines (floats or arrays): its
+    kernel then loads and stores partial vectors, and two threads splitting its outputs share
+    the lines at their boundary (linear 224 x 140 -> 125 runs 1.47x slower per FLOP than
+    224 x 144 -> 128 on two threads, 1.10x on one)."""
+    return ((depth * element_bytes) % CACHE_LINE_BYTES != 0) | ((columns * element_bytes) % CACHE_LINE_BYTES != 0)
+
+
+def class_shares(terms: KernelTerms, shape, misaligned=False):
     """(compute share, memory share): the class's compute and memory values, times the shape
     share on the compute rate of a matrix class, or on the memory rate of a matrix-vector
-    product (each output streams one row of the matrix)."""
+    product (each output streams one row of the matrix); a misaligned GEMM (is_misaligned)
+    keeps the class's `misaligned` share of its compute rate."""
     if terms.kernel_class == "matvec":
         return terms.compute, terms.memory * shape
-    return terms.compute * shape, terms.memory
+    alignment = 1.0 + (terms.misaligned - 1.0) * misaligned
+    return terms.compute * shape * alignment, terms.memory
 
 
 def context_factor(graph_ops, terms: KernelTerms):
@@ -371,7 +400,8 @@ def class_op_time(cost: OpCost, target: Target, terms: KernelTerms) -> OpTime:
     unit_compute, unit_memory, unit_pack = class_unit_times(cost, target)
     sizes = {d: getattr(cost, d) for d in GEMM_DIMENSIONS}
     shape = class_shape_share(sizes, terms.half_rates, terms.kernel_class == "matvec")
-    compute_share, memory_share = class_shares(terms, shape)
+    misaligned = is_misaligned(cost.depth, cost.columns, target.precision.element_bytes)
+    compute_share, memory_share = class_shares(terms, shape, misaligned)
     context = context_factor(target.graph_ops, terms)
     return OpTime(
         compute_s=unit_compute / compute_share if unit_compute else 0.0,

@@ -31,8 +31,10 @@ from graphcal.mapper import (
     class_shares,
     class_unit_times,
     context_factor,
+    is_misaligned,
     op_time,
     pack_share,
+    shape_term,
     thread_bandwidth_share,
 )
 
@@ -51,8 +53,10 @@ PLAUSIBLE = {
     "half_rate": (0.0, 2048.0),
     "pack_rows": (1.0, 256.0),
     "pack_rate": (0.05, 4.0),
+    "misaligned": (0.3, 1.2),    # share of the compute rate kept (gemm)
 }
 PACK_TERMS = ("pack_rows", "pack_rate")
+ALIGNED_CLASSES = ("gemm",)  # classes whose table has `misaligned` (mapper.class_shares)
 PACK_START = {"pack_rows": 6.0, "pack_rate": 0.5}  # where the fit starts packing from (gemm)
 SHAPE_TERMS = {
     "gemm": ("rows", "depth", "columns"), "bmm": ("rows", "depth", "columns"),
@@ -78,13 +82,15 @@ class OpColumns:
     flops: np.ndarray          # (m,)
     bytes: np.ndarray          # (m,)
     graph_ops: np.ndarray      # (m,) ops of the graph the op's row ran in (mapper.Target.graph_ops)
+    misaligned: np.ndarray     # (m,) bool: K or N not whole cache lines (mapper.is_misaligned)
     n_rows: int
 
     def take(self, mask: np.ndarray) -> OpColumns:
         return OpColumns(self.row[mask], self.kernel_class[mask], self.threads[mask], self.unit_compute[mask],
                          self.unit_memory[mask], self.unit_pack[mask], {d: s[mask] for d, s in self.sizes.items()},
                          self.steps[mask],
-                         self.base_s[mask], self.flops[mask], self.bytes[mask], self.graph_ops[mask], self.n_rows)
+                         self.base_s[mask], self.flops[mask], self.bytes[mask], self.graph_ops[mask],
+                         self.misaligned[mask], self.n_rows)
 
 
 def op_columns(rows: CostedRows, profile: HardwareProfile) -> OpColumns:
@@ -118,7 +124,8 @@ def op_columns(rows: CostedRows, profile: HardwareProfile) -> OpColumns:
         np.array(row_of, dtype=int), np.array(classes, dtype=object), np.array(threads, dtype=int),
         np.array(compute), np.array(memory), np.array(pack), {d: np.array(s) for d, s in sizes.items()},
         np.array(steps, dtype=float), np.array(base), np.array(flops, dtype=float), np.array(nbytes, dtype=float),
-        np.array(graph, dtype=float), rows.n,
+        np.array(graph, dtype=float),
+        is_misaligned(np.array(sizes["depth"]), np.array(sizes["columns"]), rows.precision.element_bytes), rows.n,
     )
 
 
@@ -137,7 +144,9 @@ def start_table(profile: HardwareProfile, rows: CostedRows, kernel: str, threads
         table["memory"][t] = profile.coefficient(p, "memory_bottleneck_factor") * share
         table["overhead_s"][t] = overhead
     for d in SHAPE_TERMS.get(kernel, ()):
-        table[f"half_rate_{d}"] = 0.0
+        table[f"half_rate_{d}"] = dict.fromkeys(threads, 0.0)
+    if kernel in ALIGNED_CLASSES:
+        table["misaligned"] = dict.fromkeys(threads, 1.0)
     return table
 
 
@@ -150,7 +159,9 @@ def base_table(profile: HardwareProfile, rows: CostedRows, kernel: str, threads:
     table = {name: {t: at_threads(stated[name], t)[0] for t in threads}
              for name in ("compute", "memory", "overhead_s")}
     for d in SHAPE_TERMS.get(kernel, ()):
-        table[f"half_rate_{d}"] = float(stated.get(f"half_rate_{d}", 0.0))
+        table[f"half_rate_{d}"] = {t: shape_term(stated.get(f"half_rate_{d}", 0.0), t)[0] for t in threads}
+    if kernel in ALIGNED_CLASSES:
+        table["misaligned"] = {t: shape_term(stated.get("misaligned", 1.0), t)[0] for t in threads}
     return table
 
 
@@ -158,16 +169,18 @@ def class_times(ops: OpColumns, kernel: str, table: dict) -> np.ndarray:
     """Time of each op of `ops` (all of class `kernel`) under `table`: the mapper's
     class_op_time, on arrays."""
     def per_op(name: str) -> np.ndarray:
-        values = {t: at_threads(table[name], t)[0] for t in set(ops.threads.tolist())}
+        values = {t: shape_term(table.get(name, 0.0), t)[0] for t in set(ops.threads.tolist())}
         return np.array([values[t] for t in ops.threads])
 
-    halves = {d: float(table.get(f"half_rate_{d}", 0.0)) for d in GEMM_DIMENSIONS}
+    halves = {d: per_op(f"half_rate_{d}") for d in GEMM_DIMENSIONS}
     in_model = per_op("in_model") if "in_model" in table else 1.0
+    misaligned = per_op("misaligned") if "misaligned" in table else 1.0
     terms = KernelTerms(kernel, per_op("compute"), per_op("memory"), 0.0, halves, False,
                         float(table.get("pack_rows", 0.0)), float(table.get("pack_rate", 1.0)), in_model,
-                        float(table.get("in_model_half_ops", 0.0)), float(table.get("in_model_from_ops", 0.0)))
+                        float(table.get("in_model_half_ops", 0.0)), float(table.get("in_model_from_ops", 0.0)),
+                        misaligned)
     shape = class_shape_share(ops.sizes, halves, kernel == "matvec")
-    compute_share, memory_share = class_shares(terms, shape)
+    compute_share, memory_share = class_shares(terms, shape, ops.misaligned)
     compute_s = np.divide(ops.unit_compute, compute_share, out=np.zeros(len(ops.row)), where=ops.unit_compute > 0)
     memory_s = np.divide(ops.unit_memory, memory_share, out=np.zeros(len(ops.row)), where=ops.unit_memory > 0)
     packing = ops.unit_pack * pack_share(ops.sizes["rows"], terms)
@@ -215,21 +228,32 @@ class Layout:
     def __post_init__(self) -> None:
         for t in self.threads:
             self.names += [f"compute@{t}", f"memory@{t}", f"overhead_s@{t}"]
-        self.names += [f"half_rate_{d}" for d in self.shape_terms]
+        self.names += [f"half_rate_{d}@{t}" for d in self.shape_terms for t in self.threads]
         self.names += list(PACK_TERMS) if self.packs else []
+        self.names += [f"misaligned@{t}" for t in self.threads] if self.aligns else []
 
     @property
     def packs(self) -> bool:
         return self.kernel == "gemm"
 
+    @property
+    def aligns(self) -> bool:
+        return self.kernel in ALIGNED_CLASSES
+
+    @property
+    def first_aligned(self) -> int:
+        return 3 * len(self.threads) + self.n_shape + (len(PACK_TERMS) if self.packs else 0)
+
     def to_vector(self, table: dict) -> np.ndarray:
         x = []
         for t in self.threads:
             x += [np.log(table["compute"][t]), np.log(table["memory"][t]), table["overhead_s"][t] / 1e-6]
-        x += [table[f"half_rate_{d}"] / 16.0 for d in self.shape_terms]
+        x += [shape_term(table[f"half_rate_{d}"], t)[0] / 16.0 for d in self.shape_terms for t in self.threads]
         if self.packs:
             x += [np.log(table.get("pack_rows", PACK_START["pack_rows"])),
                   np.log(table.get("pack_rate", PACK_START["pack_rate"]))]
+        if self.aligns:
+            x += [np.log(shape_term(table.get("misaligned", 1.0), t)[0]) for t in self.threads]
         return np.array(x)
 
     def to_table(self, x: np.ndarray, like: dict) -> dict:
@@ -241,11 +265,24 @@ class Layout:
             table["overhead_s"][t] = float(x[3 * k + 2] * 1e-6)
         base = 3 * len(self.threads)
         for j, d in enumerate(self.shape_terms):
-            table[f"half_rate_{d}"] = float(x[base + j] * 16.0)
+            stated = like.get(f"half_rate_{d}")
+            halves = dict(stated) if isinstance(stated, dict) else {}
+            halves.update({t: float(x[base + j * len(self.threads) + k] * 16.0) for k, t in enumerate(self.threads)})
+            table[f"half_rate_{d}"] = halves
         if self.packs:
-            table["pack_rows"] = float(np.exp(x[base + len(self.shape_terms)]))
-            table["pack_rate"] = float(np.exp(x[base + len(self.shape_terms) + 1]))
+            first = base + self.n_shape
+            table["pack_rows"] = float(np.exp(x[first]))
+            table["pack_rate"] = float(np.exp(x[first + 1]))
+        if self.aligns:
+            stated = like.get("misaligned")
+            misaligned = dict(stated) if isinstance(stated, dict) else {}
+            misaligned.update({t: float(np.exp(x[self.first_aligned + k])) for k, t in enumerate(self.threads)})
+            table["misaligned"] = misaligned
         return table
+
+    @property
+    def n_shape(self) -> int:
+        return len(self.shape_terms) * len(self.threads)
 
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         lower, upper = [], []
@@ -254,11 +291,14 @@ class Layout:
             # reaches such values by trading against its overhead (max-pooling at 0.1% of peak)
             lower += [np.log(PLAUSIBLE["compute"][0] / 2), np.log(PLAUSIBLE["memory"][0] / 2), 0.0]
             upper += [np.log(4.0), np.log(20.0), 1000.0]
-        lower += [0.0] * len(self.shape_terms)
-        upper += [4096.0 / 16.0] * len(self.shape_terms)
+        lower += [0.0] * self.n_shape
+        upper += [4096.0 / 16.0] * self.n_shape
         if self.packs:
             lower += [np.log(0.5), np.log(0.02)]
             upper += [np.log(4096.0), np.log(20.0)]
+        if self.aligns:
+            lower += [np.log(0.1)] * len(self.threads)
+            upper += [np.log(2.0)] * len(self.threads)
         return np.array(lower), np.array(upper)
 
     def standard_errors(self, x: np.ndarray, stderr_x: np.ndarray) -> dict[str, float]:
@@ -270,11 +310,16 @@ class Layout:
             out[f"overhead_s@{t}"] = float(stderr_x[3 * k + 2] * 1e-6)
         base = 3 * len(self.threads)
         for j, d in enumerate(self.shape_terms):
-            out[f"half_rate_{d}"] = float(stderr_x[base + j] * 16.0)
+            for k, t in enumerate(self.threads):
+                out[f"half_rate_{d}@{t}"] = float(stderr_x[base + j * len(self.threads) + k] * 16.0)
         if self.packs:
-            first = base + len(self.shape_terms)
+            first = base + self.n_shape
             for j, name in enumerate(PACK_TERMS):
                 out[name] = float(np.exp(x[first + j]) * stderr_x[first + j])
+        if self.aligns:
+            for k, t in enumerate(self.threads):
+                i = self.first_aligned + k
+                out[f"misaligned@{t}"] = float(np.exp(x[i]) * stderr_x[i])
         return out
 
 
@@ -480,6 +525,21 @@ def staged_fit(
     return tables, solutions, fitted_by
 
 
+def staged_fits(ops: OpColumns, row_sets: list[np.ndarray], measured, weights, population, starts) -> list:
+    """staged_fit of each row set, the sets in parallel processes (one per core, at most one per
+    set): the training split's fit and the final fit on every row are independent."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = min(len(row_sets), os.cpu_count() or 1)
+    if workers < 2:
+        return [staged_fit(ops, rows, measured, weights, population, starts) for rows in row_sets]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        jobs = [pool.submit(staged_fit, ops, rows, measured, weights, population, starts) for rows in row_sets]
+        return [job.result() for job in jobs]
+
+
 def fit_kernels(
     costed: CostedRows, sweep_rows, measured: np.ndarray, base: HardwareProfile, train: np.ndarray,
     holdout: np.ndarray,
@@ -492,12 +552,13 @@ def fit_kernels(
         kernel: base_table(base, costed, kernel, sorted(set(ops.threads[ops.kernel_class == kernel].tolist())))
         for kernel in set(ops.kernel_class.tolist()) if kernel != "other"
     }
-    train_tables, _, _ = staged_fit(ops, train, measured, weights, population, starts)
     everything = np.arange(costed.n)
-    tables, solutions, fitted_by = (
-        staged_fit(ops, everything, measured, weights, population, starts) if len(holdout) else
-        (train_tables, *staged_fit(ops, train, measured, weights, population, starts)[1:])
-    )
+    if len(holdout):
+        (train_tables, _, _), (tables, solutions, fitted_by) = staged_fits(
+            ops, [train, everything], measured, weights, population, starts)
+    else:
+        tables, solutions, fitted_by = staged_fit(ops, train, measured, weights, population, starts)
+        train_tables = tables
     tables = {k: with_covers(v, ops, k, population, fitted_by[k]) for k, v in tables.items()}
     latency_train = row_latency(ops, train_tables)
     return KernelFit(
@@ -533,10 +594,14 @@ class ClassRow:
 
 def flatten(table: dict) -> dict[str, float]:
     out = {}
-    for name in ("compute", "memory", "overhead_s"):
-        for t, value in sorted(table[name].items()):
+    for name in ("compute", "memory", "overhead_s", "misaligned"):
+        for t, value in sorted(table.get(name, {}).items()):
             out[f"{name}@{t}"] = float(value)
-    out.update({k: float(v) for k, v in table.items() if k.startswith("half_rate_") or k in PACK_TERMS})
+    for name, value in table.items():
+        if name.startswith("half_rate_") and isinstance(value, dict):
+            out.update({f"{name}@{t}": float(v) for t, v in sorted(value.items())})
+        elif name.startswith("half_rate_") or name in PACK_TERMS:
+            out[name] = float(value)
     return out
 
 

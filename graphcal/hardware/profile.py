@@ -101,9 +101,9 @@ def _counts(v: list) -> str | None:
 # A kernel class's table (`kernels.<precision>.<class>`, applied by graphcal.mapper): rates and
 # fixed cost at each calibrated thread count, shape terms, and what its calibration covered.
 KERNEL_THREAD_TERMS = {"compute": "positive", "memory": "positive", "overhead_s": "non-negative",
-                       "in_model": "positive"}
+                       "in_model": "positive", "misaligned": "positive"}  # misaligned: gemm only
 KERNEL_REQUIRED = ("compute", "memory", "overhead_s")
-KERNEL_SHAPE_TERMS = ("half_rate_rows", "half_rate_depth", "half_rate_columns")
+KERNEL_SHAPE_TERMS = ("half_rate_rows", "half_rate_depth", "half_rate_columns")  # a number, or one per thread count
 KERNEL_PACK_TERMS = ("pack_rows", "pack_rate")  # gemm: packing the K x N matrix once per call
 KERNEL_CONTEXT_TERMS = ("in_model_half_ops", "in_model_from_ops")  # with in_model: the slowdown inside a model
 KERNEL_RANGES = ("flops", "bytes")
@@ -124,7 +124,8 @@ def _kernel_table(kernel_class: str, v: dict) -> str | None:
     shape_terms = KERNEL_SHAPE_TERMS if kernel_class in MATRIX_CLASSES else ()
     shape_terms += KERNEL_PACK_TERMS if kernel_class == "gemm" else ()
     shape_terms += KERNEL_CONTEXT_TERMS
-    allowed = (*KERNEL_THREAD_TERMS, *shape_terms, "covers")
+    thread_terms = [k for k in KERNEL_THREAD_TERMS if k != "misaligned" or kernel_class == "gemm"]
+    allowed = (*thread_terms, *shape_terms, "covers")
     unknown = [k for k in v if k not in allowed]
     if unknown:
         return f"unknown field {unknown[0]!r} (allowed: {', '.join(allowed)})"
@@ -137,8 +138,12 @@ def _kernel_table(kernel_class: str, v: dict) -> str | None:
             return f"{name}: {problem}"
     for name in shape_terms:
         value = v.get(name, 0)
-        if isinstance(value, bool) or not isinstance(value, NUMBER) or value < 0:
-            return f"{name}: must be a number >= 0, got {value!r}"
+        if name in KERNEL_SHAPE_TERMS and isinstance(value, dict):
+            problem = _thread_map(value, "non-negative")
+            if problem:
+                return f"{name}: {problem}"
+        elif isinstance(value, bool) or not isinstance(value, NUMBER) or value < 0:
+            return f"{name}: must be a number >= 0{' or a map of thread counts to them' if name in KERNEL_SHAPE_TERMS else ''}, got {value!r}"
     covers = v.get("covers", {})
     if not isinstance(covers, dict) or any(k not in ("threads", *KERNEL_RANGES) for k in covers):
         return f"covers: must map threads, {', '.join(KERNEL_RANGES)} to what the calibration saw"
