@@ -88,6 +88,30 @@ def test_half_rate_rows_slows_gemms_by_their_rows(predict_classes):
     assert shaped / plain == pytest.approx(2.0, rel=1e-9)  # 64 / (64 + 64)
 
 
+def test_a_half_rate_per_thread_count_moves_only_that_thread_count(predict_classes):
+    big = "matmul:2048x1024x2048"   # K = 1024
+    threads = (1, 4)
+    plain = table(overhead=0.0, threads=threads)
+    shaped = plain | {"half_rate_depth": {1: 0.0, 4: 1024.0}}
+    at = {t: (predict_classes({"gemm": plain}, big, "fp32", "--threads", str(t))["matmul"],
+              predict_classes({"gemm": shaped}, big, "fp32", "--threads", str(t))["matmul"]) for t in threads}
+    assert at[1][1] == at[1][0]
+    assert at[4][1] / at[4][0] == pytest.approx(2.0, rel=1e-9)  # 1024 / (1024 + 1024)
+
+
+def test_misaligned_slows_only_gemms_whose_rows_are_not_whole_cache_lines(predict_classes):
+    base = {"gemm": table(overhead=0.0)}
+    slowed = {"gemm": table(overhead=0.0) | {"misaligned": {4: 0.5}}}
+    aligned, misaligned = "matmul:2048x1024x2048", "matmul:2048x1000x2048"   # K rows of 4096 and 4000 bytes
+    assert predict_classes(slowed, aligned)["matmul"] == predict_classes(base, aligned)["matmul"]
+    assert (predict_classes(slowed, misaligned)["matmul"] / predict_classes(base, misaligned)["matmul"]
+            == pytest.approx(2.0, rel=1e-9))
+    # bf16 rows of 1000 elements are 2000 bytes: not whole lines either; 1024 x 2 bytes are
+    bf16 = ("bf16", "--dtype", "bf16")
+    assert (predict_classes(slowed, misaligned, *bf16)["matmul"] / predict_classes(base, misaligned, *bf16)["matmul"]
+            == pytest.approx(2.0, rel=1e-9))
+
+
 def test_a_bf16_table_never_moves_fp32(run_cli, write_profile):
     fp32_only = write_profile("a", profile_with(BASE))
     both = profile_with(BASE)
@@ -138,6 +162,10 @@ def test_covers_flag_ops_larger_than_the_calibration_saw(run_cli, write_profile)
     ({"fp32": {"gemm": table() | {"compute": {0: 0.5}}}}, "positive integer"),
     ({"fp32": {"gemm": table() | {"compute": {4: 0}}}}, "positive number"),
     ({"fp32": {"norm": table() | {"half_rate_rows": 8}}}, "unknown field 'half_rate_rows'"),
+    ({"fp32": {"norm": table() | {"misaligned": {4: 0.5}}}}, "unknown field 'misaligned'"),
+    ({"fp32": {"gemm": table() | {"misaligned": {4: 0}}}}, "misaligned: at 4 threads"),
+    ({"fp32": {"gemm": table() | {"half_rate_depth": {0: 8}}}}, "half_rate_depth: thread count 0"),
+    ({"fp32": {"gemm": table() | {"half_rate_depth": "wide"}}}, "half_rate_depth: must be a number >= 0"),
     ({"fp16": {"gemm": table()}}, "no coefficients.fp16"),
 ])
 def test_bad_tables_are_one_line_errors(run_cli, write_profile, kernels, message):
@@ -169,7 +197,8 @@ def test_fit_arrays_equal_the_mapper(tmp_path):
     from graphcal.precision import Precision
 
     tables = {
-        "gemm": table(threads=(1, 4), half_rate_rows=12.0, half_rate_depth=30.0) | {"compute": {1: 0.9, 4: 0.6}},
+        "gemm": table(threads=(1, 4), half_rate_rows=12.0, half_rate_depth={1: 30.0, 4: 70.0})
+        | {"compute": {1: 0.9, 4: 0.6}, "misaligned": {1: 0.8, 4: 0.55}},
         "matvec": table(threads=(1, 4), half_rate_depth=200.0),
         "activation": table(threads=(1, 4), compute=0.3, memory=1.7, overhead=3e-6),
     }

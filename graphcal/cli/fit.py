@@ -59,6 +59,15 @@ def fit(
             "of op) instead of a table per kernel class.",
         ),
     ] = False,
+    raw_speed: Annotated[
+        bool,
+        typer.Option(
+            "--raw-speed",
+            help="Fit the latencies as timed. By default each sweep's rows are put at the calibration's typical "
+            "host speed, from the speed gauge timed before every round (gauge_s): sweeps timed minutes apart on a "
+            "shared machine can run 1.2x apart.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
     plot: Annotated[
         Optional[Path],
@@ -87,7 +96,7 @@ def fit(
     from graphcal.hardware.write import check_out, write_profile
 
     options = FitOptions(holdout=holdout, seed=seed, fixed=P.parse_fixed(fix), dtype=dtype, force=force,
-                         kernels=not coefficients)
+                         kernels=not coefficients, host_speed=not raw_speed)
     check_out(out, base, force)
     if plot is not None:
         require_matplotlib()

@@ -27,6 +27,7 @@ from graphcal.errors import GraphcalError
 from graphcal.evaluate.costing import CostedRows, cost_rows, op_classes, read_sweeps, single_dtype, vector_product_rows
 from graphcal.evaluate.metrics import Metrics, metrics
 from graphcal.fit import params as P
+from graphcal.fit.hostspeed import SpeedScaling, speed_scaling
 from graphcal.fit.kernels import KernelFit, fit_kernels
 from graphcal.fit.model import Facts, evaluate
 from graphcal.fit.solver import Solution, SolverSettings, solve
@@ -49,6 +50,8 @@ class FitOptions:
     # True: fit kernels.<precision>.<class> tables (graphcal.fit.kernels), the coefficients held;
     # False: fit the coefficients, runtime, memory and family terms (params.PARAMS)
     kernels: bool = True
+    # True: each sweep's rows at the calibration's typical host speed (graphcal.fit.hostspeed)
+    host_speed: bool = True
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class Calibration:
     op_classes: np.ndarray
     noise_floor: float | None
     kernels: KernelFit | None = None
+    speed: SpeedScaling | None = None   # the factor each row's latency was scaled by (None: built elsewhere)
 
     @property
     def train_metrics(self) -> Metrics:
@@ -176,7 +180,8 @@ def calibrate(
         raise GraphcalError(
             f"{empty[0].source}: workload {empty[0].workload!r} has no costed op; graphcal cannot fit it"
         )
-    measured = np.array([r.latency_s for r in rows])
+    speed = speed_scaling(rows, options.host_speed)
+    measured = np.array([r.latency_s for r in rows]) * speed.factors
     facts = Facts.of(base, precision)
     start = P.base_values(base, precision)
 
@@ -222,7 +227,7 @@ def calibrate(
 
     return Calibration(
         paths, rows_per_file, base_ref, base, precision, options, rows, costed, measured, base_regimes, train, holdout,
-        params, train_fit, holdout_predicted, final, regimes, classes, noise_floor(list(paths)), kernel_fit,
+        params, train_fit, holdout_predicted, final, regimes, classes, noise_floor(list(paths)), kernel_fit, speed,
     )
 
 

@@ -55,6 +55,7 @@ def provenance(cal: Calibration, date: str | None = None) -> dict:
             "noise_floor": cal.noise_floor,
         },
         "solver": {**cal.final.provenance(cal.options.settings), "train_fit_nfev": cal.train_fit.nfev},
+        **({"host_speed": _host_speed(cal.speed)} if cal.speed is not None and cal.speed.reference_s else {}),
         **({"kernels": kernel_provenance(cal)} if cal.kernels is not None else {}),
         "parameters": {
             p.name: {"base": p.base, "fitted": p.fitted, "stderr": p.stderr, "status": p.status,
@@ -93,3 +94,11 @@ FIT_HEADER = "# Written by `graphcal fit`; see provenance for the data and the e
 def _counts(labels: list[str]) -> tuple[list[str], list[int]]:
     names = sorted(set(labels))
     return names, [labels.count(n) for n in names]
+
+
+def _host_speed(speed) -> dict:
+    """The speed scaling of the fit's rows, with the sweeps named by file (graphcal.fit.hostspeed)."""
+    out = speed.as_dict()
+    for sweep in out["sweeps"]:
+        sweep["file"] = Path(sweep["file"]).name
+    return out

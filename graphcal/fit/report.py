@@ -105,6 +105,7 @@ def error_tables(console: Console, cal: Calibration, out: Path | None) -> None:
         "noise floor (the sweep's own repeatability): "
         + (percent(floor) if floor is not None else "not recorded (the sweep files hold no repeat rows)")
     )
+    console.print(host_speed_line(cal.speed))
     measured_h = cal.measured_s[cal.holdout]
     if len(cal.holdout):
         console.print(
@@ -172,3 +173,16 @@ def plot_fit(cal: Calibration, path: Path) -> None:
     )
 
 
+def host_speed_line(speed) -> str:
+    """How the fit put each sweep at the calibration's typical host speed (graphcal.fit.hostspeed)."""
+    if speed is None or not speed.reference_s:
+        return "host speed: latencies fitted as timed" + (
+            f" ({speed.ungauged} row(s) without a speed gauge)" if speed is not None and speed.ungauged else "")
+    from pathlib import Path
+
+    parts = [f"{Path(f).name} {t}t pass {p} x{speed.factor_of((f, t, p)):.2f}" for f, t, p in sorted(speed.sweeps)]
+    reference = ", ".join(f"{g * 1e6:.0f} us at {t}t" for t, g in sorted(speed.reference_s.items()))
+    line = f"host speed: each sweep scaled to the calibration's typical gauge ({reference}): " + "; ".join(parts)
+    if speed.ungauged:
+        line += f"; {speed.ungauged} row(s) without a gauge left as timed"
+    return line
