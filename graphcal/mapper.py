@@ -38,6 +38,7 @@ cache size) reaches it:
     kernels.<p>.gemm.misaligned[threads]       class_shares()        gemm: K or N not whole cache lines
     kernels.<p>.<class>.in_model[threads], in_model_half_ops, in_model_from_ops
                                                context_factor()      ops inside models
+    kernels.<p>.<class>.in_model_rate[threads]  context_rate()       rates of ops inside models
 
 class_unit_times and class_shares are the two halves the fit evaluates on arrays (graphcal.fit.kernels).
 
@@ -262,6 +263,7 @@ class KernelTerms:
     in_model_half_ops: float = 0.0
     in_model_from_ops: float = 0.0
     misaligned: float = 1.0  # share of the compute rate kept when K or N is not whole cache lines
+    in_model_rate: float = 1.0  # share of the class's rates kept inside a model (at the thread count)
 
 
 def at_threads(values: dict, threads: int) -> tuple[float, bool]:
@@ -304,10 +306,11 @@ def kernel_terms(cost: OpCost, target: Target) -> KernelTerms | None:
         off_shape = off_shape or off
     in_model = at_threads(table["in_model"], target.threads)[0] if "in_model" in table else 1.0
     misaligned = at_threads(table["misaligned"], target.threads)[0] if "misaligned" in table else 1.0
+    in_model_rate = at_threads(table["in_model_rate"], target.threads)[0] if "in_model_rate" in table else 1.0
     return KernelTerms(name, compute, memory, overhead, halves, off_compute or off_memory or off_overhead or off_shape,
                        float(table.get("pack_rows", 0.0)), float(table.get("pack_rate", 1.0)), in_model,
                        float(table.get("in_model_half_ops", 0.0)), float(table.get("in_model_from_ops", 0.0)),
-                       misaligned)
+                       misaligned, in_model_rate)
 
 
 def class_shape_share(sizes: dict, halves: dict, vector_product: bool):
@@ -374,6 +377,27 @@ def class_shares(terms: KernelTerms, shape, misaligned=False):
     return terms.compute * shape * alignment, terms.memory
 
 
+def graph_ramp(graph_ops, terms: KernelTerms):
+    """How far a graph of `graph_ops` ops is into the in-model regime, 0 to 1: n^2 / (n^2 + h^2),
+    n = graph_ops - in_model_from_ops (the largest graph the calibration timed alone: at most
+    that many ops, 0), h = in_model_half_ops (0: no in-model terms, 0); floats or arrays."""
+    if not terms.in_model_half_ops:
+        return 0.0 * graph_ops
+    beyond = graph_ops - terms.in_model_from_ops
+    n2 = beyond * beyond * (beyond > 0)
+    return n2 / (n2 + terms.in_model_half_ops ** 2)
+
+
+def context_rate(graph_ops, terms: KernelTerms):
+    """The share of the class's compute and memory rates an op keeps inside a graph of
+    `graph_ops` ops: 1 + (in_model_rate - 1) x graph_ramp. Fitted for the classes that MLPs
+    calibrate alone (their rates come from ops timed back to back on warm weights): inside a
+    model the same GEMM runs after other ops that evicted its weights, packed buffers and code
+    (measured: the linears of a text encoder and of a decoder step, timed in place, take 1.3x to
+    2.2x what MLPs of their shapes predict)."""
+    return 1.0 + (terms.in_model_rate - 1.0) * graph_ramp(graph_ops, terms)
+
+
 def context_factor(graph_ops, terms: KernelTerms):
     """How much larger the class's fixed cost per call is inside a graph of `graph_ops` ops
     than timed alone: 1 + (in_model - 1) x n^2 / (n^2 + h^2), n = graph_ops - in_model_from_ops
@@ -385,11 +409,7 @@ def context_factor(graph_ops, terms: KernelTerms):
     alone; floats or arrays). The rates are not scaled: a large op's streaming and arithmetic
     are the same wherever it runs, and the state-bytes rule of memory_time already places its
     weights where the rest of the model leaves them."""
-    if not terms.in_model_half_ops:
-        return 1.0 + 0.0 * graph_ops
-    beyond = graph_ops - terms.in_model_from_ops
-    n2 = beyond * beyond * (beyond > 0)
-    return 1.0 + (terms.in_model - 1.0) * n2 / (n2 + terms.in_model_half_ops ** 2)
+    return 1.0 + (terms.in_model - 1.0) * graph_ramp(graph_ops, terms)
 
 
 def class_op_time(cost: OpCost, target: Target, terms: KernelTerms) -> OpTime:
@@ -403,6 +423,8 @@ def class_op_time(cost: OpCost, target: Target, terms: KernelTerms) -> OpTime:
     misaligned = is_misaligned(cost.depth, cost.columns, target.precision.element_bytes)
     compute_share, memory_share = class_shares(terms, shape, misaligned)
     context = context_factor(target.graph_ops, terms)
+    rate = context_rate(target.graph_ops, terms)
+    memory_share = memory_share * rate
     return OpTime(
         compute_s=unit_compute / compute_share if unit_compute else 0.0,
         memory_s=unit_memory / memory_share if unit_memory else 0.0,

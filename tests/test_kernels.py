@@ -112,6 +112,21 @@ def test_misaligned_slows_only_gemms_whose_rows_are_not_whole_cache_lines(predic
             == pytest.approx(2.0, rel=1e-9))
 
 
+def test_in_model_rate_slows_the_memory_time_of_ops_in_graphs_beyond_those_timed_alone(predict_classes):
+    # memory-bound: a batch-2 linear streaming a 64 MB matrix; compute-bound: a 2048^3 matmul
+    context = {"in_model_half_ops": 1.0, "in_model_from_ops": 1.0}
+    plain = {"gemm": table(overhead=0.0) | context | {"in_model_rate": {4: 1.0}}}
+    slowed = {"gemm": table(overhead=0.0) | context | {"in_model_rate": {4: 0.5}}}
+    alone, streaming = "linear:2x4096x4096", "mlp:2:4096x4096x4096x4096"
+    # one op: no graph beyond the largest timed alone, no change
+    assert predict_classes(slowed, alone)["gemm"] == predict_classes(plain, alone)["gemm"]
+    # three linears and their activations: 5 ops, 4 beyond it: ramp 16/17 of the way to 0.5
+    ratio = predict_classes(slowed, streaming)["gemm"] / predict_classes(plain, streaming)["gemm"]
+    assert ratio == pytest.approx(1 / (1 - 0.5 * 16 / 17), rel=1e-6)
+    square = "mlp:2048:2048x2048x2048"
+    assert predict_classes(slowed, square)["gemm"] == pytest.approx(predict_classes(plain, square)["gemm"], rel=1e-9)
+
+
 def test_a_bf16_table_never_moves_fp32(run_cli, write_profile):
     fp32_only = write_profile("a", profile_with(BASE))
     both = profile_with(BASE)
@@ -163,6 +178,7 @@ def test_covers_flag_ops_larger_than_the_calibration_saw(run_cli, write_profile)
     ({"fp32": {"gemm": table() | {"compute": {4: 0}}}}, "positive number"),
     ({"fp32": {"norm": table() | {"half_rate_rows": 8}}}, "unknown field 'half_rate_rows'"),
     ({"fp32": {"norm": table() | {"misaligned": {4: 0.5}}}}, "unknown field 'misaligned'"),
+    ({"fp32": {"gemm": table() | {"in_model_rate": {4: 0.5}}}}, "need in_model_half_ops > 0"),
     ({"fp32": {"gemm": table() | {"misaligned": {4: 0}}}}, "misaligned: at 4 threads"),
     ({"fp32": {"gemm": table() | {"half_rate_depth": {0: 8}}}}, "half_rate_depth: thread count 0"),
     ({"fp32": {"gemm": table() | {"half_rate_depth": "wide"}}}, "half_rate_depth: must be a number >= 0"),
@@ -198,7 +214,8 @@ def test_fit_arrays_equal_the_mapper(tmp_path):
 
     tables = {
         "gemm": table(threads=(1, 4), half_rate_rows=12.0, half_rate_depth={1: 30.0, 4: 70.0})
-        | {"compute": {1: 0.9, 4: 0.6}, "misaligned": {1: 0.8, 4: 0.55}},
+        | {"compute": {1: 0.9, 4: 0.6}, "misaligned": {1: 0.8, 4: 0.55}, "in_model": {1: 1.5, 4: 2.0},
+           "in_model_rate": {1: 0.7, 4: 0.5}, "in_model_half_ops": 2.0, "in_model_from_ops": 1.0},
         "matvec": table(threads=(1, 4), half_rate_depth=200.0),
         "activation": table(threads=(1, 4), compute=0.3, memory=1.7, overhead=3e-6),
     }

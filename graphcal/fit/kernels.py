@@ -31,6 +31,7 @@ from graphcal.mapper import (
     class_shares,
     class_unit_times,
     context_factor,
+    context_rate,
     is_misaligned,
     op_time,
     pack_share,
@@ -54,6 +55,7 @@ PLAUSIBLE = {
     "pack_rows": (1.0, 256.0),
     "pack_rate": (0.05, 4.0),
     "misaligned": (0.3, 1.2),    # share of the compute rate kept (gemm)
+    "in_model_rate": (0.3, 1.2),  # share of the rates kept inside a model
 }
 PACK_TERMS = ("pack_rows", "pack_rate")
 ALIGNED_CLASSES = ("gemm",)  # classes whose table has `misaligned` (mapper.class_shares)
@@ -175,12 +177,15 @@ def class_times(ops: OpColumns, kernel: str, table: dict) -> np.ndarray:
     halves = {d: per_op(f"half_rate_{d}") for d in GEMM_DIMENSIONS}
     in_model = per_op("in_model") if "in_model" in table else 1.0
     misaligned = per_op("misaligned") if "misaligned" in table else 1.0
+    in_model_rate = per_op("in_model_rate") if "in_model_rate" in table else 1.0
     terms = KernelTerms(kernel, per_op("compute"), per_op("memory"), 0.0, halves, False,
                         float(table.get("pack_rows", 0.0)), float(table.get("pack_rate", 1.0)), in_model,
                         float(table.get("in_model_half_ops", 0.0)), float(table.get("in_model_from_ops", 0.0)),
-                        misaligned)
+                        misaligned, in_model_rate)
     shape = class_shape_share(ops.sizes, halves, kernel == "matvec")
     compute_share, memory_share = class_shares(terms, shape, ops.misaligned)
+    rate = context_rate(ops.graph_ops, terms)
+    memory_share = memory_share * rate
     compute_s = np.divide(ops.unit_compute, compute_share, out=np.zeros(len(ops.row)), where=ops.unit_compute > 0)
     memory_s = np.divide(ops.unit_memory, memory_share, out=np.zeros(len(ops.row)), where=ops.unit_memory > 0)
     packing = ops.unit_pack * pack_share(ops.sizes["rows"], terms)
@@ -399,12 +404,12 @@ CONTEXT_START_HALF_OPS = 16.0
 
 def solve_context(
     kernel: str, ops: OpColumns, rows: np.ndarray, measured: np.ndarray, weights: np.ndarray,
-    tables: dict[str, dict], alone_graph_ops: int,
+    tables: dict[str, dict], alone_graph_ops: int, rates: bool = False,
 ) -> dict:
     """`kernel`'s table with in_model (at each thread count of its in-model rows) and
     in_model_half_ops fitted on `rows` (its rows timed alone and inside models), every value of
     the table fitted before held: how much slower the class runs inside a model, and from how
-    many ops on."""
+    many ops on. With `rates`, in_model_rate too (a class whose rates ops timed alone fixed)."""
     from scipy.optimize import least_squares
 
     table = tables[kernel]
@@ -420,21 +425,27 @@ def solve_context(
     root_weights = np.sqrt(weights[rows])
     largest_alone = float(alone_graph_ops)
 
+    n = len(threads)
+
     def with_context(x: np.ndarray) -> dict:
-        return {**table, "in_model": {t: float(np.exp(x[k])) for k, t in enumerate(threads)},
-                "in_model_half_ops": float(np.exp(x[-1])), "in_model_from_ops": largest_alone}
+        out = {**table, "in_model": {t: float(np.exp(x[k])) for k, t in enumerate(threads)},
+               "in_model_half_ops": float(np.exp(x[-1])), "in_model_from_ops": largest_alone}
+        if rates:
+            out["in_model_rate"] = {t: float(np.exp(x[n + k])) for k, t in enumerate(threads)}
+        return out
 
     def residuals(x: np.ndarray) -> np.ndarray:
         times = class_times(own, kernel, with_context(x))
         latency = fixed[rows] + np.bincount(own_rows, weights=times, minlength=len(rows))
         return np.concatenate([(np.log(latency) - log_measured) * root_weights, PRIOR * x[:-1]])
 
-    x0 = np.array([0.0] * len(threads) + [np.log(CONTEXT_START_HALF_OPS)])
-    lower = np.array([np.log(0.5)] * len(threads) + [0.0])
-    upper = np.array([np.log(40.0)] * len(threads) + [np.log(4096.0)])
+    m = 2 * n if rates else n
+    lower = np.array([np.log(0.5)] * n + [np.log(0.2)] * (m - n) + [0.0])
+    upper = np.array([np.log(40.0)] * n + [np.log(2.0)] * (m - n) + [np.log(4096.0)])
     best = None
     for start in (0.0, np.log(1.5), np.log(2.5)):
-        trial = least_squares(residuals, np.r_[[start] * len(threads), x0[-1]], bounds=(lower, upper),
+        x0 = np.r_[[start] * n, [0.0] * (m - n), np.log(CONTEXT_START_HALF_OPS)]
+        trial = least_squares(residuals, x0, bounds=(lower, upper),
                               method="trf", loss="soft_l1", f_scale=0.1, x_scale="jac", max_nfev=200)
         if best is None or trial.cost < best.cost:
             best = trial
@@ -498,8 +509,9 @@ def staged_fit(
     """First the classes that graphs timed alone (an MLP sweep's rows) are made of, fitted on
     the rows timed alone only: rows timed inside models never move them, and MLP predictions
     stay what the MLP rows made them. Then every other class on its rows timed alone (single ops) and
-    inside models together; then those classes' in-model terms, from their rows of both kinds
-    (the ones timed alone hold the terms near 1 for small graphs)."""
+    inside models together; then the in-model terms of every class, from its rows of both kinds
+    (the ones timed alone hold the terms near 1 for small graphs): the fixed cost's for all, and
+    the rates' for the first classes, whose rates the graphs timed alone set."""
     alone = rows[population[rows] == STANDALONE]
     inside = rows[population[rows] == IN_MODEL]
     graphs = ops.graph_ops[np.searchsorted(ops.row, alone)] if len(alone) else np.zeros(0)
@@ -512,8 +524,15 @@ def staged_fit(
     for kernel, solution in found.items():
         solutions[kernel] = solution
         fitted_by[kernel] = f"{STANDALONE} and {IN_MODEL}"
-    # the in-model terms and the rates they were fitted beside, in turn: each fit holds the other
+    # the in-model terms and the rates they were fitted beside, in turn: each fit holds the other;
+    # a class fitted on graphs timed alone keeps its rates and gets in-model rates of its own
     for _ in range(PASSES):
+        owner = dominant_class(ops, tables)
+        for kernel in sorted(set(tables) - set(found)):
+            ins, outs = inside[owner[inside] == kernel], alone[owner[alone] == kernel]
+            if len(ins) >= MIN_ROWS and len(outs) >= MIN_ROWS:
+                tables[kernel] = solve_context(kernel, ops, np.concatenate([outs, ins]), measured, weights, tables,
+                                               int(graphs.max()), rates=True)
         owner = dominant_class(ops, tables)
         for kernel in found:
             ins, outs = inside[owner[inside] == kernel], alone[owner[alone] == kernel]
@@ -526,16 +545,20 @@ def staged_fit(
 
 
 def staged_fits(ops: OpColumns, row_sets: list[np.ndarray], measured, weights, population, starts) -> list:
-    """staged_fit of each row set, the sets in parallel processes (one per core, at most one per
-    set): the training split's fit and the final fit on every row are independent."""
+    """staged_fit of each row set, the sets in forked processes (one per core, at most one per
+    set): the training split's fit and the final fit on every row are independent. Serial where
+    the platform cannot fork."""
     import multiprocessing
     import os
     from concurrent.futures import ProcessPoolExecutor
 
     workers = min(len(row_sets), os.cpu_count() or 1)
-    if workers < 2:
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return [staged_fit(ops, rows, measured, weights, population, starts) for rows in row_sets]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    # NB: fork, not spawn: a spawned worker re-imports the caller's __main__, which breaks a
+    # script that calls graphcal without an `if __name__ == "__main__"` guard; the workers run
+    # numpy and scipy only, never torch, so the parent's torch threads do not matter to them
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
         jobs = [pool.submit(staged_fit, ops, rows, measured, weights, population, starts) for rows in row_sets]
         return [job.result() for job in jobs]
 
@@ -594,7 +617,7 @@ class ClassRow:
 
 def flatten(table: dict) -> dict[str, float]:
     out = {}
-    for name in ("compute", "memory", "overhead_s", "misaligned"):
+    for name in ("compute", "memory", "overhead_s", "misaligned", "in_model_rate"):
         for t, value in sorted(table.get(name, {}).items()):
             out[f"{name}@{t}"] = float(value)
     for name, value in table.items():

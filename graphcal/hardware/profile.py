@@ -101,7 +101,8 @@ def _counts(v: list) -> str | None:
 # A kernel class's table (`kernels.<precision>.<class>`, applied by graphcal.mapper): rates and
 # fixed cost at each calibrated thread count, shape terms, and what its calibration covered.
 KERNEL_THREAD_TERMS = {"compute": "positive", "memory": "positive", "overhead_s": "non-negative",
-                       "in_model": "positive", "misaligned": "positive"}  # misaligned: gemm only
+                       "in_model": "positive", "misaligned": "positive",  # misaligned: gemm only
+                       "in_model_rate": "positive"}
 KERNEL_REQUIRED = ("compute", "memory", "overhead_s")
 KERNEL_SHAPE_TERMS = ("half_rate_rows", "half_rate_depth", "half_rate_columns")  # a number, or one per thread count
 KERNEL_PACK_TERMS = ("pack_rows", "pack_rate")  # gemm: packing the K x N matrix once per call
@@ -144,6 +145,8 @@ def _kernel_table(kernel_class: str, v: dict) -> str | None:
                 return f"{name}: {problem}"
         elif isinstance(value, bool) or not isinstance(value, NUMBER) or value < 0:
             return f"{name}: must be a number >= 0{' or a map of thread counts to them' if name in KERNEL_SHAPE_TERMS else ''}, got {value!r}"
+    if ("in_model" in v or "in_model_rate" in v) and not v.get("in_model_half_ops"):
+        return "in_model and in_model_rate need in_model_half_ops > 0 (the graph size they ramp in by)"
     covers = v.get("covers", {})
     if not isinstance(covers, dict) or any(k not in ("threads", *KERNEL_RANGES) for k in covers):
         return f"covers: must map threads, {', '.join(KERNEL_RANGES)} to what the calibration saw"
