@@ -38,7 +38,7 @@ cache size) reaches it:
     kernels.<p>.gemm.misaligned[threads]       class_shares()        gemm: K or N not whole cache lines
     kernels.<p>.<class>.in_model[threads], in_model_half_ops, in_model_from_ops
                                                context_factor()      ops inside models
-    kernels.<p>.<class>.in_model_rate[threads]  context_rate()       rates of ops inside models
+    kernels.<p>.gemm.in_model_rate[threads]    context_rate()        gemm: its memory rate inside models
 
 class_unit_times and class_shares are the two halves the fit evaluates on arrays (graphcal.fit.kernels).
 
@@ -389,9 +389,9 @@ def graph_ramp(graph_ops, terms: KernelTerms):
 
 
 def context_rate(graph_ops, terms: KernelTerms):
-    """The share of the class's compute and memory rates an op keeps inside a graph of
-    `graph_ops` ops: 1 + (in_model_rate - 1) x graph_ramp. Fitted for the classes that MLPs
-    calibrate alone (their rates come from ops timed back to back on warm weights): inside a
+    """The share of the class's memory rate an op keeps inside a graph of `graph_ops` ops:
+    1 + (in_model_rate - 1) x graph_ramp. Fitted for gemm, whose rates MLPs calibrate alone
+    (ops timed back to back on warm weights): inside a
     model the same GEMM runs after other ops that evicted its weights, packed buffers and code
     (measured: the linears of a text encoder and of a decoder step, timed in place, take 1.3x to
     2.2x what MLPs of their shapes predict)."""
