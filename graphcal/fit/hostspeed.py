@@ -34,7 +34,8 @@ class SpeedScaling:
     def as_dict(self) -> dict:
         return {
             "reference_gauge_s": {t: g for t, g in sorted(self.reference_s.items())},
-            "sweeps": [{"file": f, "threads": t, "pass": p, "gauge_s": g, "rows": n, "factor": self.factor_of((f, t, p))}
+            "sweeps": [{"file": f, "threads": t, "pass": p, "gauge_s": g, "rows": n,
+                        "factor": self.factor_of((f, t, p))}
                        for (f, t, p), (g, n) in sorted(self.sweeps.items())],
             "ungauged_rows": self.ungauged,
         }

@@ -125,7 +125,8 @@ def _kernel_table(kernel_class: str, v: dict) -> str | None:
     shape_terms = KERNEL_SHAPE_TERMS if kernel_class in MATRIX_CLASSES else ()
     shape_terms += KERNEL_PACK_TERMS if kernel_class == "gemm" else ()
     shape_terms += KERNEL_CONTEXT_TERMS
-    thread_terms = [k for k in KERNEL_THREAD_TERMS if k not in ("misaligned", "in_model_rate") or kernel_class == "gemm"]
+    thread_terms = [k for k in KERNEL_THREAD_TERMS
+                    if k not in ("misaligned", "in_model_rate") or kernel_class == "gemm"]
     allowed = (*thread_terms, *shape_terms, "covers")
     unknown = [k for k in v if k not in allowed]
     if unknown:
@@ -144,7 +145,8 @@ def _kernel_table(kernel_class: str, v: dict) -> str | None:
             if problem:
                 return f"{name}: {problem}"
         elif isinstance(value, bool) or not isinstance(value, NUMBER) or value < 0:
-            return f"{name}: must be a number >= 0{' or a map of thread counts to them' if name in KERNEL_SHAPE_TERMS else ''}, got {value!r}"
+            per_thread = " or a map of thread counts to them" if name in KERNEL_SHAPE_TERMS else ""
+            return f"{name}: must be a number >= 0{per_thread}, got {value!r}"
     if ("in_model" in v or "in_model_rate" in v) and not v.get("in_model_half_ops"):
         return "in_model and in_model_rate need in_model_half_ops > 0 (the graph size they ramp in by)"
     covers = v.get("covers", {})
