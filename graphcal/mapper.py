@@ -366,15 +366,17 @@ def is_misaligned(depth, columns, element_bytes: int):
     return ((depth * element_bytes) % CACHE_LINE_BYTES != 0) | ((columns * element_bytes) % CACHE_LINE_BYTES != 0)
 
 
-def class_shares(terms: KernelTerms, shape, misaligned=False):
+def class_shares(terms: KernelTerms, shape, misaligned, graph_ops):
     """(compute share, memory share): the class's compute and memory values, times the shape
     share on the compute rate of a matrix class, or on the memory rate of a matrix-vector
     product (each output streams one row of the matrix); a misaligned GEMM (is_misaligned)
-    keeps the class's `misaligned` share of its compute rate."""
+    keeps the class's `misaligned` share of its compute rate, and an op inside a graph of
+    `graph_ops` ops the context_rate share of its memory rate. Floats or arrays."""
+    memory = terms.memory * context_rate(graph_ops, terms)
     if terms.kernel_class == "matvec":
-        return terms.compute, terms.memory * shape
+        return terms.compute, memory * shape
     alignment = 1.0 + (terms.misaligned - 1.0) * misaligned
-    return terms.compute * shape * alignment, terms.memory
+    return terms.compute * shape * alignment, memory
 
 
 def graph_ramp(graph_ops, terms: KernelTerms):
@@ -421,10 +423,8 @@ def class_op_time(cost: OpCost, target: Target, terms: KernelTerms) -> OpTime:
     sizes = {d: getattr(cost, d) for d in GEMM_DIMENSIONS}
     shape = class_shape_share(sizes, terms.half_rates, terms.kernel_class == "matvec")
     misaligned = is_misaligned(cost.depth, cost.columns, target.precision.element_bytes)
-    compute_share, memory_share = class_shares(terms, shape, misaligned)
+    compute_share, memory_share = class_shares(terms, shape, misaligned, target.graph_ops)
     context = context_factor(target.graph_ops, terms)
-    rate = context_rate(target.graph_ops, terms)
-    memory_share = memory_share * rate
     return OpTime(
         compute_s=unit_compute / compute_share if unit_compute else 0.0,
         memory_s=unit_memory / memory_share if unit_memory else 0.0,

@@ -42,12 +42,10 @@ class SpeedScaling:
 
 
 def gauge_of(row) -> float | None:
+    """The row's gauge in seconds; None where the column is absent or empty (read_sweep has
+    checked that a filled one is a number)."""
     text = (row.fields.get("gauge_s") or "").strip()
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if value > 0 else None
+    return float(text) if text and float(text) > 0 else None
 
 
 def speed_scaling(rows, enabled: bool = True) -> SpeedScaling:

@@ -31,7 +31,6 @@ from graphcal.mapper import (
     class_shares,
     class_unit_times,
     context_factor,
-    context_rate,
     is_misaligned,
     op_time,
     pack_share,
@@ -54,15 +53,10 @@ PLAUSIBLE = {
     "half_rate": (0.0, 2048.0),
     "pack_rows": (1.0, 256.0),
     "pack_rate": (0.05, 4.0),
-    "misaligned": (0.3, 1.2),    # share of the compute rate kept (gemm)
+    "misaligned": (0.3, 1.2),    # share of the compute rate kept (gemm; stated, not fitted)
     "in_model_rate": (0.3, 1.2),  # share of the rates kept inside a model
 }
 PACK_TERMS = ("pack_rows", "pack_rate")
-# classes whose `misaligned` rate the fit fits (mapper.class_shares): none. Fitted for gemm, the
-# term came out within 6% of 1 on the calibrations here and let the single GEMMs of the ops grid
-# pull the MLPs off (the independence test's MLP holdout +1.08 points on one); a profile may
-# still state it
-ALIGNED_CLASSES: tuple[str, ...] = ()
 # classes fitted on graphs timed alone that get in-model rates (mapper.context_rate): gemm, whose
 # in-model rows MLPs underrate by half; matvec's agree with its MLP rows (a decode step streams
 # its weights alone or in a model alike), and an in-model rate fitted for it misread LLM decoding
@@ -155,8 +149,6 @@ def start_table(profile: HardwareProfile, rows: CostedRows, kernel: str, threads
         table["overhead_s"][t] = overhead
     for d in SHAPE_TERMS.get(kernel, ()):
         table[f"half_rate_{d}"] = dict.fromkeys(threads, 0.0)
-    if kernel in ALIGNED_CLASSES:
-        table["misaligned"] = dict.fromkeys(threads, 1.0)
     return table
 
 
@@ -170,8 +162,8 @@ def base_table(profile: HardwareProfile, rows: CostedRows, kernel: str, threads:
              for name in ("compute", "memory", "overhead_s")}
     for d in SHAPE_TERMS.get(kernel, ()):
         table[f"half_rate_{d}"] = {t: shape_term(stated.get(f"half_rate_{d}", 0.0), t)[0] for t in threads}
-    if kernel in ALIGNED_CLASSES:
-        table["misaligned"] = {t: shape_term(stated.get("misaligned", 1.0), t)[0] for t in threads}
+    if "misaligned" in stated:  # stated by hand, held: the fit does not fit it (docs/model.md)
+        table["misaligned"] = {t: at_threads(stated["misaligned"], t)[0] for t in threads}
     return table
 
 
@@ -179,10 +171,10 @@ def class_times(ops: OpColumns, kernel: str, table: dict) -> np.ndarray:
     """Time of each op of `ops` (all of class `kernel`) under `table`: the mapper's
     class_op_time, on arrays."""
     def per_op(name: str) -> np.ndarray:
-        values = {t: shape_term(table.get(name, 0.0), t)[0] for t in set(ops.threads.tolist())}
+        values = {t: shape_term(table[name], t)[0] for t in set(ops.threads.tolist())}
         return np.array([values[t] for t in ops.threads])
 
-    halves = {d: per_op(f"half_rate_{d}") for d in GEMM_DIMENSIONS}
+    halves = {d: per_op(f"half_rate_{d}") if f"half_rate_{d}" in table else 0.0 for d in GEMM_DIMENSIONS}
     in_model = per_op("in_model") if "in_model" in table else 1.0
     misaligned = per_op("misaligned") if "misaligned" in table else 1.0
     in_model_rate = per_op("in_model_rate") if "in_model_rate" in table else 1.0
@@ -191,9 +183,7 @@ def class_times(ops: OpColumns, kernel: str, table: dict) -> np.ndarray:
                         float(table.get("in_model_half_ops", 0.0)), float(table.get("in_model_from_ops", 0.0)),
                         misaligned, in_model_rate)
     shape = class_shape_share(ops.sizes, halves, kernel == "matvec")
-    compute_share, memory_share = class_shares(terms, shape, ops.misaligned)
-    rate = context_rate(ops.graph_ops, terms)
-    memory_share = memory_share * rate
+    compute_share, memory_share = class_shares(terms, shape, ops.misaligned, ops.graph_ops)
     compute_s = np.divide(ops.unit_compute, compute_share, out=np.zeros(len(ops.row)), where=ops.unit_compute > 0)
     memory_s = np.divide(ops.unit_memory, memory_share, out=np.zeros(len(ops.row)), where=ops.unit_memory > 0)
     packing = ops.unit_pack * pack_share(ops.sizes["rows"], terms)
@@ -243,19 +233,10 @@ class Layout:
             self.names += [f"compute@{t}", f"memory@{t}", f"overhead_s@{t}"]
         self.names += [f"half_rate_{d}@{t}" for d in self.shape_terms for t in self.threads]
         self.names += list(PACK_TERMS) if self.packs else []
-        self.names += [f"misaligned@{t}" for t in self.threads] if self.aligns else []
 
     @property
     def packs(self) -> bool:
         return self.kernel == "gemm"
-
-    @property
-    def aligns(self) -> bool:
-        return self.kernel in ALIGNED_CLASSES
-
-    @property
-    def first_aligned(self) -> int:
-        return 3 * len(self.threads) + self.n_shape + (len(PACK_TERMS) if self.packs else 0)
 
     def to_vector(self, table: dict) -> np.ndarray:
         x = []
@@ -265,8 +246,6 @@ class Layout:
         if self.packs:
             x += [np.log(table.get("pack_rows", PACK_START["pack_rows"])),
                   np.log(table.get("pack_rate", PACK_START["pack_rate"]))]
-        if self.aligns:
-            x += [np.log(shape_term(table.get("misaligned", 1.0), t)[0]) for t in self.threads]
         return np.array(x)
 
     def to_table(self, x: np.ndarray, like: dict) -> dict:
@@ -286,11 +265,6 @@ class Layout:
             first = base + self.n_shape
             table["pack_rows"] = float(np.exp(x[first]))
             table["pack_rate"] = float(np.exp(x[first + 1]))
-        if self.aligns:
-            stated = like.get("misaligned")
-            misaligned = dict(stated) if isinstance(stated, dict) else {}
-            misaligned.update({t: float(np.exp(x[self.first_aligned + k])) for k, t in enumerate(self.threads)})
-            table["misaligned"] = misaligned
         return table
 
     @property
@@ -309,9 +283,6 @@ class Layout:
         if self.packs:
             lower += [np.log(0.5), np.log(0.02)]
             upper += [np.log(4096.0), np.log(20.0)]
-        if self.aligns:
-            lower += [np.log(0.1)] * len(self.threads)
-            upper += [np.log(2.0)] * len(self.threads)
         return np.array(lower), np.array(upper)
 
     def standard_errors(self, x: np.ndarray, stderr_x: np.ndarray) -> dict[str, float]:
@@ -329,10 +300,6 @@ class Layout:
             first = base + self.n_shape
             for j, name in enumerate(PACK_TERMS):
                 out[name] = float(np.exp(x[first + j]) * stderr_x[first + j])
-        if self.aligns:
-            for k, t in enumerate(self.threads):
-                i = self.first_aligned + k
-                out[f"misaligned@{t}"] = float(np.exp(x[i]) * stderr_x[i])
         return out
 
 

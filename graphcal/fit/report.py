@@ -178,8 +178,6 @@ def host_speed_line(speed) -> str:
     if speed is None or not speed.reference_s:
         return "host speed: latencies fitted as timed" + (
             f" ({speed.ungauged} row(s) without a speed gauge)" if speed is not None and speed.ungauged else "")
-    from pathlib import Path
-
     parts = [f"{Path(f).name} {t}t pass {p} x{speed.factor_of((f, t, p)):.2f}" for f, t, p in sorted(speed.sweeps)]
     reference = ", ".join(f"{g * 1e6:.0f} us at {t}t" for t, g in sorted(speed.reference_s.items()))
     line = f"host speed: each sweep scaled to the calibration's typical gauge ({reference}): " + "; ".join(parts)
