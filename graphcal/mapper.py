@@ -293,7 +293,7 @@ def shape_term(value, threads: int) -> tuple[float, bool]:
 def kernel_terms(cost: OpCost, target: Target) -> KernelTerms | None:
     """The table of the op's kernel class at the target's precision and threads, or None where
     the profile calibrates no such table (the op then takes the coefficients path above)."""
-    name = kernel_class(cost)
+    name = kernel_class(cost, target.threads, target.precision)
     table = target.profile.kernel_table(target.precision, name)
     if table is None:
         return None

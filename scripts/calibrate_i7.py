@@ -75,9 +75,9 @@ from graphcal.hardware.write import extends_ref  # noqa: E402
 
 # Shipped on the coefficients path although the tables were measured (--out-dir): why.
 COEFFICIENTS_SHIPPED = {
-    "i7-12700k-tiny": "its tables, refitted on small work, predict whole runs one architecture left out at 51% "
+    "i7-12700k-tiny": "its tables, refitted on small work, predict whole runs one architecture left out at 30% "
                       "MAPE against 17%: the conv table fitted on small convolutions makes the ResNets' large ones "
-                      "2x slow. It states every coefficient and extends i7-12700k-spec, so i7-12700k's tables do "
+                      "1.6-1.7x slow. It states every coefficient and extends i7-12700k-spec, so i7-12700k's tables do "
                       "not reach it",
 }
 # the six torchvision architectures of in-model.csv, each left out in turn

@@ -11,8 +11,10 @@ import pytest
 
 from graphcal.cost.classes import kernel_class
 from graphcal.cost.registry import OpCost, OpKind
+from graphcal.precision import Precision
 from tests.helpers import base_profile_data
 
+FP32 = Precision.FP32
 MLP = "mlp:64:1024x1024x1024"   # two gemm ops and their activations
 
 
@@ -194,14 +196,14 @@ def test_bad_tables_are_one_line_errors(run_cli, write_profile, kernels, message
 
 def test_kernel_classes_of_costs():
     gemm = OpCost(flops=2 * 8 * 16 * 32, kind=OpKind.MATRIX, family="linear", rows=8, depth=16, columns=32)
-    assert kernel_class(gemm) == "gemm"
-    assert kernel_class(OpCost(kind=OpKind.MATRIX, family="linear", rows=1, depth=16, columns=32)) == "matvec"
+    assert kernel_class(gemm, 1, FP32) == "gemm"
+    assert kernel_class(OpCost(kind=OpKind.MATRIX, family="linear", rows=1, depth=16, columns=32), 1, FP32) == "matvec"
     batched = OpCost(flops=12 * 2 * 8 * 16 * 32, kind=OpKind.MATRIX, family="matmul", rows=8, depth=16, columns=32)
-    assert kernel_class(batched) == "bmm"
+    assert kernel_class(batched, 1, FP32) == "bmm"
     one = OpCost(flops=2 * 8 * 16 * 32, kind=OpKind.MATRIX, family="matmul", rows=8, depth=16, columns=32, batched=True)
-    assert kernel_class(one) == "bmm"   # aten.bmm of a batch of one runs the batched kernel
-    assert kernel_class(OpCost(family="pool", spatial_dims=1)) == "pool1d"
-    assert kernel_class(OpCost(family="memory")) == "copy"
+    assert kernel_class(one, 1, FP32) == "bmm"   # aten.bmm of a batch of one runs the batched kernel
+    assert kernel_class(OpCost(family="pool", spatial_dims=1), 1, FP32) == "pool1d"
+    assert kernel_class(OpCost(family="memory"), 1, FP32) == "copy"
 
 
 def test_fit_arrays_equal_the_mapper(tmp_path):
@@ -288,6 +290,30 @@ def test_conv1d_has_its_own_table_apart_from_2d_convolutions(run_cli, write_prof
     result = run_cli("predict", "conv1d:4x1x16000x32x80:s16", "--hw",
                      write_profile("k2", profile_with({"conv": table()})), "--json")
     assert "conv1d" in {u["family"] for u in result.json()["uncalibrated"]}
+
+
+def test_a_native_convolution_is_timed_by_conv_native_and_only_it(run_cli, write_profile):
+    """Convolutions that PyTorch runs on ATen's own kernel take kernels.<p>.conv_native, the
+    others kernels.<p>.conv: a 1 x 1 convolution over 4 images is native at one thread and
+    oneDNN's at two; a small batch-1 one native at both; a 3 x 3 one over 28 x 28 never."""
+    specs = {"pointwise": "conv2d:4x96x1x1x24x1", "small": "conv2d:1x96x1x1x24x1", "large": "conv2d:1x64x28x28x64x3"}
+
+    def times(tables):
+        path = write_profile("k", profile_with(tables))
+        out = {}
+        for name, spec in specs.items():
+            for threads in (1, 2):
+                result = run_cli("predict", spec, "--hw", path, "--json", "--threads", str(threads))
+                assert result.code == 0, result.stderr
+                out[name, threads] = result.json()["latency_s"]
+        return out
+
+    base = {"conv": table(threads=(1, 2)), "conv_native": table(threads=(1, 2))}
+    slower = copy.deepcopy(base)
+    slower["conv_native"]["overhead_s"] = {1: 50e-6, 2: 50e-6}
+    before, after = times(base), times(slower)
+    moved = {key for key in before if after[key] != pytest.approx(before[key], rel=1e-6)}
+    assert moved == {("pointwise", 1), ("small", 1), ("small", 2)}
 
 
 def test_a_recurrent_op_reads_its_weights_again_at_every_step():

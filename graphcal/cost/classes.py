@@ -7,8 +7,13 @@ curve; two classes do not, and fitting one curve for both lets each pull the oth
     gemm        linear and matmul of more than one row (BLAS/oneDNN GEMM)
     matvec      linear and matmul of one row (M = 1): a matrix-vector product, memory-bound
     bmm         batched matmul (several GEMMs in one call; aten.bmm even of a batch of one)
-    conv        2-D and 3-D convolutions (oneDNN's direct and 1x1 kernels)
-    conv1d      1-D convolutions (audio and sequence models: long rows, few input channels, wide windows)
+    conv        2-D and 3-D convolutions on oneDNN's kernels (direct and 1x1)
+    conv1d      1-D convolutions on oneDNN's kernels (audio and sequence models: long rows, few
+                input channels, wide windows)
+    conv_native convolutions that eager PyTorch runs on ATen's own kernel instead of oneDNN's
+                (formulas.matrix.conv_route: small batch-1 inputs, and 1x1 kernels over a few
+                images at one thread): no oneDNN primitive to build per call (55-65 us each on
+                a Xeon, whatever the size), a BLAS GEMM per image instead
     depthwise   depthwise convolutions
     attention   fused scaled-dot-product attention
     recurrent   RNN/GRU cells run step by step, lstm  the fused LSTM
@@ -20,8 +25,9 @@ from __future__ import annotations
 
 from graphcal.cost.registry import OpCost, OpKind
 from graphcal.hardware.profile import KERNEL_CLASSES, MATRIX_CLASSES
+from graphcal.precision import Precision
 
-__all__ = ["KERNEL_CLASSES", "MATRIX_CLASSES", "gemm_count", "kernel_class"]
+__all__ = ["KERNEL_CLASSES", "MATRIX_CLASSES", "gemm_count", "kernel_class", "runs_native"]
 
 # family -> class, for the families whose class does not depend on shape
 _BY_FAMILY = {
@@ -37,9 +43,24 @@ def gemm_count(cost: OpCost) -> float:
     return cost.flops / one if one else 0.0
 
 
-def kernel_class(cost: OpCost) -> str:
-    """The op's kernel class (KERNEL_CLASSES); 'other' for a family no class covers."""
+def runs_native(cost: OpCost, threads: int, precision: Precision) -> bool:
+    """Whether a convolution runs on ATen's own kernel rather than oneDNN's: in fp32 as its
+    conv_route says at `threads`; in fp64 always (oneDNN has no fp64 convolution); in bf16 and
+    fp16 never (oneDNN's, on a CPU that runs them natively: the only one a profile calibrates
+    them on)."""
+    if not cost.conv_route or precision in (Precision.BF16, Precision.FP16):
+        return False
+    if precision is Precision.FP64:
+        return True
+    return cost.conv_route == "native" or (cost.conv_route == "native-one-thread" and threads == 1)
+
+
+def kernel_class(cost: OpCost, threads: int, precision: Precision) -> str:
+    """The op's kernel class (KERNEL_CLASSES) when it runs on `threads` threads in `precision`;
+    'other' for a family no class covers."""
     family = cost.family
+    if family in ("conv", "depthwise") and runs_native(cost, threads, precision):
+        return "conv_native"
     if family in ("linear", "matmul"):
         if family == "matmul" and (cost.batched or gemm_count(cost) > 1.5):
             return "bmm"

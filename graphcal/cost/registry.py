@@ -50,6 +50,9 @@ class OpCost:
     step_bytes: float = 0.0
     # a batched matrix call (aten.bmm, baddbmm): the batched kernel, whatever its batch
     batched: bool = False
+    # a convolution in fp32: which kernel eager PyTorch runs it on (formulas.matrix.conv_route:
+    # "onednn", "native", or "native-one-thread": native at one thread, oneDNN at more); "" elsewhere
+    conv_route: str = ""
 
     @property
     def bytes(self) -> float:
@@ -71,6 +74,7 @@ class OpCost:
             max(self.spatial_dims, other.spatial_dims),
             max(self.step_bytes, other.step_bytes),
             self.batched or other.batched,
+            self.conv_route or other.conv_route,
         )
 
 

@@ -65,6 +65,7 @@ PACK_START = {"pack_rows": 6.0, "pack_rate": 0.5}  # where the fit starts packin
 SHAPE_TERMS = {
     "gemm": ("rows", "depth", "columns"), "bmm": ("rows", "depth", "columns"),
     "conv": ("rows", "depth", "columns"), "conv1d": ("rows", "depth", "columns"),
+    "conv_native": ("rows", "depth", "columns"),
     "depthwise": ("rows", "columns"), "attention": ("rows", "depth"),
     "matvec": ("depth",),
 }
@@ -112,7 +113,7 @@ def op_columns(rows: CostedRows, profile: HardwareProfile) -> OpColumns:
                 seen[key] = (*class_unit_times(cost, target), op_time(cost, target).total_s)
             unit_compute, unit_memory, unit_pack, base_s = seen[key]
             row_of.append(i)
-            classes.append(kernel_class(cost))
+            classes.append(kernel_class(cost, int(t), rows.precision))
             threads.append(int(t))
             compute.append(unit_compute)
             memory.append(unit_memory)

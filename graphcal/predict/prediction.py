@@ -126,7 +126,7 @@ class Prediction:
         shares: dict[str, float] = {}
         for op in self.ops:
             if op.status == status:
-                kind = kernel_class(op.cost) if by_class else op.cost.family
+                kind = kernel_class(op.cost, self.target.threads, self.target.precision) if by_class else op.cost.family
                 shares[kind] = shares.get(kind, 0.0) + op.time.total_s
         total = self.latency_s or 1.0
         return sorted(((f, t / total) for f, t in shares.items()), key=lambda item: -item[1])

@@ -90,4 +90,39 @@ def convolution(node: OpNode) -> OpCost:
     # oneDNN runs it as a direct vector kernel, not an im2col GEMM, far below conv's rate.
     family = "depthwise" if w.shape[1] == 1 and x.shape[-spatial_dims - 1] > 1 and not transposed else "conv"
     cost = io_cost(node, 2 * batch * math.prod(w.shape) * math.prod(spatial), MATRIX, family, (rows, depth, columns))
-    return dataclasses.replace(cost, spatial_dims=spatial_dims)
+    route = "onednn" if transposed else conv_route(node, batch, spatial_dims)
+    return dataclasses.replace(cost, spatial_dims=spatial_dims, conv_route=route)
+
+
+# (stride, dilation, groups) argument positions of each convolution overload
+_CONV_ARGS = {"aten.convolution.default": (3, 5, 8), "aten._convolution.default": (3, 5, 8)}
+NATIVE_MAX_INPUT = 20480  # elements: a smaller batch-1 input with a small kernel stays on ATen's own kernel
+
+
+def _per_dim(value, n: int) -> list[int]:
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    return [int(v) for v in (values * n if len(values) == 1 else values)]
+
+
+def conv_route(node: OpNode, batch: int, spatial_dims: int) -> str:
+    """Which kernel eager PyTorch runs a (non-transposed) fp32 convolution on: oneDNN's, or
+    ATen's own (slow_conv2d: im2col and a BLAS GEMM per image, no primitive to build).
+    As ATen's ConvParams::use_mkldnn decides (checked against torch's dispatch in
+    tests/test_conv_route.py), a 1-D convolution viewed as 2-D with a kernel 1 high: oneDNN
+    unless (a) the input is one image of at most NATIVE_MAX_INPUT elements, with one group and
+    no kernel over 3 in both dimensions, or (b) at one thread, a 1 x 1 kernel of stride 1 and
+    dilation 1 over fewer than 16 images. Returns "native" for (a), "native-one-thread" for (b)
+    only, else "onednn"."""
+    x, w = node.args[0], node.args[1]
+    stride_at, dilation_at, groups_at = _CONV_ARGS.get(node.target, (3, 5, 6))
+    stride = _per_dim(node.arg(stride_at, "stride", 1), spatial_dims)
+    dilation = _per_dim(node.arg(dilation_at, "dilation", 1), spatial_dims)
+    groups = int(node.arg(groups_at, "groups", 1))
+    kernel = ([1] if spatial_dims == 1 else []) + list(w.shape[2:])
+    # NB: the input's first four dimensions, as ATen counts them (a 1-D input viewed as 2-D)
+    elements = math.prod(([batch] if len(x.shape) == len(w.shape) else [1]) + list(x.shape[-spatial_dims - 1:])[:3])
+    large_window = kernel[-1] > 3 and kernel[-2] > 3
+    if groups == 1 and not large_window and batch == 1 and elements <= NATIVE_MAX_INPUT:
+        return "native"
+    pointwise = kernel[-1] == 1 and kernel[-2] == 1 and max(stride) == 1 and max(dilation) == 1 and batch < 16
+    return "native-one-thread" if pointwise else "onednn"
