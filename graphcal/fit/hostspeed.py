@@ -45,7 +45,8 @@ def gauge_of(row) -> float | None:
     """The row's gauge in seconds; None where the column is absent or empty (read_sweep has
     checked that a filled one is a number)."""
     text = (row.fields.get("gauge_s") or "").strip()
-    return float(text) if text and float(text) > 0 else None
+    value = float(text) if text else 0.0
+    return value if value > 0 else None
 
 
 def speed_scaling(rows, enabled: bool = True) -> SpeedScaling:
