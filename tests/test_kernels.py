@@ -101,17 +101,20 @@ def test_a_half_rate_per_thread_count_moves_only_that_thread_count(predict_class
     assert at[4][1] / at[4][0] == pytest.approx(2.0, rel=1e-9)  # 1024 / (1024 + 1024)
 
 
-def test_misaligned_slows_only_gemms_whose_rows_are_not_whole_cache_lines(predict_classes):
+def test_misaligned_slows_gemms_by_how_far_their_output_rows_are_from_whole_cache_lines(predict_classes):
     base = {"gemm": table(overhead=0.0)}
     slowed = {"gemm": table(overhead=0.0) | {"misaligned": {4: 0.5}}}
-    aligned, misaligned = "matmul:2048x1024x2048", "matmul:2048x1000x2048"   # K rows of 4096 and 4000 bytes
-    assert predict_classes(slowed, aligned)["matmul"] == predict_classes(base, aligned)["matmul"]
-    assert (predict_classes(slowed, misaligned)["matmul"] / predict_classes(base, misaligned)["matmul"]
-            == pytest.approx(2.0, rel=1e-9))
-    # bf16 rows of 1000 elements are 2000 bytes: not whole lines either; 1024 x 2 bytes are
-    bf16 = ("bf16", "--dtype", "bf16")
-    assert (predict_classes(slowed, misaligned, *bf16)["matmul"] / predict_classes(base, misaligned, *bf16)["matmul"]
-            == pytest.approx(2.0, rel=1e-9))
+
+    def slowdown(spec, *dtype):
+        return predict_classes(slowed, spec, *dtype)["matmul"] / predict_classes(base, spec, *dtype)["matmul"]
+
+    assert slowdown("matmul:2048x1024x2048") == pytest.approx(1.0, rel=1e-12)  # N rows of 8192 bytes
+    assert slowdown("matmul:2048x1000x2048") == pytest.approx(1.0, rel=1e-12)  # K of 4000 bytes: not counted
+    assert slowdown("matmul:2048x2048x1000") == pytest.approx(1 / 0.75, rel=1e-9)  # whole lanes, not lines
+    assert slowdown("matmul:2048x2048x1001") == pytest.approx(2.0, rel=1e-9)       # not even whole lanes
+    # bf16 rows of 1000 elements are 2000 bytes: whole lanes; of 1001, 2002 bytes: not
+    assert slowdown("matmul:2048x2048x1000", "bf16", "--dtype", "bf16") == pytest.approx(1 / 0.75, rel=1e-9)
+    assert slowdown("matmul:2048x2048x1001", "bf16", "--dtype", "bf16") == pytest.approx(2.0, rel=1e-9)
 
 
 def test_in_model_rate_slows_the_memory_time_of_ops_in_graphs_beyond_those_timed_alone(predict_classes):
@@ -236,7 +239,8 @@ def test_fit_arrays_equal_the_mapper(tmp_path):
 
 def test_fit_recovers_a_gemm_table_and_writes_it(run_cli, tmp_path):
     """A sweep timed by a profile with a known gemm table (1% noise): fit recovers the table's
-    values at both thread counts, and the profile it writes predicts what its report says."""
+    values at both thread counts, the misaligned share from widths that are not whole lines,
+    and the profile it writes predicts what its report says."""
     import yaml
 
     from graphcal.hardware.profile import load_profile
@@ -244,12 +248,13 @@ def test_fit_recovers_a_gemm_table_and_writes_it(run_cli, tmp_path):
     from tests import fit_synthetic as S
 
     truth_table = {"compute": {1: 0.9, 8: 0.6}, "memory": {1: 0.06, 8: 0.1}, "overhead_s": {1: 3e-6, 8: 9e-6},
-                   "half_rate_rows": 0.5, "half_rate_depth": 0.0, "half_rate_columns": 0.0}
+                   "half_rate_rows": 0.5, "half_rate_depth": 0.0, "half_rate_columns": 0.0,
+                   "misaligned": {1: 0.7, 8: 0.7}}
     base = tmp_path / "base.yaml"
     base.write_text(yaml.safe_dump(S.profile_data("base", S.BASE)))
     truth = tmp_path / "truth.yaml"
     truth.write_text(yaml.safe_dump(S.profile_data("truth", S.BASE) | {"kernels": {"fp32": {"gemm": truth_table}}}))
-    workloads = [(f"mlp:{b}:{d}x{d}", t) for b in (1, 2, 8, 32, 128, 512) for d in (64, 512, 2048, 4096)
+    workloads = [(f"mlp:{b}:{d}x{d}", t) for b in (1, 2, 8, 32, 128, 512) for d in (64, 333, 512, 1000, 2048, 4096)
                  for t in (1, 8)]
     sweep = S.write_sweep(tmp_path / "mlp.csv", S.sweep_rows(truth, workloads, sigma=0.01, seed=0))
     out = tmp_path / "fitted.yaml"
@@ -259,7 +264,7 @@ def test_fit_recovers_a_gemm_table_and_writes_it(run_cli, tmp_path):
     gemm = next(k for k in report["kernels"] if k["class"] == "gemm")
     assert gemm["fitted_on"].startswith("standalone")
     for name, value in (("compute@1", 0.9), ("compute@8", 0.6), ("memory@1", 0.06), ("memory@8", 0.1),
-                        ("overhead_s@8", 9e-6)):
+                        ("overhead_s@8", 9e-6), ("misaligned@1", 0.7), ("misaligned@8", 0.7)):
         # NB: 10%: the shape and packing terms (free in the fit, absent in the truth) trade a little with these
         assert gemm["values"][name] == pytest.approx(value, rel=0.1), name
     assert report["train"]["mape"] < 0.02 and report["holdout"]["mape"] < 0.03

@@ -53,7 +53,7 @@ PLAUSIBLE = {
     "half_rate": (0.0, 2048.0),
     "pack_rows": (1.0, 256.0),
     "pack_rate": (0.05, 4.0),
-    "misaligned": (0.3, 1.2),    # share of the compute rate kept (gemm; stated, not fitted)
+    "misaligned": (0.3, 1.2),    # share of the compute rate kept when N is not whole cache lines (gemm)
     "in_model_rate": (0.3, 1.2),  # share of the rates kept inside a model
 }
 PACK_TERMS = ("pack_rows", "pack_rate")
@@ -87,7 +87,7 @@ class OpColumns:
     flops: np.ndarray          # (m,)
     bytes: np.ndarray          # (m,)
     graph_ops: np.ndarray      # (m,) ops of the graph the op's row ran in (mapper.Target.graph_ops)
-    misaligned: np.ndarray     # (m,) bool: K or N not whole cache lines (mapper.is_misaligned)
+    misaligned: np.ndarray     # (m,) 0, 1/2 or 1: how far N is from whole cache lines (mapper.is_misaligned)
     n_rows: int
 
     def take(self, mask: np.ndarray) -> OpColumns:
@@ -130,7 +130,7 @@ def op_columns(rows: CostedRows, profile: HardwareProfile) -> OpColumns:
         np.array(compute), np.array(memory), np.array(pack), {d: np.array(s) for d, s in sizes.items()},
         np.array(steps, dtype=float), np.array(base), np.array(flops, dtype=float), np.array(nbytes, dtype=float),
         np.array(graph, dtype=float),
-        is_misaligned(np.array(sizes["depth"]), np.array(sizes["columns"]), rows.precision.element_bytes), rows.n,
+        is_misaligned(np.array(sizes["columns"]), rows.precision.element_bytes), rows.n,
     )
 
 
@@ -163,7 +163,7 @@ def base_table(profile: HardwareProfile, rows: CostedRows, kernel: str, threads:
              for name in ("compute", "memory", "overhead_s")}
     for d in SHAPE_TERMS.get(kernel, ()):
         table[f"half_rate_{d}"] = {t: shape_term(stated.get(f"half_rate_{d}", 0.0), t)[0] for t in threads}
-    if "misaligned" in stated:  # stated by hand, held: the fit does not fit it (docs/model.md)
+    if "misaligned" in stated:
         table["misaligned"] = {t: at_threads(stated["misaligned"], t)[0] for t in threads}
     return table
 
@@ -234,9 +234,11 @@ class Layout:
             self.names += [f"compute@{t}", f"memory@{t}", f"overhead_s@{t}"]
         self.names += [f"half_rate_{d}@{t}" for d in self.shape_terms for t in self.threads]
         self.names += list(PACK_TERMS) if self.packs else []
+        self.names += ["misaligned"] if self.packs else []
 
     @property
     def packs(self) -> bool:
+        """gemm: packing terms and a misaligned share (per thread count) beside its shape terms."""
         return self.kernel == "gemm"
 
     def to_vector(self, table: dict) -> np.ndarray:
@@ -247,6 +249,7 @@ class Layout:
         if self.packs:
             x += [np.log(table.get("pack_rows", PACK_START["pack_rows"])),
                   np.log(table.get("pack_rate", PACK_START["pack_rate"]))]
+            x += [np.log(np.mean([at_threads(table.get("misaligned", {t: 1.0}), t)[0] for t in self.threads]))]
         return np.array(x)
 
     def to_table(self, x: np.ndarray, like: dict) -> dict:
@@ -266,6 +269,7 @@ class Layout:
             first = base + self.n_shape
             table["pack_rows"] = float(np.exp(x[first]))
             table["pack_rate"] = float(np.exp(x[first + 1]))
+            table["misaligned"] = dict.fromkeys(self.threads, float(np.exp(x[first + 2])))
         return table
 
     @property
@@ -282,8 +286,8 @@ class Layout:
         lower += [0.0] * self.n_shape
         upper += [4096.0 / 16.0] * self.n_shape
         if self.packs:
-            lower += [np.log(0.5), np.log(0.02)]
-            upper += [np.log(4096.0), np.log(20.0)]
+            lower += [np.log(0.5), np.log(0.02), np.log(PLAUSIBLE["misaligned"][0])]
+            upper += [np.log(4096.0), np.log(20.0), np.log(PLAUSIBLE["misaligned"][1])]
         return np.array(lower), np.array(upper)
 
     def standard_errors(self, x: np.ndarray, stderr_x: np.ndarray) -> dict[str, float]:
@@ -301,6 +305,8 @@ class Layout:
             first = base + self.n_shape
             for j, name in enumerate(PACK_TERMS):
                 out[name] = float(np.exp(x[first + j]) * stderr_x[first + j])
+            j = first + len(PACK_TERMS)
+            out.update(dict.fromkeys((f"misaligned@{t}" for t in self.threads), float(np.exp(x[j]) * stderr_x[j])))
         return out
 
 
@@ -314,9 +320,10 @@ class ClassSolution:
 
 def solve_class(
     kernel: str, ops: OpColumns, rows: np.ndarray, measured: np.ndarray, weights: np.ndarray,
-    tables: dict[str, dict], start: dict,
+    tables: dict[str, dict], start: dict, refine: bool = False,
 ) -> ClassSolution:
-    """Fit `kernel`'s table on `rows` (indices), every other class held at `tables`."""
+    """Fit `kernel`'s table on `rows` (indices), every other class held at `tables`; with
+    `refine`, from its current table only (a later pass, whose start is an earlier optimum)."""
     from scipy.optimize import least_squares
 
     in_rows = np.isin(ops.row, rows)
@@ -356,7 +363,7 @@ def solve_class(
             unit_m = np.bincount(own_rows, weights=own.unit_memory * (own.threads == t), minlength=len(rows))
             envelope[3 * k] = np.log(max(np.percentile(unit_c[np.unique(at)] / reached, 90), 1e-3))
             envelope[3 * k + 1] = np.log(max(np.percentile(unit_m[np.unique(at)] / reached, 90), 1e-2))
-    for origin, compute_scale, memory_scale in STARTS:
+    for origin, compute_scale, memory_scale in STARTS[:1] if refine else STARTS:
         start_x = (x0 if origin == "current" else envelope).copy()
         for k in range(len(threads)):
             start_x[3 * k] += np.log(compute_scale)
@@ -443,13 +450,15 @@ def fit_tables(
     solutions: dict[str, ClassSolution] = {}
     sub = ops.take(np.isin(ops.row, rows))
     for _ in range(PASSES):
+        fitted = set(solutions)
         owner = dominant_class(sub, {**starts, **tables})
         counts = {k: int(np.sum(owner[rows] == k)) for k in set(owner[rows].tolist())}
         order = sorted((k for k, n in counts.items() if n >= MIN_ROWS and k in starts and k not in held
                         and (kernels is None or k in kernels)), key=lambda k: (-counts[k], k))
         for kernel in order:
             mine = rows[owner[rows] == kernel]
-            solution = solve_class(kernel, ops, mine, measured, weights, tables, starts[kernel])
+            solution = solve_class(kernel, ops, mine, measured, weights, tables, starts[kernel],
+                                   refine=kernel in fitted)
             tables[kernel] = solution.table
             solutions[kernel] = solution
     return tables, solutions
@@ -518,7 +527,8 @@ def staged_fit(
             if len(ins) >= MIN_ROWS and len(outs) >= MIN_ROWS:
                 mine = np.concatenate([outs, ins])
                 tables[kernel] = solve_context(kernel, ops, mine, measured, weights, tables, int(graphs.max()))
-                solutions[kernel] = solve_class(kernel, ops, mine, measured, weights, tables, starts[kernel])
+                solutions[kernel] = solve_class(kernel, ops, mine, measured, weights, tables, starts[kernel],
+                                                refine=True)
                 tables[kernel] = solutions[kernel].table
     return tables, solutions, fitted_by
 
