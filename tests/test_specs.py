@@ -32,6 +32,8 @@ EXAMPLES = {
     "batch_norm:2x8x4x4": ("batch_norm:4x8x4x4",),
     "softmax:8x64": ("softmax:16x64",),
     "maxpool2d:1x3x8x8x2": ("maxpool2d:2x3x8x8x2",),
+    "maxpool1d:1x3x16x2": ("maxpool1d:2x3x16x2",),
+    "avgpool1d:1x3x16x3:s1": ("avgpool1d:1x6x16x3:s1",),
     "avgpool2d:1x3x8x8x3:s1": ("avgpool2d:1x6x8x8x3:s1",),
     "global_avgpool2d:1x8x7x7": ("global_avgpool2d:2x8x7x7",),
     "embedding:2x8x100x16": ("embedding:4x8x100x16",),
@@ -97,6 +99,7 @@ def test_eltwise_ops_table_matches_names():
         ("conv2d:1x3x32x32x16x3:g1:p1:s1", "conv2d:1x3x32x32x16x3"),  # defaults dropped
         ("conv2d:1x3x32x32x16x3:p0:s2", "conv2d:1x3x32x32x16x3:s2:p0"),  # order s, p, g
         ("maxpool2d:1x3x8x8x2:s2", "maxpool2d:1x3x8x8x2"),  # stride defaults to the kernel
+        ("maxpool1d:1x3x16x4:s4", "maxpool1d:1x3x16x4"),
         ("mlp:8:512x1024x10", "mlp:8:512x1024x10"),
     ],
 )
@@ -117,6 +120,8 @@ def test_canonical_text(given, canonical):
         ("eltwise:foo:10", "unknown op 'foo'"),
         ("eltwise:add:0", "must be positive"),
         ("maxpool2d:1x3x4x4x8", "larger than the input"),
+        ("maxpool1d:1x3x4x8", "larger than the input"),
+        ("maxpool1d:1x3x4x8x2", "malformed"),
         ("sdpa:1x2x16", "malformed"),
         ("layer_norm:8", "malformed"),
         ("nosuch:1", "unknown workload kind"),

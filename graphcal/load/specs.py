@@ -395,13 +395,13 @@ def _embedding_input(params, t):
 _simple_kind("embedding", "BxLxVxD", lambda b, length, v, d: _nn().Embedding(v, d), _embedding_input)
 
 
-def _pool_parser(name: str):
-    grammar = f"{name}:BxCxHxWxK[:sS]"
+def _pool_parser(name: str, spatial: int):
+    grammar = f"{name}:BxCx{'HxW' if spatial == 2 else 'L'}xK[:sS]"
 
     def parse(body: str) -> tuple:
-        shape, opt = _dims_and_options(name, body, 5, grammar, {"s": None})
+        shape, opt = _dims_and_options(name, body, 3 + spatial, grammar, {"s": None})
         k = shape[-1]
-        if k > min(shape[2], shape[3]):
+        if k > min(shape[2:2 + spatial]):
             raise GraphcalError(f"workload spec '{name}:{body}': kernel {k} is larger than the input")
         return shape + (opt["s"] or k,)
 
@@ -411,21 +411,23 @@ def _pool_parser(name: str):
     return grammar, parse, fmt
 
 
-def _register_pool(name: str, module_name: str) -> None:
-    grammar, parse, fmt = _pool_parser(name)
+def _register_pool(name: str, module_name: str, spatial: int) -> None:
+    grammar, parse, fmt = _pool_parser(name, spatial)
 
     @spec_kind(name, grammar, parse, fmt)
     def build(params, dtype, device):
         import torch
 
-        b, c, h, w, k, stride = params
+        b, c, *sizes, k, stride = params
         t = _torch_dtype(dtype)
         module = getattr(torch.nn, module_name)(k, stride=stride).eval()
-        return module, (torch.randn(b, c, h, w, dtype=t, device=device),)
+        return module, (torch.randn(b, c, *sizes, dtype=t, device=device),)
 
 
-_register_pool("maxpool2d", "MaxPool2d")
-_register_pool("avgpool2d", "AvgPool2d")
+_register_pool("maxpool2d", "MaxPool2d", 2)
+_register_pool("avgpool2d", "AvgPool2d", 2)
+_register_pool("maxpool1d", "MaxPool1d", 1)
+_register_pool("avgpool1d", "AvgPool1d", 1)
 
 
 from graphcal.load import nets  # noqa: E402, F401  (registers net:NAME:B; it needs the helpers above)
