@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     grid.write_text("kind: mlp\ndescription: calibration MLPs re-timed (benchmarks/recheck.py)\n"
                     f"threads: [{', '.join(map(str, threads))}]\nworkloads:\n"
                     + "".join(f"  - {w}\n" for w in workloads))
-    cmd = [sys.executable, "-m", "graphcal", "sweep", "mlp", "--grid", str(grid), "--out", str(out), "--force"]
+    cmd = [sys.executable, "-m", "graphcal", "sweep", "mlp", "--grid", str(grid.resolve()), "--out", str(out.resolve()),
+           "--force"]
     print("$ " + " ".join(cmd[2:]), flush=True)
     subprocess.run(cmd, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
     now = {(r.workload, r.threads): r.latency_s for r in read_sweep(out)}
