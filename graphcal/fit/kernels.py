@@ -238,7 +238,7 @@ class Layout:
 
     @property
     def packs(self) -> bool:
-        """gemm: packing terms and a misaligned share (per thread count) beside its shape terms."""
+        """gemm: its packing terms and one misaligned share for every thread count, beside its shape terms."""
         return self.kernel == "gemm"
 
     def to_vector(self, table: dict) -> np.ndarray:
