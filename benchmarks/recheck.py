@@ -20,7 +20,6 @@ moving, not a figure to quote as accuracy).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from benchmarks.host_drift import compared_rows, mape  # noqa: E402
 from graphcal.sweep.csvfile import read_sweep  # noqa: E402
 
 MIN_LATENCY_S = 100e-6
@@ -51,18 +51,6 @@ def ratios(calibration: dict[tuple[str, int], float], now: dict[tuple[str, int],
     for key, latency in now.items():
         by_threads.setdefault(key[1], []).append(latency / calibration[key])
     return {t: statistics.median(v) for t, v in sorted(by_threads.items())}
-
-
-def compare_rows(path: Path, hw: str) -> list[dict]:
-    hw = str(Path(hw).resolve()) if Path(hw).exists() else hw
-    # from the repository root, where the validation's model factories (benchmarks.zoo) import
-    result = subprocess.run([sys.executable, "-m", "graphcal", "compare", str(path.resolve()), "--hw", hw, "--json"],
-                            capture_output=True, text=True, check=True, cwd=REPO)
-    return json.loads(result.stdout)["rows"]
-
-
-def mape(errors: list[float]) -> float:
-    return 100.0 * statistics.mean(abs(e) for e in errors)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"calibration MLPs re-timed, {t} thread(s): {ratio:.2f}x their calibration latency (median)")
     if args.hw:
         for path in args.validation:
-            rows = [r for r in compare_rows(path, args.hw) if r["threads"] in speed]
+            rows = [r for r in compared_rows(path, args.hw) if r["threads"] in speed]
             for t in sorted({r["threads"] for r in rows}):
                 mine = [r for r in rows if r["threads"] == t]
                 raw = [r["predicted_s"] / r["measured_s"] - 1 for r in mine]

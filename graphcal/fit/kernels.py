@@ -15,7 +15,7 @@ drifting, and the report says which values moved less than their standard error.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -227,14 +227,6 @@ class Layout:
     kernel: str
     threads: list[int]
     shape_terms: tuple[str, ...]
-    names: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        for t in self.threads:
-            self.names += [f"compute@{t}", f"memory@{t}", f"overhead_s@{t}"]
-        self.names += [f"half_rate_{d}@{t}" for d in self.shape_terms for t in self.threads]
-        self.names += list(PACK_TERMS) if self.packs else []
-        self.names += ["misaligned"] if self.packs else []
 
     @property
     def packs(self) -> bool:

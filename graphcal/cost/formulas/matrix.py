@@ -94,8 +94,9 @@ def convolution(node: OpNode) -> OpCost:
     return dataclasses.replace(cost, spatial_dims=spatial_dims, conv_route=route)
 
 
-# (stride, dilation, groups) argument positions of each convolution overload
-_CONV_ARGS = {"aten.convolution.default": (3, 5, 8), "aten._convolution.default": (3, 5, 8)}
+# (stride, dilation, groups) argument positions of each non-transposed convolution overload
+_CONV_ARGS = {target: (3, 5, 8) for target in _GENERIC_CONV} | {
+    f"aten.conv{n}d.{overload}": (3, 5, 6) for n in (1, 2, 3) for overload in ("default", "padding")}
 NATIVE_MAX_INPUT = 20480  # elements: a smaller batch-1 input with a small kernel stays on ATen's own kernel
 
 
@@ -114,7 +115,7 @@ def conv_route(node: OpNode, batch: int, spatial_dims: int) -> str:
     dilation 1 over fewer than 16 images. Returns "native" for (a), "native-one-thread" for (b)
     only, else "onednn"."""
     x, w = node.args[0], node.args[1]
-    stride_at, dilation_at, groups_at = _CONV_ARGS.get(node.target, (3, 5, 6))
+    stride_at, dilation_at, groups_at = _CONV_ARGS[node.target]
     stride = _per_dim(node.arg(stride_at, "stride", 1), spatial_dims)
     dilation = _per_dim(node.arg(dilation_at, "dilation", 1), spatial_dims)
     groups = int(node.arg(groups_at, "groups", 1))
