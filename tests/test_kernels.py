@@ -132,6 +132,26 @@ def test_in_model_rate_slows_the_memory_time_of_ops_in_graphs_beyond_those_timed
     assert predict_classes(slowed, square)["gemm"] == pytest.approx(predict_classes(plain, square)["gemm"], rel=1e-9)
 
 
+def test_cold_rate_adds_the_fetch_of_weights_beyond_the_last_level_cache(predict_classes):
+    """cold_rate: a GEMM whose model's weights exceed the LLC (32 MiB here) pays state bytes x
+    (1 - LLC / state) at DRAM bandwidth / cold_rate on top of its time; one whose model fits
+    pays nothing."""
+    plain = {"gemm": table(overhead=0.0)}
+
+    def cold(rate, spec):
+        return predict_classes({"gemm": table(overhead=0.0) | {"cold_rate": {4: rate}}}, spec)["gemm"]
+
+    beyond = "mlp:32:4096x4096x4096x4096"   # three 64 MiB matrices
+    added = cold(0.5, beyond) - predict_classes(plain, beyond)["gemm"]
+    matrix, biases = 4096 * 4096 * 4, 3 * 4096 * 4
+    state = 3 * matrix + biases
+    expected = 3 * (matrix + 4096 * 4) * (1 - 32 * 2**20 / state) / (100e9 * 0.5)
+    assert added == pytest.approx(expected, rel=1e-6)
+    assert cold(0.25, beyond) - predict_classes(plain, beyond)["gemm"] == pytest.approx(2 * added, rel=1e-6)
+    fits = "mlp:32:1024x1024x1024"   # 8 MiB of weights
+    assert cold(0.5, fits) == predict_classes(plain, fits)["gemm"]
+
+
 def test_a_bf16_table_never_moves_fp32(run_cli, write_profile):
     fp32_only = write_profile("a", profile_with(BASE))
     both = profile_with(BASE)

@@ -30,6 +30,7 @@ from graphcal.mapper import (
     class_shape_share,
     class_shares,
     class_unit_times,
+    cold_fetch_time,
     context_factor,
     is_misaligned,
     op_time,
@@ -55,6 +56,7 @@ PLAUSIBLE = {
     "pack_rate": (0.05, 4.0),
     "misaligned": (0.3, 1.2),    # share of the compute rate kept when N is not whole cache lines (gemm)
     "in_model_rate": (0.3, 1.2),  # share of the rates kept inside a model
+    "cold_rate": (0.2, 10.0),    # share of the DRAM bandwidth cold weights are fetched at, serially (gemm)
 }
 PACK_TERMS = ("pack_rows", "pack_rate")
 # classes fitted on graphs timed alone that get in-model rates (mapper.context_rate): gemm, whose
@@ -81,6 +83,7 @@ class OpColumns:
     unit_compute: np.ndarray   # (m,) seconds at the thread peak
     unit_memory: np.ndarray    # (m,) seconds at the tier bandwidths
     unit_pack: np.ndarray      # (m,) seconds to pack the GEMM's K x N matrix at its tier bandwidth
+    unit_cold: np.ndarray      # (m,) seconds to fetch the op's weights beyond the LLC at DRAM bandwidth
     sizes: dict                # GEMM dimension -> (m,) float
     steps: np.ndarray          # (m,) kernel calls in sequence
     base_s: np.ndarray         # (m,) the op's time on the base profile (ops of classes without a table)
@@ -92,7 +95,8 @@ class OpColumns:
 
     def take(self, mask: np.ndarray) -> OpColumns:
         return OpColumns(self.row[mask], self.kernel_class[mask], self.threads[mask], self.unit_compute[mask],
-                         self.unit_memory[mask], self.unit_pack[mask], {d: s[mask] for d, s in self.sizes.items()},
+                         self.unit_memory[mask], self.unit_pack[mask], self.unit_cold[mask],
+                         {d: s[mask] for d, s in self.sizes.items()},
                          self.steps[mask],
                          self.base_s[mask], self.flops[mask], self.bytes[mask], self.graph_ops[mask],
                          self.misaligned[mask], self.n_rows)
@@ -103,7 +107,7 @@ def op_columns(rows: CostedRows, profile: HardwareProfile) -> OpColumns:
     targets = {(int(t), int(g)): Target(profile, rows.precision, int(t), int(g))
                for t, g in set(zip(rows.threads.tolist(), rows.graph_ops.tolist()))}
     seen: dict = {}
-    row_of, classes, threads, compute, memory, pack, steps, base, flops, nbytes, graph = ([] for _ in range(11))
+    row_of, classes, threads, compute, memory, pack, cold, steps, base, flops, nbytes, graph = ([] for _ in range(12))
     sizes = {d: [] for d in GEMM_DIMENSIONS}
     for i, (table, t, g) in enumerate(zip(rows.tables, rows.threads, rows.graph_ops)):
         target = targets[(int(t), int(g))]
@@ -111,13 +115,14 @@ def op_columns(rows: CostedRows, profile: HardwareProfile) -> OpColumns:
             key = (cost, int(t), int(g))
             if key not in seen:
                 seen[key] = (*class_unit_times(cost, target), op_time(cost, target).total_s)
-            unit_compute, unit_memory, unit_pack, base_s = seen[key]
+            unit_compute, unit_memory, unit_pack, unit_cold, base_s = seen[key]
             row_of.append(i)
             classes.append(kernel_class(cost, int(t), rows.precision))
             threads.append(int(t))
             compute.append(unit_compute)
             memory.append(unit_memory)
             pack.append(unit_pack)
+            cold.append(unit_cold)
             steps.append(cost.steps)
             base.append(base_s)
             flops.append(cost.flops)
@@ -127,7 +132,7 @@ def op_columns(rows: CostedRows, profile: HardwareProfile) -> OpColumns:
                 sizes[d].append(float(getattr(cost, d)))
     return OpColumns(
         np.array(row_of, dtype=int), np.array(classes, dtype=object), np.array(threads, dtype=int),
-        np.array(compute), np.array(memory), np.array(pack), {d: np.array(s) for d, s in sizes.items()},
+        np.array(compute), np.array(memory), np.array(pack), np.array(cold), {d: np.array(s) for d, s in sizes.items()},
         np.array(steps, dtype=float), np.array(base), np.array(flops, dtype=float), np.array(nbytes, dtype=float),
         np.array(graph, dtype=float),
         is_misaligned(np.array(sizes["columns"]), rows.precision.element_bytes), rows.n,
@@ -188,8 +193,9 @@ def class_times(ops: OpColumns, kernel: str, table: dict) -> np.ndarray:
     compute_s = np.divide(ops.unit_compute, compute_share, out=np.zeros(len(ops.row)), where=ops.unit_compute > 0)
     memory_s = np.divide(ops.unit_memory, memory_share, out=np.zeros(len(ops.row)), where=ops.unit_memory > 0)
     packing = ops.unit_pack * pack_share(ops.sizes["rows"], terms)
+    cold = cold_fetch_time(ops.unit_cold, per_op("cold_rate")) if "cold_rate" in table else 0.0
     context = context_factor(ops.graph_ops, terms)
-    return context * per_op("overhead_s") * ops.steps + packing + np.maximum(compute_s, memory_s)
+    return context * per_op("overhead_s") * ops.steps + packing + cold + np.maximum(compute_s, memory_s)
 
 
 def op_times(ops: OpColumns, tables: dict[str, dict]) -> np.ndarray:
@@ -384,7 +390,8 @@ def solve_context(
     """`kernel`'s table with in_model (at each thread count of its in-model rows) and
     in_model_half_ops fitted on `rows` (its rows timed alone and inside models), every value of
     the table fitted before held: how much slower the class runs inside a model, and from how
-    many ops on. With `rates`, in_model_rate too (a class whose rates ops timed alone fixed)."""
+    many ops on. With `rates`, in_model_rate too (a class whose rates ops timed alone fixed), and
+    cold_rate at each thread count where MIN_ROWS rows have ops with weights beyond the LLC."""
     from scipy.optimize import least_squares
 
     table = tables[kernel]
@@ -401,12 +408,18 @@ def solve_context(
     largest_alone = float(alone_graph_ops)
 
     n = len(threads)
+    cold = own.unit_cold > 0
+    cold_threads = [t for t in threads if rates and len(set(own.row[cold & (own.threads == t)])) >= MIN_ROWS]
+    m = 2 * n if rates else n
+    c = len(cold_threads)
 
     def with_context(x: np.ndarray) -> dict:
         out = {**table, "in_model": {t: float(np.exp(x[k])) for k, t in enumerate(threads)},
                "in_model_half_ops": float(np.exp(x[-1])), "in_model_from_ops": largest_alone}
         if rates:
             out["in_model_rate"] = {t: float(np.exp(x[n + k])) for k, t in enumerate(threads)}
+        if cold_threads:
+            out["cold_rate"] = {t: float(np.exp(x[m + k])) for k, t in enumerate(cold_threads)}
         return out
 
     def residuals(x: np.ndarray) -> np.ndarray:
@@ -414,15 +427,14 @@ def solve_context(
         latency = fixed[rows] + np.bincount(own_rows, weights=times, minlength=len(rows))
         return np.concatenate([(np.log(latency) - log_measured) * root_weights, PRIOR * x[:-1]])
 
-    m = 2 * n if rates else n
-    lower = np.array([np.log(0.5)] * n + [np.log(0.2)] * (m - n) + [0.0])
+    lower = np.array([np.log(0.5)] * n + [np.log(0.2)] * (m - n) + [np.log(0.05)] * c + [0.0])
     # NB: half-way no sooner than twice the largest graph timed alone: an MLP a layer deeper than
     # the grid's deepest is not yet a model
     lower[-1] = np.log(max(1.0, largest_alone))
-    upper = np.array([np.log(40.0)] * n + [np.log(2.0)] * (m - n) + [np.log(4096.0)])
+    upper = np.array([np.log(40.0)] * n + [np.log(2.0)] * (m - n) + [np.log(50.0)] * c + [np.log(4096.0)])
     best = None
     for start in (0.0, np.log(1.5), np.log(2.5)):
-        x0 = np.r_[[start] * n, [0.0] * (m - n), max(np.log(CONTEXT_START_HALF_OPS), lower[-1])]
+        x0 = np.r_[[start] * n, [0.0] * (m - n + c), max(np.log(CONTEXT_START_HALF_OPS), lower[-1])]
         trial = least_squares(residuals, x0, bounds=(lower, upper),
                               method="trf", loss="soft_l1", f_scale=0.1, x_scale="jac", max_nfev=200)
         if best is None or trial.cost < best.cost:
@@ -598,7 +610,7 @@ class ClassRow:
 
 def flatten(table: dict) -> dict[str, float]:
     out = {}
-    for name in ("compute", "memory", "overhead_s", "misaligned", "in_model_rate"):
+    for name in ("compute", "memory", "overhead_s", "misaligned", "in_model_rate", "cold_rate"):
         for t, value in sorted(table.get(name, {}).items()):
             out[f"{name}@{t}"] = float(value)
     for name, value in table.items():
