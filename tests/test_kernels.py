@@ -294,6 +294,40 @@ def test_fit_recovers_a_gemm_table_and_writes_it(run_cli, tmp_path):
     assert again["uncalibrated"] == [] and again["extrapolated"] == []
 
 
+def test_the_in_model_fit_recovers_cold_rate_from_rows_with_weights_beyond_the_cache():
+    """solve_context (the in-model stage of the gemm fit) recovers a cold_rate from rows whose
+    weights lie beyond the LLC, beside in_model and in_model_rate; rows without such weights
+    give it nothing to fit, and it is left out."""
+    from graphcal.fit.kernels import OpColumns, class_times, solve_context
+
+    rng = np.random.default_rng(0)
+    n = 60
+    inside = np.arange(n) >= 20                       # 20 rows timed alone, 40 inside models
+
+    def columns(cold: np.ndarray) -> OpColumns:
+        return OpColumns(
+            row=np.arange(n), kernel_class=np.array(["gemm"] * n, dtype=object), threads=np.ones(n, dtype=int),
+            unit_compute=rng.uniform(1e-5, 1e-3, n), unit_memory=rng.uniform(1e-5, 1e-3, n),
+            unit_pack=np.zeros(n), unit_cold=cold,
+            sizes={d: np.full(n, 512.0) for d in ("rows", "depth", "columns")}, steps=np.ones(n),
+            base_s=np.zeros(n), flops=np.ones(n), bytes=np.ones(n), graph_ops=np.where(inside, 200.0, 1.0),
+            misaligned=np.zeros(n), n_rows=n)
+
+    start = {"compute": {1: 0.8}, "memory": {1: 1.0}, "overhead_s": {1: 5e-6}}
+    truth = start | {"in_model": {1: 3.0}, "in_model_half_ops": 20.0, "in_model_from_ops": 1.0,
+                     "in_model_rate": {1: 0.8}, "cold_rate": {1: 0.5}}
+    cold = np.where(inside & (np.arange(n) % 2 == 0), rng.uniform(1e-4, 1e-3, n), 0.0)
+    ops = columns(cold)
+    measured = class_times(ops, "gemm", truth)
+    fitted = solve_context("gemm", ops, np.arange(n), measured, np.ones(n), {"gemm": start}, 1, rates=True)
+    assert fitted["cold_rate"][1] == pytest.approx(0.5, rel=0.05)
+    assert fitted["in_model_rate"][1] == pytest.approx(0.8, rel=0.05)
+    warm = columns(np.zeros(n))
+    measured = class_times(warm, "gemm", {k: v for k, v in truth.items() if k != "cold_rate"})
+    assert "cold_rate" not in solve_context("gemm", warm, np.arange(n), measured, np.ones(n), {"gemm": start}, 1,
+                                            rates=True)
+
+
 def test_conv1d_has_its_own_table_apart_from_2d_convolutions(run_cli, write_profile):
     """A 1-D convolution (audio front ends: one input channel, wide windows) is costed from
     kernels.<p>.conv1d and a 2-D one from kernels.<p>.conv: each table moves its own ops only."""
