@@ -354,10 +354,7 @@ def cold_bytes(cost: OpCost, target: Target) -> float:
     """The bytes of an op's state (weights) that its model left beyond the last-level cache: all
     of them when their working set (the model's state, memory_time) exceeds caches.l3_bytes, else
     none. A forward pass reads its weights in the same order every call: a cache that holds less
-    than all of them has evicted each one before its next use (measured on an Emerald Rapids
-    Xeon: fitted with the share that does not fit instead, the cold rate two calibrations found
-    followed their probed cache size, and 32-token prefills of 0.4-1.1 B-parameter LLMs were
-    predicted 23-49% slow)."""
+    than all of them has evicted each one before its next use."""
     working_set = max(cost.bytes, cost.reuse_bytes)
     return cost.state_bytes * (working_set > target.profile.last_level_cache_bytes)
 

@@ -143,17 +143,17 @@ def text_encoder(batch: int, device: str, length: int = 128, dim: int = 512, lay
     return Encoder().to(device), (torch.randint(0, vocab, (batch, length), device=device),)
 
 
-def decoder_step(batch: int, device: str, cached: int = 96, dim: int = 640, layers: int = 6, hidden: int = 1728,
-                 vocab: int = 32000):
-    """One decode step of a decoder-only language model, written op by op: a token embedding,
-    pre-norm blocks (RMS norm; grouped-query attention, dim/64 query and 2 key/value heads of
-    64, over a key/value cache of `cached` tokens held as buffers and extended by
-    concatenation; a SiLU-gated MLP of `hidden`), a final norm and a head over the vocabulary.
-    Each projection is a matrix-vector product per sequence, over rows of `dim` or `hidden`;
-    at width 640 the 47 M weights it reads (188 MB fp32, the embedding table aside), at width
-    320 the 19 M (75 MB), stream from DRAM on every step, as in an LLM's decode."""
+def decoder_lm(batch: int, device: str, tokens: int, cached: int, dim: int, layers: int, hidden: int, vocab: int,
+               kv_heads: int):
+    """A decoder-only language model written op by op, run over `tokens` new tokens per
+    sequence: a token embedding, pre-norm blocks (RMS norm; grouped-query attention, dim/64 query
+    and `kv_heads` key/value heads of 64; a SiLU-gated MLP of `hidden`), a final norm and a head
+    over the vocabulary. With `cached` > 0, a decode step: the attention also reads a key/value
+    cache of `cached` tokens held as buffers and extended by concatenation. With `cached` = 0, a
+    prefill: causal attention over the prompt, and the head for its last token only."""
     torch, nn = _nn()
-    heads, kv_heads, head = dim // 64, 1 if dim < 512 else 2, 64
+    heads, head = dim // 64, 64
+    repeat = heads // kv_heads
 
     class RMSNorm(nn.Module):
         def __init__(self) -> None:
@@ -162,6 +162,10 @@ def decoder_step(batch: int, device: str, cached: int = 96, dim: int = 640, laye
 
         def forward(self, x):
             return self.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6))
+
+    def grouped(t, b):
+        """(b, kv_heads, n, head) keys or values, each key/value head repeated for its query heads."""
+        return t[:, :, None].expand(b, kv_heads, repeat, t.shape[2], head).reshape(b, heads, -1, head)
 
     class Block(nn.Module):
         def __init__(self) -> None:
@@ -172,75 +176,19 @@ def decoder_step(batch: int, device: str, cached: int = 96, dim: int = 640, laye
             self.o = nn.Linear(heads * head, dim, bias=False)
             self.gate, self.up = nn.Linear(dim, hidden, bias=False), nn.Linear(dim, hidden, bias=False)
             self.down = nn.Linear(hidden, dim, bias=False)
-            self.register_buffer("keys", torch.randn(batch, kv_heads, cached, head))
-            self.register_buffer("values", torch.randn(batch, kv_heads, cached, head))
-
-        def forward(self, x):
-            b = x.shape[0]
-            h = self.norm1(x)
-            q = self.q(h).reshape(b, 1, heads, head).transpose(1, 2)
-            k, v = self.kv(h).reshape(b, 1, 2, kv_heads, head).permute(2, 0, 3, 1, 4)
-            keys, values = torch.cat([self.keys, k], dim=2), torch.cat([self.values, v], dim=2)
-            repeat = heads // kv_heads
-            keys = keys[:, :, None].expand(b, kv_heads, repeat, cached + 1, head).reshape(b, heads, -1, head)
-            values = values[:, :, None].expand(b, kv_heads, repeat, cached + 1, head).reshape(b, heads, -1, head)
-            a = torch.nn.functional.scaled_dot_product_attention(q, keys, values)
-            x = x + self.o(a.transpose(1, 2).reshape(b, 1, heads * head))
-            h = self.norm2(x)
-            return x + self.down(torch.nn.functional.silu(self.gate(h)) * self.up(h))
-
-    class Decoder(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.tokens = nn.Embedding(vocab, dim)
-            self.blocks = nn.Sequential(*[Block() for _ in range(layers)])
-            self.norm, self.head = RMSNorm(), nn.Linear(dim, vocab, bias=False)
-
-        def forward(self, ids):
-            return self.head(self.norm(self.blocks(self.tokens(ids))))
-
-    return Decoder().to(device), (torch.randint(0, vocab, (batch, 1), device=device),)
-
-
-def prefill(batch: int, device: str, prompt: int = 32, dim: int = 1024, layers: int = 8, hidden: int = 2816,
-            vocab: int = 8000):
-    """The prefill of a decoder-only language model over a prompt of `prompt` tokens, written op
-    by op: a token embedding, pre-norm blocks (RMS norm; causal grouped-query attention, dim/64
-    query and 4 key/value heads of 64; a SiLU-gated MLP of `hidden`), a final norm and a head
-    over the vocabulary for the last token. Each projection is a GEMM of `prompt` rows on
-    weights the other layers evicted: 90 M weights in the blocks and 16 M in the embedding and
-    head (425 MB fp32), beyond the last-level cache of most CPUs, as in an LLM's time to first
-    token."""
-    torch, nn = _nn()
-    heads, kv_heads, head = dim // 64, 4, 64
-
-    class RMSNorm(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.weight = nn.Parameter(torch.ones(dim))
-
-        def forward(self, x):
-            return self.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6))
-
-    class Block(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.norm1, self.norm2 = RMSNorm(), RMSNorm()
-            self.q = nn.Linear(dim, heads * head, bias=False)
-            self.kv = nn.Linear(dim, 2 * kv_heads * head, bias=False)
-            self.o = nn.Linear(heads * head, dim, bias=False)
-            self.gate, self.up = nn.Linear(dim, hidden, bias=False), nn.Linear(dim, hidden, bias=False)
-            self.down = nn.Linear(hidden, dim, bias=False)
+            if cached:
+                self.register_buffer("keys", torch.randn(batch, kv_heads, cached, head))
+                self.register_buffer("values", torch.randn(batch, kv_heads, cached, head))
 
         def forward(self, x):
             b, n, _ = x.shape
             h = self.norm1(x)
             q = self.q(h).reshape(b, n, heads, head).transpose(1, 2)
             k, v = self.kv(h).reshape(b, n, 2, kv_heads, head).permute(2, 0, 3, 1, 4)
-            repeat = heads // kv_heads
-            k = k[:, :, None].expand(b, kv_heads, repeat, n, head).reshape(b, heads, n, head)
-            v = v[:, :, None].expand(b, kv_heads, repeat, n, head).reshape(b, heads, n, head)
-            a = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+            if cached:
+                k, v = torch.cat([self.keys, k], dim=2), torch.cat([self.values, v], dim=2)
+            a = torch.nn.functional.scaled_dot_product_attention(q, grouped(k, b), grouped(v, b),
+                                                                 is_causal=not cached)
             x = x + self.o(a.transpose(1, 2).reshape(b, n, heads * head))
             h = self.norm2(x)
             return x + self.down(torch.nn.functional.silu(self.gate(h)) * self.up(h))
@@ -253,9 +201,29 @@ def prefill(batch: int, device: str, prompt: int = 32, dim: int = 1024, layers: 
             self.norm, self.head = RMSNorm(), nn.Linear(dim, vocab, bias=False)
 
         def forward(self, ids):
-            return self.head(self.norm(self.blocks(self.tokens(ids))[:, -1]))
+            x = self.blocks(self.tokens(ids))
+            return self.head(self.norm(x if cached else x[:, -1]))
 
-    return Decoder().to(device), (torch.randint(0, vocab, (batch, prompt), device=device),)
+    return Decoder().to(device), (torch.randint(0, vocab, (batch, tokens), device=device),)
+
+
+def decoder_step(batch: int, device: str, cached: int = 96, dim: int = 640, layers: int = 6, hidden: int = 1728,
+                 vocab: int = 32000):
+    """One decode step of a decoder LM (decoder_lm), 2 key/value heads (1 below width 512), over
+    a key/value cache of `cached` tokens. Each projection is a matrix-vector product per
+    sequence, over rows of `dim` or `hidden`; at width 640 the 47 M weights it reads (188 MB
+    fp32, the embedding table aside), at width 320 the 19 M (75 MB), stream from DRAM on every
+    step, as in an LLM's decode."""
+    return decoder_lm(batch, device, 1, cached, dim, layers, hidden, vocab, kv_heads=1 if dim < 512 else 2)
+
+
+def prefill(batch: int, device: str, prompt: int = 32, dim: int = 1024, layers: int = 8, hidden: int = 2816,
+            vocab: int = 8000):
+    """The prefill of a decoder LM (decoder_lm) over a prompt of `prompt` tokens, 4 key/value
+    heads. Each projection is a GEMM of `prompt` rows on weights the other layers evicted: 90 M
+    weights in the blocks and 16 M in the embedding and head (425 MB fp32), beyond the
+    last-level cache of most CPUs, as in an LLM's time to first token."""
+    return decoder_lm(batch, device, prompt, 0, dim, layers, hidden, vocab, kv_heads=4)
 
 
 def recurrent(batch: int, device: str, cell: str, steps: int = 48, features: int = 128, hidden: int = 384):
