@@ -39,7 +39,7 @@ cache size) reaches it:
     kernels.<p>.<class>.in_model[threads], in_model_half_ops, in_model_from_ops
                                                context_factor()      ops inside models
     kernels.<p>.gemm.in_model_rate[threads]    context_rate()        gemm: its memory rate inside models
-    kernels.<p>.gemm.cold_rate[threads]        cold_fetch_time()     gemm: weights fetched from beyond the LLC
+    kernels.<p>.<gemm|matvec>.cold_rate[threads]  cold_fetch_time()  weights fetched from beyond the LLC
 
 class_unit_times and class_shares are the two halves the fit evaluates on arrays (graphcal.fit.kernels).
 
@@ -49,6 +49,7 @@ them, the nearest (and the op is reported as extrapolated: kernel_terms).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from graphcal.cost import OpCost, OpKind
@@ -219,14 +220,24 @@ def memory_time(cost: OpCost, target: Target, rate=None) -> float:
     pass ago, after every other byte of state (cost.reuse_bytes): their working set is that,
     when it is larger. A decode step at batch 1 reads each weight once per token, so a model
     larger than the last-level cache streams its weights from DRAM, whatever one layer's size.
-    Ops timed alone (a sweep's kernel, reuse_bytes 0) reuse only their own bytes. `rate(working
-    set)` is the memory rate (memory_rate's, where the op's kernel class has no table)."""
+    Ops timed alone (a sweep's kernel, reuse_bytes 0) reuse only their own bytes. State read in
+    the same order every pass from a working set larger than the last-level cache has been
+    evicted before its next use (state_beyond_llc): it streams from DRAM, none of it from the
+    share of the cache its size would suggest. `rate(working set)` is the memory rate
+    (memory_rate's, where the op's kernel class has no table)."""
     rate = rate or (lambda working_set: memory_rate(working_set, target))
     streamed = cost.bytes - cost.state_bytes
     time = streamed / rate(cost.bytes) if streamed else 0.0
     if cost.state_bytes:
-        time += cost.state_bytes / rate(max(cost.bytes, cost.reuse_bytes))
+        working_set = math.inf if state_beyond_llc(cost, target) else max(cost.bytes, cost.reuse_bytes)
+        time += cost.state_bytes / rate(working_set)
     return time
+
+
+def state_beyond_llc(cost: OpCost, target: Target) -> bool:
+    """Whether the working set of the op's state (its own bytes, or the model's state read
+    between two uses, cost.reuse_bytes) exceeds caches.l3_bytes."""
+    return max(cost.bytes, cost.reuse_bytes) > target.profile.last_level_cache_bytes
 
 
 def op_overhead(cost: OpCost, target: Target) -> float:
@@ -355,8 +366,7 @@ def cold_bytes(cost: OpCost, target: Target) -> float:
     of them when their working set (the model's state, memory_time) exceeds caches.l3_bytes, else
     none. A forward pass reads its weights in the same order every call: a cache that holds less
     than all of them has evicted each one before its next use."""
-    working_set = max(cost.bytes, cost.reuse_bytes)
-    return cost.state_bytes * (working_set > target.profile.last_level_cache_bytes)
+    return cost.state_bytes * state_beyond_llc(cost, target)
 
 
 def cold_fetch_time(unit_cold, cold_rate):
@@ -369,6 +379,22 @@ def cold_fetch_time(unit_cold, cold_rate):
     weight matrices (600 MB) and 1.77 ms on one, the difference the 9.4 MB of weights at 30
     GB/s; at 32 rows, 0.89 ms against 0.61 ms. Floats or arrays."""
     return unit_cold / cold_rate
+
+
+def class_memory_time(kernel: str, unit_memory, unit_cold, memory_share, cold_rate):
+    """(memory seconds, serial seconds) of a class's op: unit memory / memory share, and the
+    cold weights' fetch (cold_fetch_time) where the class has a cold_rate (0: none). A GEMM
+    computes on what it fetched, so its fetch is added to max(compute, memory) (serial). A
+    matrix-vector product does one multiply-add per weight: its cold weights' fetch is its
+    memory time, the weights streamed at cold_rate x DRAM bandwidth in place of the memory
+    share, which the rows whose weights stay in the caches fit. Floats or arrays; cold_rate
+    None where the class has none."""
+    if cold_rate is None:
+        return unit_memory / memory_share, 0.0
+    cold = cold_fetch_time(unit_cold, cold_rate)
+    if kernel == "matvec":
+        return (unit_memory - unit_cold) / memory_share + cold, 0.0
+    return unit_memory / memory_share, cold
 
 
 def pack_share(rows, terms: KernelTerms):
@@ -457,11 +483,12 @@ def class_op_time(cost: OpCost, target: Target, terms: KernelTerms) -> OpTime:
     misaligned = is_misaligned(cost.columns, target.precision.element_bytes)
     compute_share, memory_share = class_shares(terms, shape, misaligned, target.graph_ops)
     context = context_factor(target.graph_ops, terms)
+    memory_s, serial_s = (class_memory_time(terms.kernel_class, unit_memory, unit_cold, memory_share,
+                                            terms.cold_rate or None) if unit_memory else (0.0, 0.0))
     return OpTime(
         compute_s=unit_compute / compute_share if unit_compute else 0.0,
-        memory_s=unit_memory / memory_share if unit_memory else 0.0,
-        overhead_s=(context * terms.overhead_s * cost.steps + unit_pack * pack_share(cost.rows, terms)
-                    + (cold_fetch_time(unit_cold, terms.cold_rate) if terms.cold_rate else 0.0)),
+        memory_s=float(memory_s),
+        overhead_s=context * terms.overhead_s * cost.steps + unit_pack * pack_share(cost.rows, terms) + float(serial_s),
     )
 
 

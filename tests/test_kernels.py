@@ -318,13 +318,13 @@ def test_the_in_model_fit_recovers_cold_rate_from_rows_with_weights_beyond_the_c
     cold = np.where(inside & (np.arange(n) % 2 == 0), rng.uniform(1e-4, 1e-3, n), 0.0)
     ops = columns(cold)
     measured = class_times(ops, "gemm", truth)
-    fitted = solve_context("gemm", ops, np.arange(n), measured, np.ones(n), {"gemm": start}, 1, rates=True)
+    fitted = solve_context("gemm", ops, np.arange(n), measured, np.ones(n), {"gemm": start}, 1, cold=True, in_model_rate=True)
     assert fitted["cold_rate"][1] == pytest.approx(0.5, rel=0.05)
     assert "in_model_rate" not in fitted
     warm = columns(np.zeros(n))
     truth = {k: v for k, v in truth.items() if k != "cold_rate"} | {"in_model_rate": {1: 0.8}}
     measured = class_times(warm, "gemm", truth)
-    fitted = solve_context("gemm", warm, np.arange(n), measured, np.ones(n), {"gemm": start}, 1, rates=True)
+    fitted = solve_context("gemm", warm, np.arange(n), measured, np.ones(n), {"gemm": start}, 1, cold=True, in_model_rate=True)
     assert "cold_rate" not in fitted
     assert fitted["in_model_rate"][1] == pytest.approx(0.8, rel=0.05)
 
@@ -403,7 +403,9 @@ def test_packing_runs_at_the_tier_of_the_matrix_not_of_the_model():
     from graphcal.mapper import Target, class_unit_times, tier_bandwidth
     from graphcal.precision import Precision
 
-    target = Target(HardwareProfile("k", "test", profile_with({})), Precision.FP32, 4)
+    data = profile_with({})
+    data["memory"]["bandwidth_bytes_per_s"] = 20e9  # DRAM slower than the cache
+    target = Target(HardwareProfile("k", "test", data), Precision.FP32, 4)
     matrix = 768 * 3072 * 4
     gemm = OpCost(flops=2 * 128 * 768 * 3072, bytes_read=10e6, kind=OpKind.MATRIX, family="linear", rows=128,
                   depth=768, columns=3072, state_bytes=matrix)
@@ -411,3 +413,42 @@ def test_packing_runs_at_the_tier_of_the_matrix_not_of_the_model():
     assert class_unit_times(gemm, target)[2] == pytest.approx(matrix / tier_bandwidth(matrix, target))
     assert class_unit_times(in_a_large_model, target)[2] == class_unit_times(gemm, target)[2]
     assert class_unit_times(in_a_large_model, target)[1] > class_unit_times(gemm, target)[1]
+
+
+def test_state_beyond_the_last_level_cache_streams_from_dram_whatever_share_of_it_fits():
+    """memory_time: a model's weights read in the same order every pass from a working set
+    larger than the LLC (reuse_bytes) come from DRAM, all of them; the activations the op reads
+    and writes stay at the tier of the op's own bytes; within the LLC the weights stay there."""
+    import dataclasses
+
+    from graphcal.hardware.profile import HardwareProfile
+    from graphcal.mapper import Target, memory_time
+    from graphcal.precision import Precision
+
+    data = profile_with({})
+    data["memory"]["bandwidth_bytes_per_s"] = 20e9
+    target = Target(HardwareProfile("k", "test", data), Precision.FP32, 2)
+    weights, activations = 4e6, 1e6
+    matvec = OpCost(flops=2e6, bytes_read=weights + activations, kind=OpKind.MATRIX, family="linear", rows=1,
+                    depth=1000, columns=1000, state_bytes=weights)
+    beyond = dataclasses.replace(matvec, reuse_bytes=40 * 2**20)   # 40 MiB of state, LLC 32 MiB
+    within = dataclasses.replace(matvec, reuse_bytes=24 * 2**20)
+    rate = lambda working_set: 100e9 if working_set <= 32 * 2**20 else 20e9  # noqa: E731
+    assert memory_time(beyond, target, rate) == pytest.approx(activations / 100e9 + weights / 20e9)
+    assert memory_time(within, target, rate) == pytest.approx((activations + weights) / 100e9)
+
+
+def test_a_matrix_vector_products_cold_weights_stream_at_cold_rate_in_place_of_its_memory_share():
+    """class_memory_time: for matvec, the weights beyond the LLC are its memory time at cold_rate
+    x DRAM (the memory share no longer divides them), nothing added serially; for gemm, the same
+    fetch is added to the op's time; without a cold_rate, neither changes."""
+    from graphcal.mapper import class_memory_time
+
+    unit_memory, unit_cold = 5e-3, 4e-3   # 4 ms of the 5 are the cold weights at DRAM bandwidth
+    assert class_memory_time("matvec", unit_memory, unit_cold, 0.5, 0.8) == pytest.approx((1e-3 / 0.5 + 4e-3 / 0.8,
+                                                                                           0.0))
+    assert class_memory_time("gemm", unit_memory, unit_cold, 0.5, 0.8) == pytest.approx((5e-3 / 0.5, 4e-3 / 0.8))
+    assert class_memory_time("matvec", unit_memory, unit_cold, 0.5, None) == pytest.approx((5e-3 / 0.5, 0.0))
+    halved = class_memory_time("matvec", unit_memory, unit_cold, 0.5, 0.4)[0] - class_memory_time(
+        "matvec", unit_memory, unit_cold, 0.5, 0.8)[0]
+    assert halved == pytest.approx(4e-3 / 0.8)

@@ -30,7 +30,7 @@ from graphcal.mapper import (
     class_shape_share,
     class_shares,
     class_unit_times,
-    cold_fetch_time,
+    class_memory_time,
     context_factor,
     is_misaligned,
     op_time,
@@ -56,13 +56,16 @@ PLAUSIBLE = {
     "pack_rate": (0.05, 4.0),
     "misaligned": (0.3, 1.2),    # share of the compute rate kept when N is not whole cache lines (gemm)
     "in_model_rate": (0.3, 1.2),  # share of the rates kept inside a model
-    "cold_rate": (0.2, 10.0),    # share of the DRAM bandwidth cold weights are fetched at, serially (gemm)
+    "cold_rate": (0.2, 10.0),    # share of the DRAM bandwidth cold weights are fetched at (gemm, matvec)
 }
 PACK_TERMS = ("pack_rows", "pack_rate")
 # classes fitted on graphs timed alone that get in-model rates (mapper.context_rate): gemm, whose
 # in-model rows MLPs underrate by half; matvec's agree with its MLP rows (a decode step streams
 # its weights alone or in a model alike), and an in-model rate fitted for it misread LLM decoding
 IN_MODEL_RATE_CLASSES = ("gemm",)
+# classes fitted on graphs timed alone whose weights a model can leave beyond the LLC: cold_rate
+# (mapper.class_memory_time), fitted where the in-model rows have such weights
+COLD_CLASSES = ("gemm", "matvec")
 PACK_START = {"pack_rows": 6.0, "pack_rate": 0.5}  # where the fit starts packing from (gemm)
 SHAPE_TERMS = {
     "gemm": ("rows", "depth", "columns"), "bmm": ("rows", "depth", "columns"),
@@ -191,9 +194,9 @@ def class_times(ops: OpColumns, kernel: str, table: dict) -> np.ndarray:
     shape = class_shape_share(ops.sizes, halves, kernel == "matvec")
     compute_share, memory_share = class_shares(terms, shape, ops.misaligned, ops.graph_ops)
     compute_s = np.divide(ops.unit_compute, compute_share, out=np.zeros(len(ops.row)), where=ops.unit_compute > 0)
-    memory_s = np.divide(ops.unit_memory, memory_share, out=np.zeros(len(ops.row)), where=ops.unit_memory > 0)
+    cold_rate = per_op("cold_rate") if "cold_rate" in table else None
+    memory_s, cold = class_memory_time(kernel, ops.unit_memory, ops.unit_cold, memory_share, cold_rate)
     packing = ops.unit_pack * pack_share(ops.sizes["rows"], terms)
-    cold = cold_fetch_time(ops.unit_cold, per_op("cold_rate")) if "cold_rate" in table else 0.0
     context = context_factor(ops.graph_ops, terms)
     return context * per_op("overhead_s") * ops.steps + packing + cold + np.maximum(compute_s, memory_s)
 
@@ -385,16 +388,16 @@ CONTEXT_START_HALF_OPS = 16.0
 
 def solve_context(
     kernel: str, ops: OpColumns, rows: np.ndarray, measured: np.ndarray, weights: np.ndarray,
-    tables: dict[str, dict], alone_graph_ops: int, rates: bool = False,
+    tables: dict[str, dict], alone_graph_ops: int, cold: bool = False, in_model_rate: bool = False,
 ) -> dict:
     """`kernel`'s table with in_model (at each thread count of its in-model rows) and
     in_model_half_ops fitted on `rows` (its rows timed alone and inside models), every value of
     the table fitted before held: how much slower the class runs inside a model, and from how
-    many ops on. With `rates` (a class whose rates ops timed alone fixed), cold_rate at each
-    thread count where MIN_ROWS rows have ops with weights beyond the LLC, else in_model_rate:
-    both describe a model's weights coming from farther than an MLP's, and fitted together they
-    trade on the same rows (two calibrations of one hour on an Emerald Rapids Xeon fitted
-    in_model_rate 1.33 and 0.33 at 2 threads beside cold_rate 0.73 and 0.87)."""
+    many ops on. With `cold`, cold_rate at each thread count where MIN_ROWS rows have ops with
+    weights beyond the LLC; with `in_model_rate` (gemm), that rate where no thread count has
+    such rows: both describe a model's weights coming from farther than an MLP's, and fitted
+    together they trade on the same rows (two calibrations of one hour on an Emerald Rapids Xeon
+    fitted in_model_rate 1.33 and 0.33 at 2 threads beside cold_rate 0.73 and 0.87)."""
     from scipy.optimize import least_squares
 
     table = tables[kernel]
@@ -411,9 +414,9 @@ def solve_context(
     largest_alone = float(alone_graph_ops)
 
     n = len(threads)
-    cold = own.unit_cold > 0
-    cold_threads = [t for t in threads if rates and len(set(own.row[cold & (own.threads == t)])) >= MIN_ROWS]
-    memory_rates = rates and not cold_threads
+    beyond = own.unit_cold > 0
+    cold_threads = [t for t in threads if cold and len(set(own.row[beyond & (own.threads == t)])) >= MIN_ROWS]
+    memory_rates = in_model_rate and not cold_threads
     m = 2 * n if memory_rates else n
     c = len(cold_threads)
     held = {k: v for k, v in table.items() if k not in ("in_model_rate", "cold_rate")}
@@ -525,11 +528,12 @@ def staged_fit(
     # a class fitted on graphs timed alone keeps its rates and gets in-model rates of its own
     for _ in range(PASSES):
         owner = dominant_class(ops, tables)
-        for kernel in sorted((set(tables) - set(found)) & set(IN_MODEL_RATE_CLASSES)):
+        for kernel in sorted(set(tables) - set(found)):
             ins, outs = inside[owner[inside] == kernel], alone[owner[alone] == kernel]
             if len(ins) >= MIN_ROWS and len(outs) >= MIN_ROWS:
                 tables[kernel] = solve_context(kernel, ops, np.concatenate([outs, ins]), measured, weights, tables,
-                                               int(graphs.max()), rates=True)
+                                               int(graphs.max()), cold=kernel in COLD_CLASSES,
+                                               in_model_rate=kernel in IN_MODEL_RATE_CLASSES)
         owner = dominant_class(ops, tables)
         for kernel in found:
             ins, outs = inside[owner[inside] == kernel], alone[owner[alone] == kernel]

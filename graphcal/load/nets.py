@@ -212,8 +212,10 @@ def decoder_step(batch: int, device: str, cached: int = 96, dim: int = 640, laye
     """One decode step of a decoder LM (decoder_lm), 2 key/value heads (1 below width 512), over
     a key/value cache of `cached` tokens. Each projection is a matrix-vector product per
     sequence, over rows of `dim` or `hidden`; at width 640 the 47 M weights it reads (188 MB
-    fp32, the embedding table aside), at width 320 the 19 M (75 MB), stream from DRAM on every
-    step, as in an LLM's decode."""
+    fp32, the embedding table aside), at width 320 the 19 M (75 MB), at width 1024 (8 blocks,
+    the prefill's model) the 96 M (385 MB): the first two lie beyond the last-level cache of most
+    CPUs, the third beyond that of servers too, so that on every CPU some decode steps stream
+    their weights from DRAM, as an LLM's decode does."""
     return decoder_lm(batch, device, 1, cached, dim, layers, hidden, vocab, kv_heads=1 if dim < 512 else 2)
 
 
@@ -281,6 +283,8 @@ NETS: dict[str, tuple[str, Callable[..., tuple[Any, tuple]]]] = {
                      decoder_step),
     "decoder-step-narrow": ("one decode step of an 8-block decoder LM of width 320 (29 M weights), cache of 96",
                             lambda b, d: decoder_step(b, d, dim=320, layers=8, hidden=864)),
+    "decoder-step-wide": ("one decode step of the prefill's decoder LM (8 blocks of width 1024, 104 M weights), "
+                          "cache of 96", lambda b, d: decoder_step(b, d, dim=1024, layers=8, hidden=2816, vocab=8000)),
     "prefill": ("the prefill of an 8-block decoder LM of width 1024 (106 M weights) over 32 tokens", prefill),
     "lstm": ("2-layer LSTM, hidden 384, 48 steps", lambda b, d: recurrent(b, d, "lstm")),
     "gru": ("2-layer GRU, hidden 384, 48 steps", lambda b, d: recurrent(b, d, "gru")),
