@@ -39,7 +39,7 @@ cache size) reaches it:
     kernels.<p>.<class>.in_model[threads], in_model_half_ops, in_model_from_ops
                                                context_factor()      ops inside models
     kernels.<p>.gemm.in_model_rate[threads]    context_rate()        gemm: its memory rate inside models
-    kernels.<p>.<gemm|matvec>.cold_rate[threads]  cold_fetch_time()  weights fetched from beyond the LLC
+    kernels.<p>.gemm.cold_rate[threads]        class_memory_time()   gemm: weights fetched from beyond the LLC
 
 class_unit_times and class_shares are the two halves the fit evaluates on arrays (graphcal.fit.kernels).
 
@@ -381,20 +381,15 @@ def cold_fetch_time(unit_cold, cold_rate):
     return unit_cold / cold_rate
 
 
-def class_memory_time(kernel: str, unit_memory, unit_cold, memory_share, cold_rate):
-    """(memory seconds, serial seconds) of a class's op: unit memory / memory share, and the
-    cold weights' fetch (cold_fetch_time) where the class has a cold_rate (0: none). A GEMM
-    computes on what it fetched, so its fetch is added to max(compute, memory) (serial). A
-    matrix-vector product does one multiply-add per weight: its cold weights' fetch is its
-    memory time, the weights streamed at cold_rate x DRAM bandwidth in place of the memory
-    share, which the rows whose weights stay in the caches fit. Floats or arrays; cold_rate
-    None where the class has none."""
+def class_memory_time(unit_memory, unit_cold, memory_share, cold_rate):
+    """(memory seconds, serial seconds) of a class's op. Without a cold_rate (None), its cold
+    weights are part of its memory time, at the DRAM tier (memory_time), over the memory share.
+    With one (gemm), they are fetched before the arithmetic that uses them (cold_fetch_time,
+    serial) and the memory term keeps the other bytes: the memory share, fitted on GEMMs whose
+    weights stay in the caches, says nothing of DRAM. Floats or arrays."""
     if cold_rate is None:
         return unit_memory / memory_share, 0.0
-    cold = cold_fetch_time(unit_cold, cold_rate)
-    if kernel == "matvec":
-        return (unit_memory - unit_cold) / memory_share + cold, 0.0
-    return unit_memory / memory_share, cold
+    return (unit_memory - unit_cold) / memory_share, cold_fetch_time(unit_cold, cold_rate)
 
 
 def pack_share(rows, terms: KernelTerms):
@@ -483,8 +478,8 @@ def class_op_time(cost: OpCost, target: Target, terms: KernelTerms) -> OpTime:
     misaligned = is_misaligned(cost.columns, target.precision.element_bytes)
     compute_share, memory_share = class_shares(terms, shape, misaligned, target.graph_ops)
     context = context_factor(target.graph_ops, terms)
-    memory_s, serial_s = (class_memory_time(terms.kernel_class, unit_memory, unit_cold, memory_share,
-                                            terms.cold_rate or None) if unit_memory else (0.0, 0.0))
+    memory_s, serial_s = (class_memory_time(unit_memory, unit_cold, memory_share, terms.cold_rate or None)
+                          if unit_memory else (0.0, 0.0))
     return OpTime(
         compute_s=unit_compute / compute_share if unit_compute else 0.0,
         memory_s=float(memory_s),

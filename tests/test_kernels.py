@@ -318,13 +318,15 @@ def test_the_in_model_fit_recovers_cold_rate_from_rows_with_weights_beyond_the_c
     cold = np.where(inside & (np.arange(n) % 2 == 0), rng.uniform(1e-4, 1e-3, n), 0.0)
     ops = columns(cold)
     measured = class_times(ops, "gemm", truth)
-    fitted = solve_context("gemm", ops, np.arange(n), measured, np.ones(n), {"gemm": start}, 1, cold=True, in_model_rate=True)
+    fitted = solve_context("gemm", ops, np.arange(n), measured, np.ones(n), {"gemm": start}, 1, cold=True,
+                           in_model_rate=True)
     assert fitted["cold_rate"][1] == pytest.approx(0.5, rel=0.05)
     assert "in_model_rate" not in fitted
     warm = columns(np.zeros(n))
     truth = {k: v for k, v in truth.items() if k != "cold_rate"} | {"in_model_rate": {1: 0.8}}
     measured = class_times(warm, "gemm", truth)
-    fitted = solve_context("gemm", warm, np.arange(n), measured, np.ones(n), {"gemm": start}, 1, cold=True, in_model_rate=True)
+    fitted = solve_context("gemm", warm, np.arange(n), measured, np.ones(n), {"gemm": start}, 1, cold=True,
+                           in_model_rate=True)
     assert "cold_rate" not in fitted
     assert fitted["in_model_rate"][1] == pytest.approx(0.8, rel=0.05)
 
@@ -438,17 +440,14 @@ def test_state_beyond_the_last_level_cache_streams_from_dram_whatever_share_of_i
     assert memory_time(within, target, rate) == pytest.approx((activations + weights) / 100e9)
 
 
-def test_a_matrix_vector_products_cold_weights_stream_at_cold_rate_in_place_of_its_memory_share():
-    """class_memory_time: for matvec, the weights beyond the LLC are its memory time at cold_rate
-    x DRAM (the memory share no longer divides them), nothing added serially; for gemm, the same
-    fetch is added to the op's time; without a cold_rate, neither changes."""
+def test_a_gemm_with_a_cold_rate_fetches_its_cold_weights_serially_and_not_in_its_memory_term():
+    """class_memory_time: with a cold_rate, the weights beyond the LLC leave the memory term
+    (whose share the cache-resident rows fit) and are fetched serially at cold_rate x DRAM;
+    without one, they stay in the memory term over the memory share."""
     from graphcal.mapper import class_memory_time
 
     unit_memory, unit_cold = 5e-3, 4e-3   # 4 ms of the 5 are the cold weights at DRAM bandwidth
-    assert class_memory_time("matvec", unit_memory, unit_cold, 0.5, 0.8) == pytest.approx((1e-3 / 0.5 + 4e-3 / 0.8,
-                                                                                           0.0))
-    assert class_memory_time("gemm", unit_memory, unit_cold, 0.5, 0.8) == pytest.approx((5e-3 / 0.5, 4e-3 / 0.8))
-    assert class_memory_time("matvec", unit_memory, unit_cold, 0.5, None) == pytest.approx((5e-3 / 0.5, 0.0))
-    halved = class_memory_time("matvec", unit_memory, unit_cold, 0.5, 0.4)[0] - class_memory_time(
-        "matvec", unit_memory, unit_cold, 0.5, 0.8)[0]
-    assert halved == pytest.approx(4e-3 / 0.8)
+    assert class_memory_time(unit_memory, unit_cold, 0.5, 0.8) == pytest.approx((1e-3 / 0.5, 4e-3 / 0.8))
+    assert class_memory_time(unit_memory, unit_cold, 0.5, None) == pytest.approx((5e-3 / 0.5, 0.0))
+    assert class_memory_time(unit_memory, unit_cold, 0.5, 0.4)[1] == pytest.approx(2 * 4e-3 / 0.8)
+    assert class_memory_time(unit_memory, unit_cold, 0.25, 0.8)[1] == pytest.approx(4e-3 / 0.8)

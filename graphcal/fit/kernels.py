@@ -27,10 +27,10 @@ from graphcal.mapper import (
     KernelTerms,
     Target,
     at_threads,
+    class_memory_time,
     class_shape_share,
     class_shares,
     class_unit_times,
-    class_memory_time,
     context_factor,
     is_misaligned,
     op_time,
@@ -56,16 +56,19 @@ PLAUSIBLE = {
     "pack_rate": (0.05, 4.0),
     "misaligned": (0.3, 1.2),    # share of the compute rate kept when N is not whole cache lines (gemm)
     "in_model_rate": (0.3, 1.2),  # share of the rates kept inside a model
-    "cold_rate": (0.2, 10.0),    # share of the DRAM bandwidth cold weights are fetched at (gemm, matvec)
+    "cold_rate": (0.2, 10.0),    # share of the DRAM bandwidth cold weights are fetched at, serially (gemm)
 }
 PACK_TERMS = ("pack_rows", "pack_rate")
 # classes fitted on graphs timed alone that get in-model rates (mapper.context_rate): gemm, whose
 # in-model rows MLPs underrate by half; matvec's agree with its MLP rows (a decode step streams
 # its weights alone or in a model alike), and an in-model rate fitted for it misread LLM decoding
 IN_MODEL_RATE_CLASSES = ("gemm",)
-# classes fitted on graphs timed alone whose weights a model can leave beyond the LLC: cold_rate
-# (mapper.class_memory_time), fitted where the in-model rows have such weights
-COLD_CLASSES = ("gemm", "matvec")
+# classes fitted on graphs timed alone that get cold_rate (mapper.class_memory_time) where their
+# in-model rows have weights beyond the LLC: gemm. Fitted for matvec too, on the rows of an LLM
+# decode step (net:decoder-step-wide), it followed whichever rows the probed LLC called cold:
+# 2.0 at 2 threads where 188 MB decode steps counted (LLM decoding predicted 38% fast), 1.2
+# where only 385 MB ones did
+COLD_CLASSES = ("gemm",)
 PACK_START = {"pack_rows": 6.0, "pack_rate": 0.5}  # where the fit starts packing from (gemm)
 SHAPE_TERMS = {
     "gemm": ("rows", "depth", "columns"), "bmm": ("rows", "depth", "columns"),
@@ -195,7 +198,7 @@ def class_times(ops: OpColumns, kernel: str, table: dict) -> np.ndarray:
     compute_share, memory_share = class_shares(terms, shape, ops.misaligned, ops.graph_ops)
     compute_s = np.divide(ops.unit_compute, compute_share, out=np.zeros(len(ops.row)), where=ops.unit_compute > 0)
     cold_rate = per_op("cold_rate") if "cold_rate" in table else None
-    memory_s, cold = class_memory_time(kernel, ops.unit_memory, ops.unit_cold, memory_share, cold_rate)
+    memory_s, cold = class_memory_time(ops.unit_memory, ops.unit_cold, memory_share, cold_rate)
     packing = ops.unit_pack * pack_share(ops.sizes["rows"], terms)
     context = context_factor(ops.graph_ops, terms)
     return context * per_op("overhead_s") * ops.steps + packing + cold + np.maximum(compute_s, memory_s)

@@ -103,7 +103,7 @@ def _counts(v: list) -> str | None:
 KERNEL_THREAD_TERMS = {"compute": "positive", "memory": "positive", "overhead_s": "non-negative",
                        "in_model": "positive", "misaligned": "positive",
                        "in_model_rate": "positive", "cold_rate": "positive"}
-CLASS_ONLY_TERMS = {"misaligned": ("gemm",), "in_model_rate": ("gemm",), "cold_rate": ("gemm", "matvec")}
+GEMM_ONLY_TERMS = ("misaligned", "in_model_rate", "cold_rate")
 KERNEL_REQUIRED = ("compute", "memory", "overhead_s")
 KERNEL_SHAPE_TERMS = ("half_rate_rows", "half_rate_depth", "half_rate_columns")  # a number, or one per thread count
 KERNEL_PACK_TERMS = ("pack_rows", "pack_rate")  # gemm: packing the K x N matrix once per call
@@ -127,7 +127,7 @@ def _kernel_table(kernel_class: str, v: dict) -> str | None:
     shape_terms += KERNEL_PACK_TERMS if kernel_class == "gemm" else ()
     shape_terms += KERNEL_CONTEXT_TERMS
     thread_terms = [k for k in KERNEL_THREAD_TERMS
-                    if kernel_class in CLASS_ONLY_TERMS.get(k, (kernel_class,))]
+                    if k not in GEMM_ONLY_TERMS or kernel_class == "gemm"]
     allowed = (*thread_terms, *shape_terms, "covers")
     unknown = [k for k in v if k not in allowed]
     if unknown:

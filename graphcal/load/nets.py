@@ -213,9 +213,9 @@ def decoder_step(batch: int, device: str, cached: int = 96, dim: int = 640, laye
     a key/value cache of `cached` tokens. Each projection is a matrix-vector product per
     sequence, over rows of `dim` or `hidden`; at width 640 the 47 M weights it reads (188 MB
     fp32, the embedding table aside), at width 320 the 19 M (75 MB), at width 1024 (8 blocks,
-    the prefill's model) the 96 M (385 MB): the first two lie beyond the last-level cache of most
-    CPUs, the third beyond that of servers too, so that on every CPU some decode steps stream
-    their weights from DRAM, as an LLM's decode does."""
+    the prefill's model) the 96 M (385 MB): beyond the last-level cache of most CPUs, the third
+    beyond that of servers too, their weights stream from DRAM on every step, as an LLM's
+    decode does."""
     return decoder_lm(batch, device, 1, cached, dim, layers, hidden, vocab, kv_heads=1 if dim < 512 else 2)
 
 
