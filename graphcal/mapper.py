@@ -218,13 +218,12 @@ def memory_time(cost: OpCost, target: Target, rate=None) -> float:
     just written by its producers: their working set is the op's own bytes. The bytes it reads
     from the model's state (cost.state_bytes: weights, a KV cache) were last read one forward
     pass ago, after every other byte of state (cost.reuse_bytes): their working set is that,
-    when it is larger. A decode step at batch 1 reads each weight once per token, so a model
-    larger than the last-level cache streams its weights from DRAM, whatever one layer's size.
-    Ops timed alone (a sweep's kernel, reuse_bytes 0) reuse only their own bytes. State read in
-    the same order every pass from a working set larger than the last-level cache has been
-    evicted before its next use (state_beyond_llc): it streams from DRAM, none of it from the
-    share of the cache its size would suggest. `rate(working set)` is the memory rate
-    (memory_rate's, where the op's kernel class has no table)."""
+    when it is larger. Ops timed alone (a sweep's kernel, reuse_bytes 0) reuse only their own
+    bytes. A pass reads the state in the same order every time, so a state larger than the
+    last-level cache (state_beyond_llc) has been evicted before its next use: it streams from
+    DRAM in full (working set infinite), whatever one layer's size and whatever share of it the
+    cache could hold. `rate(working set)` is the memory rate (memory_rate's, where the op's
+    kernel class has no table)."""
     rate = rate or (lambda working_set: memory_rate(working_set, target))
     streamed = cost.bytes - cost.state_bytes
     time = streamed / rate(cost.bytes) if streamed else 0.0
@@ -478,12 +477,11 @@ def class_op_time(cost: OpCost, target: Target, terms: KernelTerms) -> OpTime:
     misaligned = is_misaligned(cost.columns, target.precision.element_bytes)
     compute_share, memory_share = class_shares(terms, shape, misaligned, target.graph_ops)
     context = context_factor(target.graph_ops, terms)
-    memory_s, serial_s = (class_memory_time(unit_memory, unit_cold, memory_share, terms.cold_rate or None)
-                          if unit_memory else (0.0, 0.0))
+    memory_s, serial_s = class_memory_time(unit_memory, unit_cold, memory_share, terms.cold_rate or None)
     return OpTime(
         compute_s=unit_compute / compute_share if unit_compute else 0.0,
-        memory_s=float(memory_s),
-        overhead_s=context * terms.overhead_s * cost.steps + unit_pack * pack_share(cost.rows, terms) + float(serial_s),
+        memory_s=memory_s,
+        overhead_s=context * terms.overhead_s * cost.steps + unit_pack * pack_share(cost.rows, terms) + serial_s,
     )
 
 
