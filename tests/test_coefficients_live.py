@@ -251,3 +251,19 @@ def test_a_depthwise_factor_moves_depthwise_convolutions_not_dense_ones(run_cli,
     ratio = latency(run_cli, depthwise, slow_depthwise) / latency(run_cli, depthwise, base)
     assert ratio == pytest.approx(2.0, rel=1e-9)
     assert latency(run_cli, CONV, slow_depthwise) == latency(run_cli, CONV, base)
+
+
+def test_l3_retained_share_moves_only_weights_beyond_the_last_level_cache(run_cli, profiles):
+    fast_cache = {"cache_bandwidth_bytes_per_s": 400_000_000_000}  # DRAM 100 GB/s; l3_bytes 32 MiB
+    dram = profiles("dram", memory=fast_cache)
+    kept = profiles("kept", memory=fast_cache)
+    data = yaml.safe_load(kept.read_text())
+    data["caches"]["l3_retained_share"] = {2: 0.5, 4: 0.1}
+    kept.write_text(yaml.safe_dump(data))
+    gemv = "linear:1x4096x4096"  # 64 MiB of weights: 2 x l3_bytes
+    assert bounds(run_cli, gemv, dram) == {"memory"}
+    # without the field every weight comes from DRAM; with it, half of them from the cache at 4x the rate
+    assert latency(run_cli, gemv, kept) / latency(run_cli, gemv, dram) == pytest.approx(0.5 / 4 + 0.5, rel=2e-3)
+    # weights within the cache, activations alone beyond it, and compute-bound work do not move
+    for other in ("linear:1x1024x1024", ADD, MATMUL):
+        assert latency(run_cli, other, kept) == latency(run_cli, other, dram)

@@ -124,6 +124,22 @@ def test_init_host_writes_a_profile_that_loads_with_probes_marked(run_cli, tmp_p
     assert run_cli("profiles", "init", "--out", tmp_path / "y.yaml").code == 2  # --host is required
 
 
+def test_retained_shares_blend_the_cache_and_dram_rates_and_never_rise():
+    gb = 1e9
+    # 1 / 30 = s / 60 + (1 - s) / 20 at s = 1/2; a rate above the cache's is all cache; at DRAM's, none
+    shares = H.retained_shares({1.5: 30 * gb, 2.0: 20 * gb, 3.0: 25 * gb}, cache_rate=60 * gb, dram_rate=20 * gb)
+    assert shares == {1.5: 0.5, 2.0: 0.0, 3.0: 0.0}  # 3x's 25 GB/s is noise: no more kept than at 2x
+    assert H.retained_shares({1.5: 70 * gb, 4.0: 15 * gb}, 60 * gb, 20 * gb) == {1.5: 1.0, 4.0: 0.0}
+
+
+def test_init_host_writes_the_retained_share_it_probed(fake_system):
+    probes = dataclasses.replace(fake_probes(), retained_share=H.Probe({1.5: 0.6, 2.0: 0.2}, "fake copies"))
+    doc = H.build_profile("x", H.detect(*fake_system), probes)
+    assert doc["caches"]["l3_retained_share"] == {1.5: 0.6, 2.0: 0.2}
+    assert doc["provenance"]["sources"]["caches.l3_retained_share"] == "probed: fake copies"
+    assert "l3_retained_share" not in H.build_profile("x", H.detect(*fake_system), fake_probes())["caches"]
+
+
 def test_real_probes_run_briefly_and_give_positive_figures():
     peak = H.probe_peak_flops(threads=1, n=128, budget_s=0.05)
     copy = H.probe_bandwidth(threads=1, nbytes=4 * 1024**2, budget_s=0.05)

@@ -440,6 +440,34 @@ def test_state_beyond_the_last_level_cache_streams_from_dram_whatever_share_of_i
     assert memory_time(within, target, rate) == pytest.approx((activations + weights) / 100e9)
 
 
+def test_a_retained_share_keeps_that_share_of_a_state_beyond_the_llc_in_the_cache():
+    """l3_retained_share interpolates in log(multiple) from 1 at 1x, and beyond the largest
+    multiple keeps its bytes; state_working_set and cold_bytes follow it; absent, none is kept."""
+    import dataclasses
+    import math
+
+    from graphcal.hardware.profile import HardwareProfile
+    from graphcal.mapper import Target, cold_bytes, l3_retained_share, state_working_set
+    from graphcal.precision import Precision
+
+    data = profile_with({})
+    data["caches"]["l3_retained_share"] = {2: 0.5, 4: 0.1}
+    profile = HardwareProfile("k", "test", data)
+    assert l3_retained_share(2, profile) == 0.5 and l3_retained_share(4, profile) == pytest.approx(0.1)
+    assert l3_retained_share(math.sqrt(2), profile) == pytest.approx(0.75)
+    assert l3_retained_share(2 * math.sqrt(2), profile) == pytest.approx(0.3)
+    assert l3_retained_share(8, profile) == pytest.approx(0.05)
+    assert l3_retained_share(3, HardwareProfile("k", "test", profile_with({}))) == 0.0
+    target = Target(profile, Precision.FP32, 2)
+    l3 = 32 * 2**20
+    weights = OpCost(flops=2e6, bytes_read=4e6 + 1e3, kind=OpKind.MATRIX, family="linear", rows=1,
+                     depth=1000, columns=1000, state_bytes=4e6, reuse_bytes=4 * l3)
+    assert state_working_set(weights, target) == pytest.approx(l3 / 0.1)
+    assert cold_bytes(weights, target) == pytest.approx(0.9 * 4e6)
+    within = dataclasses.replace(weights, reuse_bytes=l3 // 2)
+    assert state_working_set(within, target) == l3 // 2 and cold_bytes(within, target) == 0.0
+
+
 def test_a_gemm_with_a_cold_rate_fetches_its_cold_weights_serially_and_not_in_its_memory_term():
     """class_memory_time: with a cold_rate, the weights beyond the LLC leave the memory term
     (whose share the cache-resident rows fit) and are fetched serially at cold_rate x DRAM;

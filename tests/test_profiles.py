@@ -139,6 +139,12 @@ BAD_PROFILES = {
         r"peak_flops_per_s.bf16: missing",
     ),
     "boolean as number": (lambda d: d["runtime"].update(per_op_overhead_s=True), r"runtime.per_op_overhead_s: must be"),
+    "retained share above 1": (
+        lambda d: d["caches"].update(l3_retained_share={2: 1.5}), r"caches.l3_retained_share: at 2: the share must be"
+    ),
+    "retained share within the cache": (
+        lambda d: d["caches"].update(l3_retained_share={0.5: 0.9}), r"caches.l3_retained_share: multiple 0.5 must be"
+    ),
 }
 
 

@@ -14,6 +14,8 @@ flags cannot tell. What cannot be read is probed, briefly, and marked so in the 
               fp32's do. Elsewhere torch converts bf16 to fp32 and back, so no bf16 table is
               written and `provenance.notes` says why
     memory    a streaming copy of buffers larger than the last-level cache (bytes read + written)
+    cache     copies from 2 to 256 MiB: where the last-level cache a run can use ends; then copies
+              of 1.5 to 4 times that, repeated: the share of each the cache still serves
     overhead  a tiny op called back to back (the eager dispatch cost per op)
 
 Every fact's origin is in `provenance.sources` (detected, computed, assumed or probed) and every
@@ -155,7 +157,7 @@ def detect(cpuinfo_path: Path = CPUINFO, sys_cpu: Path = SYS_CPU) -> Detected:
 
 @dataclass(frozen=True)
 class Probe:
-    value: float
+    value: Any  # a rate, a time, a size; a mapping for caches.l3_retained_share
     method: str
 
 
@@ -236,6 +238,42 @@ def probe_cache_capacity(threads: int, dram_rate: float, above: int = 0, budget_
                               f"cache rate than DRAM's (geometric mean)")
 
 
+RETAINED_MULTIPLES = (1.5, 2.0, 3.0, 4.0)  # working sets, in last-level caches, the retained share is probed at
+RETAINED_MAX_BYTES = 4 * 1024**3  # larger working sets are not probed
+
+
+def retained_shares(rates: dict[float, float], cache_rate: float, dram_rate: float) -> dict[float, float]:
+    """The share of each working set (keyed by multiple of the last-level cache) that its copy
+    read from the cache: the s with 1 / rate = s / cache_rate + (1 - s) / dram_rate, the blend
+    graphcal.mapper.tier_bandwidth makes, within [0, 1] and never larger than a smaller
+    working set's share (a timing's noise cannot make the cache keep more of a larger one)."""
+    shares, previous = {}, 1.0
+    spread = 1.0 / dram_rate - 1.0 / cache_rate
+    for multiple in sorted(rates):
+        share = (1.0 / dram_rate - 1.0 / rates[multiple]) / spread if spread > 0 else 0.0
+        previous = min(previous, max(0.0, share))
+        shares[multiple] = round(previous, 3)
+    return shares
+
+
+def probe_retained_share(threads: int, cache_bytes: int, cache_rate: float, dram_rate: float,
+                         budget_s: float = 0.15) -> Probe | None:
+    """Copies of working sets 1.5 to 4 times the last-level cache, called again and again as a
+    forward pass reads its weights: the share of each the cache still served (retained_shares).
+    A desktop's own cache keeps much of a working set twice its size; a VM's share of a server's
+    cache, with busy neighbours, little. None where the cache is no faster than DRAM."""
+    if cache_rate <= dram_rate:
+        return None
+    rates = {m: probe_bandwidth(threads, int(m * cache_bytes) // 2, budget_s).value
+             for m in RETAINED_MULTIPLES if m * cache_bytes <= RETAINED_MAX_BYTES}
+    if not rates:
+        return None
+    listed = ", ".join(f"{m:g}x {rates[m] / 1e9:.0f} GB/s" for m in sorted(rates))
+    return Probe(retained_shares(rates, cache_rate, dram_rate),
+                 f"fp32 copies on {threads} threads of working sets {listed} of {cache_bytes / 1024**2:.0f} MiB, "
+                 f"between the cache's {cache_rate / 1e9:.0f} and DRAM's {dram_rate / 1e9:.0f} GB/s")
+
+
 def probe_overhead(elements: int = 16, calls: int = 2000) -> Probe:
     """Eager dispatch cost: mean time of a tiny add called back to back, the fastest of 5 batches."""
     import torch
@@ -282,6 +320,7 @@ class Probes:
     bf16_peak: Probe | None = None  # only where the CPU computes bf16 natively
     l2_bandwidth: Probe | None = None  # where the L2 size is known
     cache_capacity: Probe | None = None  # where copies show where the last-level cache ends
+    retained_share: Probe | None = None  # where the last-level cache is faster than DRAM
 
 
 def run_probes(detected: Detected) -> Probes:
@@ -303,13 +342,15 @@ def run_probes(detected: Detected) -> Probes:
         # A copy whose two buffers take an eighth of the usable last-level cache (1 to 32 MiB
         # each) stays there between calls: the rate of an op whose working set fits.
         cache_nbytes = int(min(max(usable // 16, 1024**2), 32 * 1024**2))
+        cache_bandwidth = probe_bandwidth(threads, cache_nbytes, budget_s=0.5)
         return Probes(
             probe_peak_flops(threads), bandwidth, probe_overhead(),
-            probe_bandwidth(threads, cache_nbytes, budget_s=0.5), probe_matrix_overhead(),
+            cache_bandwidth, probe_matrix_overhead(),
             probe_peak_flops(threads, precision=Precision.BF16) if detected.bf16.native else None,
             # two buffers that fill half of the cores' L2s between them
             probe_bandwidth(threads, l2 * threads // 4, budget_s=0.3) if l2 else None,
             capacity,
+            probe_retained_share(threads, usable, cache_bandwidth.value, bandwidth.value),
         )
     finally:
         torch.set_num_threads(previous)
@@ -343,6 +384,8 @@ def build_profile(name: str, detected: Detected, probes: Probes, date: str | Non
         stated = d.get("caches.l3_bytes")
         d.set("caches.l3_bytes", int(probes.cache_capacity.value),
               f"probed: {probes.cache_capacity.method}; the system states {stated / 1024**2:.0f} MiB")
+    if probes.retained_share is not None:
+        d.set("caches.l3_retained_share", probes.retained_share.value, f"probed: {probes.retained_share.method}")
     if probes.l2_bandwidth is not None:
         d.set("memory.l2_bandwidth_bytes_per_s",
               max(float(probes.l2_bandwidth.value), float(d.get("memory.cache_bandwidth_bytes_per_s"))),
@@ -379,7 +422,8 @@ def build_profile(name: str, detected: Detected, probes: Probes, date: str | Non
         "matrix_op_overhead_s": {"value": probes.matrix_overhead.value, "method": probes.matrix_overhead.method},
         **{name: {"value": probe.value, "method": probe.method}
            for name, probe in (("l2_copy_bandwidth_bytes_per_s", probes.l2_bandwidth),
-                               ("cache_capacity_bytes", probes.cache_capacity)) if probe is not None},
+                               ("cache_capacity_bytes", probes.cache_capacity),
+                               ("l3_retained_share", probes.retained_share)) if probe is not None},
     }
     sources = {path: fact.source for path, fact in d.facts.items()}
     for precision, (_, _, probe_name) in tables.items():

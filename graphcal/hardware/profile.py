@@ -80,6 +80,17 @@ def _unit_interval(v: float) -> str | None:
     return None if 0 < v <= 1 else f"must be in (0, 1], got {v}"
 
 
+def _retained_shares(v: dict) -> str | None:
+    if not v:
+        return "must map multiples of l3_bytes to shares, e.g. {1.5: 0.9, 2: 0.7, 4: 0.1}"
+    for multiple, share in v.items():
+        if isinstance(multiple, bool) or not isinstance(multiple, NUMBER) or multiple <= 1:
+            return f"multiple {multiple!r} must be a number > 1 (working sets beyond l3_bytes)"
+        if isinstance(share, bool) or not isinstance(share, NUMBER) or not 0 <= share <= 1:
+            return f"at {multiple}: the share must be in [0, 1], got {share!r}"
+    return None
+
+
 def _rate_factor(v: float) -> str | None:
     return None if 0 < v <= FAMILY_RATE_FACTOR_MAX else f"must be in (0, {FAMILY_RATE_FACTOR_MAX:g}], got {v}"
 
@@ -194,6 +205,9 @@ SCHEMA: dict[str, Any] = {
         "l1d_bytes_per_core": Leaf((int,), _positive, OPT),
         "l2_bytes_per_core": Leaf((int,), _positive, OPT),
         "l3_bytes": Leaf((int,), _positive),  # the last-level cache: picks the memory tier
+        # share of a working set of n x l3_bytes, read again and again, that the last-level cache
+        # still serves, by n > 1 (absent: none, such a working set streams from DRAM in full)
+        "l3_retained_share": Leaf((dict,), _retained_shares, OPT),
     },
     "memory": {
         "bandwidth_bytes_per_s": Leaf(NUMBER, _positive),        # DRAM
@@ -281,6 +295,13 @@ class HardwareProfile:
     @property
     def last_level_cache_bytes(self) -> int:
         return self.data["caches"]["l3_bytes"]
+
+    @property
+    def l3_retained_share(self) -> dict[float, float]:
+        """caches.l3_retained_share by multiple of l3_bytes, ascending; empty where the profile
+        states none."""
+        shares = self.data["caches"].get("l3_retained_share", {})
+        return {float(m): float(shares[m]) for m in sorted(shares)}
 
     def runtime(self, name: str) -> float:
         """`runtime.<name>`; 0 for an optional term the profile does not state (a name the
