@@ -100,13 +100,15 @@ def test_profile_peak_is_the_larger_of_computed_and_probed(fake_system):
 
 
 def test_init_host_writes_a_profile_that_loads_with_probes_marked(run_cli, tmp_path, monkeypatch, fake_system):
-    monkeypatch.setattr(H, "run_probes", lambda detected: fake_probes())
+    retained = H.Probe({1.5: 0.6, 2.0: 0.2}, "fake copies")
+    monkeypatch.setattr(H, "run_probes", lambda detected: dataclasses.replace(fake_probes(), retained_share=retained))
     real_detect = H.detect
     monkeypatch.setattr(H, "detect", lambda: real_detect(*fake_system))
     out = tmp_path / "host.yaml"
     result = run_cli("profiles", "init", "--host", "--out", out, "--json")
     assert result.code == 0, result.stderr
     profile = load_profile(out)
+    assert profile.l3_retained_share == {1.5: 0.6, 2.0: 0.2}
     assert profile.bandwidth_bytes_per_s == 2.0e10 and profile.runtime("per_op_overhead_s") == 3.0e-6
     assert profile.cache_bandwidth_bytes_per_s == 6.0e10 and profile.runtime("matrix_op_overhead_s") == 6.0e-6
     assert 0 < profile.coefficient(Precision.FP32, "tile_utilization") <= 1

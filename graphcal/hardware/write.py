@@ -73,10 +73,11 @@ def extends_ref(base_ref: str, out: Path) -> str:
 
 
 def clean(value):
-    """Plain YAML/JSON values: numpy scalars to float, NaN to None; keys str, except integers
-    (the thread counts of a kernel table)."""
+    """Plain YAML/JSON values: numpy scalars to float, NaN to None; keys str, except numbers
+    (the thread counts of a kernel table, the multiples of caches.l3_retained_share)."""
     if isinstance(value, dict):
-        return {k if isinstance(k, int) and not isinstance(k, bool) else str(k): clean(v) for k, v in value.items()}
+        return {k if isinstance(k, (int, float)) and not isinstance(k, bool) else str(k): clean(v)
+                for k, v in value.items()}
     if isinstance(value, str):
         return str(value)  # str subclasses (torch's version string) as plain str
     if isinstance(value, (list, tuple)):
