@@ -17,6 +17,7 @@ import argparse
 import csv
 import io
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -159,15 +160,21 @@ def load_result(folder: Path) -> Result:
     return Result(folder.name, date, _text(data.get("cpu"), f"{where}: cpu"), str(notes).strip(), tuple(found))
 
 
+def run_order(folder: str) -> tuple:
+    """A folder name's sort key with its numbers as numbers: run10 after run9, and a day's first
+    folder (no run number) before its run2."""
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", folder) if part)
+
+
 def load_results(results_dir: Path) -> list[Result]:
-    """Every folder with a results.yaml, newest first (by date, then folder name)."""
+    """Every folder with a results.yaml, newest first (by date, then folder name, run10 after run9)."""
     results = []
     for folder in sorted(p for p in results_dir.iterdir() if p.is_dir()):
         if (folder / "results.yaml").is_file():
             results.append(load_result(folder))
         else:
             print(f"report: {folder.name}: no results.yaml yet, skipped", file=sys.stderr)
-    return sorted(results, key=lambda r: (r.date, r.folder), reverse=True)
+    return sorted(results, key=lambda r: (r.date, run_order(r.folder)), reverse=True)
 
 
 def _pct(value: float) -> str:

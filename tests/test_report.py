@@ -52,6 +52,15 @@ def test_latest_folder_wins_in_the_readme_and_older_stays_in_the_page(tmp_path):
     assert page.index("## cpu-b-2026-03-04") < page.index("## cpu-a-2026-01-02")
 
 
+def test_a_days_run10_is_newer_than_its_run9_and_its_first_folder_oldest(tmp_path):
+    results = _folder(tmp_path, [("a", 1, 1.5)], name="cpu-2026-01-02")
+    _folder(tmp_path, [("a", 1, 1.2)], name="cpu-run9-2026-01-02")
+    _folder(tmp_path, [("a", 1, 1.1)], name="cpu-run10-2026-01-02")
+    loaded = report.load_results(results)
+    assert [r.folder for r in loaded] == ["cpu-run10-2026-01-02", "cpu-run9-2026-01-02", "cpu-2026-01-02"]
+    assert "**10.0%**" in report.readme_table(loaded)
+
+
 def test_check_fails_on_a_stale_page(tmp_path):
     results = _folder(tmp_path, [("a", 1, 1.5)])
     readme = tmp_path / "README.md"
