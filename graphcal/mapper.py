@@ -256,14 +256,11 @@ def l3_retained_share(multiple: float, profile: HardwareProfile) -> float:
     if not shares:
         return 0.0
     points = [(1.0, 1.0), *shares.items()]
-    largest, last = points[-1]
-    if multiple >= largest:
-        return last * largest / multiple
     for (m0, s0), (m1, s1) in zip(points, points[1:]):
-        if multiple <= m1:
-            along = math.log(multiple / m0) / math.log(m1 / m0)
-            return s0 + (s1 - s0) * along
-    raise AssertionError("unreachable: multiple below the largest stated one")
+        if multiple < m1:
+            return s0 + (s1 - s0) * math.log(multiple / m0) / math.log(m1 / m0)
+    largest, last = points[-1]
+    return last * largest / multiple
 
 
 def op_overhead(cost: OpCost, target: Target) -> float:
