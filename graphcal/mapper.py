@@ -1,6 +1,6 @@
 """Map op costs onto a hardware profile: a roofline with calibrated coefficients.
 
-    op time = overhead + max(compute time, memory time)
+    op time = overhead + page faults + max(compute time, memory time)
     compute time = FLOPs / compute rate        memory time = bytes / memory rate
 
 Each profile value is read in exactly one function below, whose docstring says what it
@@ -18,6 +18,7 @@ multiplies:
     caches.l3_retained_share                   l3_retained_share()     how much of a state beyond it stays there
     coefficients.<p>.memory_bottleneck_factor  memory_rate()           every memory rate
     memory.single_thread_share                 thread_bandwidth_share()  every memory rate, by threads
+    memory.fresh_page_s                        fault_time()            outputs the allocator maps afresh
     runtime.per_op_overhead_s                  op_overhead()           vector ops
     runtime.matrix_op_overhead_s               op_overhead()           matrix ops
     families.<family>_overhead_s               op_overhead()           that family's ops, added per step
@@ -51,7 +52,7 @@ them, the nearest (and the op is reported as extrapolated: kernel_terms).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from graphcal.cost import OpCost, OpKind
 from graphcal.cost.classes import kernel_class
@@ -59,21 +60,31 @@ from graphcal.errors import GraphcalError
 from graphcal.hardware.profile import HardwareProfile
 from graphcal.precision import Precision
 
+# glibc's malloc serves every allocation of at least 32 MiB (its largest mmap threshold,
+# DEFAULT_MMAP_THRESHOLD_MAX on 64-bit) with a fresh mapping and unmaps it when freed: each call
+# of an op whose output is that large faults in every page of it again
+FRESH_MAPPING_BYTES = 32 * 1024**2
+PAGE_BYTES = 4096
+
 
 @dataclass(frozen=True)
 class OpTime:
     compute_s: float
     memory_s: float
     overhead_s: float
+    fault_s: float = 0.0  # the page faults of its freshly mapped outputs (fault_time)
 
     @property
     def total_s(self) -> float:
-        return self.overhead_s + max(self.compute_s, self.memory_s)
+        return self.overhead_s + self.fault_s + max(self.compute_s, self.memory_s)
 
     @property
     def bound(self) -> str:
-        """What sets the time: 'overhead' if the fixed cost exceeds the roofline term."""
+        """What sets the time: 'overhead' if the fixed cost exceeds the roofline term,
+        'allocation' if the page faults exceed both."""
         roofline = max(self.compute_s, self.memory_s)
+        if self.fault_s > max(roofline, self.overhead_s):
+            return "allocation"
         if self.overhead_s > roofline:
             return "overhead"
         return "compute" if self.compute_s >= self.memory_s else "memory"
@@ -509,9 +520,32 @@ def class_op_time(cost: OpCost, target: Target, terms: KernelTerms) -> OpTime:
     )
 
 
+def fresh_bytes(cost: OpCost) -> int:
+    """Bytes of the op's outputs the allocator maps afresh on every call (FRESH_MAPPING_BYTES
+    and larger), in whole pages."""
+    return sum(-(-size // PAGE_BYTES) * PAGE_BYTES for size in cost.output_bytes if size >= FRESH_MAPPING_BYTES)
+
+
+def fault_time(cost: OpCost, target: Target) -> float:
+    """The page faults of an op's freshly mapped outputs: their pages x memory.fresh_page_s at
+    the thread count (between two probed counts, interpolated); 0 where the profile states no
+    fresh_page_s (Prediction.uncosted_fresh_bytes reports them)."""
+    per_page = target.profile.fresh_page_s
+    fresh = fresh_bytes(cost)
+    if not fresh or not per_page:
+        return 0.0
+    return fresh / PAGE_BYTES * at_threads(per_page, target.threads)[0]
+
+
 def op_time(cost: OpCost, target: Target) -> OpTime:
     """Time of one op: class_op_time where its kernel class has a table, else op_overhead +
-    max(compute, memory) on the coefficients."""
+    max(compute, memory) on the coefficients; either with its outputs' page faults (fault_time)."""
+    return replace(kernel_op_time(cost, target), fault_s=fault_time(cost, target))
+
+
+def kernel_op_time(cost: OpCost, target: Target) -> OpTime:
+    """The kernel's own time: class_op_time where its kernel class has a table, else op_overhead
+    + max(compute, memory) on the coefficients."""
     terms = kernel_terms(cost, target)
     if terms is not None:
         return class_op_time(cost, target, terms)

@@ -267,3 +267,28 @@ def test_l3_retained_share_moves_only_weights_beyond_the_last_level_cache(run_cl
     # weights within the cache, activations alone beyond it, and compute-bound work do not move
     for other in ("linear:1x1024x1024", ADD, MATMUL):
         assert latency(run_cli, other, kept) == latency(run_cli, other, dram)
+
+
+def test_fresh_page_s_costs_only_outputs_the_allocator_maps_afresh(run_cli, profiles):
+    faulting = profiles("faulting", memory={"fresh_page_s": {1: 1e-6, 2: 3e-6}})
+    plain = profiles("plain")
+
+    def predicted(model: str, profile, threads: int) -> dict:
+        result = run_cli("predict", model, "--hw", profile, "--threads", str(threads), "--json")
+        assert result.code == 0, result.stderr
+        return result.json()
+
+    pages = -(-50_000_000 * 4 // 4096)  # ADD's 200 MB output, above the 32 MiB fresh-mapping size
+    for threads, per_page in ((1, 1e-6), (2, 3e-6)):
+        with_faults, without = predicted(ADD, faulting, threads), predicted(ADD, plain, threads)
+        assert with_faults["latency_s"] - without["latency_s"] == pytest.approx(pages * per_page, rel=1e-9)
+        assert with_faults["fresh_pages"] == {"bytes": pages * 4096, "time_s": pytest.approx(pages * per_page),
+                                              "costed": True}
+        assert without["fresh_pages"] == {"bytes": pages * 4096, "time_s": 0.0, "costed": False}
+    # outputs below 32 MiB (MATMUL's 16 MiB, a tiny add's) are served from the heap: no faults
+    for other in (MATMUL, TINY_ADD):
+        assert predicted(other, faulting, 2)["latency_s"] == predicted(other, plain, 2)["latency_s"]
+        assert predicted(other, faulting, 2)["fresh_pages"]["bytes"] == 0
+    # a profile that cannot cost them says so
+    assert "page faults:" in run_cli("predict", ADD, "--hw", plain, "--threads", "2").stdout
+    assert "page faults:" not in run_cli("predict", ADD, "--hw", faulting, "--threads", "2").stdout

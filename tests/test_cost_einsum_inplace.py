@@ -206,3 +206,19 @@ def test_einsum_attention_at_the_export_level_by_hand():
     relu = cost_node(ops["aten.relu_.default"])
     assert relu.flops == 2 * 6 * 32  # one compare per element: 384
     assert relu.bytes == 2 * (2 * 6 * 32 * 4)  # read and write 384 fp32: 3072 B
+
+
+def test_an_op_allocates_its_outputs_and_an_in_place_op_none():
+    from graphcal.mapper import fresh_bytes
+
+    big = TensorMeta((64, 1024, 1024), "float32")  # 256 MiB
+    graph = OpGraph("relus", (
+        OpNode("r", "aten.relu.default", (big,), {}, (big,)),
+        OpNode("r_", "aten.relu_.default", (big,), {}, (big,)),
+        OpNode("small", "aten.relu.default", (TensorMeta((1024,), "float32"),), {}, (TensorMeta((1024,), "float32"),)),
+    ))
+    costs = {node.name: cost for node, cost in cost_graph(graph).ops}
+    assert costs["r"].output_bytes == (big.nbytes,)
+    assert costs["r_"].output_bytes == ()
+    assert costs["r"].flops == costs["r_"].flops  # the same arithmetic, only the allocation differs
+    assert [fresh_bytes(costs[n]) for n in ("r", "r_", "small")] == [big.nbytes, 0, 0]

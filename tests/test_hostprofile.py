@@ -142,6 +142,23 @@ def test_init_host_writes_the_retained_share_it_probed(fake_system):
     assert "l3_retained_share" not in H.build_profile("x", H.detect(*fake_system), fake_probes())["caches"]
 
 
+def test_init_host_writes_the_fresh_page_cost_it_probed_and_the_profile_reads_it(fake_system, tmp_path):
+    probes = dataclasses.replace(fake_probes(), fresh_pages=H.Probe({1: 8e-7, 2: 6e-7}, "fake fills"))
+    doc = H.build_profile("x", H.detect(*fake_system), probes)
+    assert doc["memory"]["fresh_page_s"] == {1: 8e-7, 2: 6e-7}
+    assert doc["provenance"]["sources"]["memory.fresh_page_s"] == "probed: fake fills"
+    out = tmp_path / "x.yaml"
+    out.write_text(yaml.safe_dump(doc))
+    assert load_profile(out).fresh_page_s == {1: 8e-7, 2: 6e-7}
+    assert "fresh_page_s" not in H.build_profile("x", H.detect(*fake_system), fake_probes())["memory"]
+
+
+def test_fresh_pages_are_probed_at_one_thread_the_powers_of_two_and_every_core():
+    assert H.fault_thread_counts(1) == [1]
+    assert H.fault_thread_counts(2) == [1, 2]
+    assert H.fault_thread_counts(12) == [1, 2, 4, 8, 12]
+
+
 def test_real_probes_run_briefly_and_give_positive_figures():
     peak = H.probe_peak_flops(threads=1, n=128, budget_s=0.05)
     copy = H.probe_bandwidth(threads=1, nbytes=4 * 1024**2, budget_s=0.05)

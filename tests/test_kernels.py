@@ -310,7 +310,7 @@ def test_the_in_model_fit_recovers_cold_rate_from_rows_with_weights_beyond_the_c
             unit_pack=np.zeros(n), unit_cold=cold,
             sizes={d: np.full(n, 512.0) for d in ("rows", "depth", "columns")}, steps=np.ones(n),
             base_s=np.zeros(n), flops=np.ones(n), bytes=np.ones(n), graph_ops=np.where(inside, 200.0, 1.0),
-            misaligned=np.zeros(n), n_rows=n)
+            misaligned=np.zeros(n), fault_s=np.zeros(n), n_rows=n)
 
     start = {"compute": {1: 0.8}, "memory": {1: 1.0}, "overhead_s": {1: 5e-6}}
     truth = start | {"in_model": {1: 3.0}, "in_model_half_ops": 20.0, "in_model_from_ops": 1.0,

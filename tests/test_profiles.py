@@ -145,6 +145,12 @@ BAD_PROFILES = {
     "retained share within the cache": (
         lambda d: d["caches"].update(l3_retained_share={0.5: 0.9}), r"caches.l3_retained_share: multiple 0.5 must be"
     ),
+    "fresh page cost below 0": (
+        lambda d: d["memory"].update(fresh_page_s={2: -1e-7}), r"memory.fresh_page_s: at 2 threads: must be"
+    ),
+    "fresh page cost not by threads": (
+        lambda d: d["memory"].update(fresh_page_s=6e-7), r"memory.fresh_page_s: "
+    ),
 }
 
 

@@ -53,6 +53,9 @@ class OpCost:
     # a convolution in fp32: which kernel eager PyTorch runs it on (formulas.matrix.conv_route:
     # "onednn", "native", or "native-one-thread": native at one thread, oneDNN at more); "" elsewhere
     conv_route: str = ""
+    # bytes of each tensor the op allocates, one per output (an in-place op allocates none): set
+    # by cost_graph, () where the op's graph is unknown
+    output_bytes: tuple[int, ...] = ()
 
     @property
     def bytes(self) -> float:
@@ -75,6 +78,7 @@ class OpCost:
             max(self.step_bytes, other.step_bytes),
             self.batched or other.batched,
             self.conv_route or other.conv_route,
+            self.output_bytes + other.output_bytes,
         )
 
 
@@ -152,8 +156,8 @@ def costed_as(target: str) -> str:
     # NB: an in-place op does its out-of-place twin's arithmetic and writes a result of the same
     # shape into its first input, so it reads and writes the same bytes; only the allocation of
     # the output is saved, which the per-op overhead holds
-    parts = target.split(".")
-    if len(parts) == 3 and parts[1].endswith("_") and not parts[1].endswith("__"):
+    if is_in_place(target):
+        parts = target.split(".")
         twin = ".".join((parts[0], parts[1][:-1], parts[2]))
         if twin in FORMULAS or twin in FREE_OPS:
             return twin
@@ -197,8 +201,21 @@ def cost_graph(graph: OpGraph) -> GraphCost:
             continue
         cost = cost_node(node)
         if cost is not None:
-            result.ops.append((node, with_state(node, cost, graph.persistent_bytes)))
+            result.ops.append((node, with_outputs(node, with_state(node, cost, graph.persistent_bytes))))
     return result
+
+
+def is_in_place(target: str) -> bool:
+    """Whether `target` is an in-place op, `aten.NAME_.OVERLOAD`: it writes into its first input."""
+    parts = target.split(".")
+    return len(parts) == 3 and parts[1].endswith("_") and not parts[1].endswith("__")
+
+
+def with_outputs(node: OpNode, cost: OpCost) -> OpCost:
+    """`cost` with the bytes of each tensor the op allocates: its outputs, none for an in-place op."""
+    if is_in_place(node.target):
+        return cost
+    return replace(cost, output_bytes=tuple(t.nbytes for t in node.outputs))
 
 
 def with_state(node: OpNode, cost: OpCost, graph_state_bytes: int) -> OpCost:

@@ -97,6 +97,7 @@ class OpColumns:
     bytes: np.ndarray          # (m,)
     graph_ops: np.ndarray      # (m,) ops of the graph the op's row ran in (mapper.Target.graph_ops)
     misaligned: np.ndarray     # (m,) 0, 1/2 or 1: how far N is from whole cache lines (mapper.is_misaligned)
+    fault_s: np.ndarray        # (m,) the page faults of its freshly mapped outputs (mapper.fault_time)
     n_rows: int
 
     def take(self, mask: np.ndarray) -> OpColumns:
@@ -105,7 +106,7 @@ class OpColumns:
                          {d: s[mask] for d, s in self.sizes.items()},
                          self.steps[mask],
                          self.base_s[mask], self.flops[mask], self.bytes[mask], self.graph_ops[mask],
-                         self.misaligned[mask], self.n_rows)
+                         self.misaligned[mask], self.fault_s[mask], self.n_rows)
 
 
 def op_columns(rows: CostedRows, profile: HardwareProfile) -> OpColumns:
@@ -113,15 +114,17 @@ def op_columns(rows: CostedRows, profile: HardwareProfile) -> OpColumns:
     targets = {(int(t), int(g)): Target(profile, rows.precision, int(t), int(g))
                for t, g in set(zip(rows.threads.tolist(), rows.graph_ops.tolist()))}
     seen: dict = {}
-    row_of, classes, threads, compute, memory, pack, cold, steps, base, flops, nbytes, graph = ([] for _ in range(12))
+    row_of, classes, threads, compute, memory, pack, cold, steps, base, flops, nbytes, graph, faults = (
+        [] for _ in range(13))
     sizes = {d: [] for d in GEMM_DIMENSIONS}
     for i, (table, t, g) in enumerate(zip(rows.tables, rows.threads, rows.graph_ops)):
         target = targets[(int(t), int(g))]
         for cost in table.costs:
             key = (cost, int(t), int(g))
             if key not in seen:
-                seen[key] = (*class_unit_times(cost, target), op_time(cost, target).total_s)
-            unit_compute, unit_memory, unit_pack, unit_cold, base_s = seen[key]
+                time = op_time(cost, target)
+                seen[key] = (*class_unit_times(cost, target), time.total_s, time.fault_s)
+            unit_compute, unit_memory, unit_pack, unit_cold, base_s, fault_s = seen[key]
             row_of.append(i)
             classes.append(kernel_class(cost, int(t), rows.precision))
             threads.append(int(t))
@@ -134,6 +137,7 @@ def op_columns(rows: CostedRows, profile: HardwareProfile) -> OpColumns:
             flops.append(cost.flops)
             nbytes.append(cost.bytes)
             graph.append(int(g))
+            faults.append(fault_s)
             for d in GEMM_DIMENSIONS:
                 sizes[d].append(float(getattr(cost, d)))
     return OpColumns(
@@ -141,7 +145,7 @@ def op_columns(rows: CostedRows, profile: HardwareProfile) -> OpColumns:
         np.array(compute), np.array(memory), np.array(pack), np.array(cold), {d: np.array(s) for d, s in sizes.items()},
         np.array(steps, dtype=float), np.array(base), np.array(flops, dtype=float), np.array(nbytes, dtype=float),
         np.array(graph, dtype=float),
-        is_misaligned(np.array(sizes["columns"]), rows.precision.element_bytes), rows.n,
+        is_misaligned(np.array(sizes["columns"]), rows.precision.element_bytes), np.array(faults), rows.n,
     )
 
 
@@ -181,7 +185,7 @@ def base_table(profile: HardwareProfile, rows: CostedRows, kernel: str, threads:
 
 def class_times(ops: OpColumns, kernel: str, table: dict) -> np.ndarray:
     """Time of each op of `ops` (all of class `kernel`) under `table`: the mapper's
-    class_op_time, on arrays."""
+    class_op_time, on arrays, with the ops' page faults (fixed by the profile, not fitted)."""
     def per_op(name: str) -> np.ndarray:
         values = {t: shape_term(table[name], t)[0] for t in set(ops.threads.tolist())}
         return np.array([values[t] for t in ops.threads])
@@ -201,7 +205,7 @@ def class_times(ops: OpColumns, kernel: str, table: dict) -> np.ndarray:
     memory_s, cold = class_memory_time(ops.unit_memory, ops.unit_cold, memory_share, cold_rate)
     packing = ops.unit_pack * pack_share(ops.sizes["rows"], terms)
     context = context_factor(ops.graph_ops, terms)
-    return context * per_op("overhead_s") * ops.steps + packing + cold + np.maximum(compute_s, memory_s)
+    return context * per_op("overhead_s") * ops.steps + packing + cold + ops.fault_s + np.maximum(compute_s, memory_s)
 
 
 def op_times(ops: OpColumns, tables: dict[str, dict]) -> np.ndarray:

@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import platform
 import re
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ from typing import Any
 
 from graphcal import __version__
 from graphcal.hardware.host import SIMD_FLAGS, Bf16Support, bf16_support, core_count, parse_cpuinfo
+from graphcal.mapper import FRESH_MAPPING_BYTES, PAGE_BYTES
 from graphcal.precision import Precision
 
 CPUINFO = Path("/proc/cpuinfo")
@@ -274,6 +277,45 @@ def probe_retained_share(threads: int, cache_bytes: int, cache_rate: float, dram
                  f"between the cache's {cache_rate / 1e9:.0f} and DRAM's {dram_rate / 1e9:.0f} GB/s")
 
 
+def fault_thread_counts(cores: int) -> list[int]:
+    """The thread counts fresh pages are probed at: 1, the powers of two between, and `cores`."""
+    counts, t = {1, cores}, 2
+    while t < cores:
+        counts.add(t)
+        t *= 2
+    return sorted(counts)
+
+
+def probe_fresh_pages(cores: int, nbytes: int = 2 * FRESH_MAPPING_BYTES, repeats: int = 9) -> Probe:
+    """What a freshly mapped output costs in page faults: a fill of a new `nbytes` tensor (above
+    the allocator's fresh-mapping size, so mapped afresh on every call) against a fill of one
+    kept, per 4 KiB page; the median of `repeats` at each thread count (fault_thread_counts)."""
+    import torch
+
+    pages = nbytes / PAGE_BYTES
+    previous = torch.get_num_threads()
+    per_page: dict[int, float] = {}
+    try:
+        kept = torch.empty(nbytes, dtype=torch.uint8)
+        for threads in fault_thread_counts(cores):
+            torch.set_num_threads(threads)
+            kept.fill_(1)
+            fresh_s, kept_s = [], []
+            for _ in range(repeats):
+                start = time.perf_counter()
+                torch.empty(nbytes, dtype=torch.uint8).fill_(1)
+                fresh_s.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                kept.fill_(1)
+                kept_s.append(time.perf_counter() - start)
+            per_page[threads] = max(0.0, (statistics.median(fresh_s) - statistics.median(kept_s)) / pages)
+    finally:
+        torch.set_num_threads(previous)
+    listed = ", ".join(f"{t}: {s * 1e9:.0f} ns" for t, s in per_page.items())
+    return Probe(per_page, f"fills of a new {nbytes / 1024**2:.0f} MiB tensor against a kept one, per 4 KiB page, "
+                           f"median of {repeats} by threads ({listed})")
+
+
 def probe_overhead(elements: int = 16, calls: int = 2000) -> Probe:
     """Eager dispatch cost: mean time of a tiny add called back to back, the fastest of 5 batches."""
     import torch
@@ -321,6 +363,7 @@ class Probes:
     l2_bandwidth: Probe | None = None  # where the L2 size is known
     cache_capacity: Probe | None = None  # where copies show where the last-level cache ends
     retained_share: Probe | None = None  # where the last-level cache is faster than DRAM
+    fresh_pages: Probe | None = None  # where the allocator maps large tensors afresh (glibc)
 
 
 def run_probes(detected: Detected) -> Probes:
@@ -351,6 +394,7 @@ def run_probes(detected: Detected) -> Probes:
             probe_bandwidth(threads, l2 * threads // 4, budget_s=0.3) if l2 else None,
             capacity,
             probe_retained_share(threads, usable, cache_bandwidth.value, bandwidth.value),
+            probe_fresh_pages(threads) if platform.libc_ver()[0] == "glibc" else None,
         )
     finally:
         torch.set_num_threads(previous)
@@ -386,6 +430,8 @@ def build_profile(name: str, detected: Detected, probes: Probes, date: str | Non
               f"probed: {probes.cache_capacity.method}; the system states {stated / 1024**2:.0f} MiB")
     if probes.retained_share is not None:
         d.set("caches.l3_retained_share", probes.retained_share.value, f"probed: {probes.retained_share.method}")
+    if probes.fresh_pages is not None:
+        d.set("memory.fresh_page_s", probes.fresh_pages.value, f"probed: {probes.fresh_pages.method}")
     if probes.l2_bandwidth is not None:
         d.set("memory.l2_bandwidth_bytes_per_s",
               max(float(probes.l2_bandwidth.value), float(d.get("memory.cache_bandwidth_bytes_per_s"))),
@@ -423,7 +469,8 @@ def build_profile(name: str, detected: Detected, probes: Probes, date: str | Non
         **{name: {"value": probe.value, "method": probe.method}
            for name, probe in (("l2_copy_bandwidth_bytes_per_s", probes.l2_bandwidth),
                                ("cache_capacity_bytes", probes.cache_capacity),
-                               ("l3_retained_share", probes.retained_share)) if probe is not None},
+                               ("l3_retained_share", probes.retained_share),
+                               ("fresh_page_s", probes.fresh_pages)) if probe is not None},
     }
     sources = {path: fact.source for path, fact in d.facts.items()}
     for precision, (_, _, probe_name) in tables.items():

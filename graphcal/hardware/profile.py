@@ -216,6 +216,9 @@ SCHEMA: dict[str, Any] = {
         "l2_bandwidth_bytes_per_s": Leaf(NUMBER, _positive, OPT),
         # the share of those bandwidths one thread reaches (absent: 1, every thread count alike)
         "single_thread_share": Leaf(NUMBER, _unit_interval, OPT),
+        # seconds to fault in each 4 KiB page of a fresh mapping, by thread count (absent: the
+        # allocator's fresh mappings are not costed, and predict says so)
+        "fresh_page_s": Leaf((dict,), partial(_thread_map, sign="non-negative"), OPT),
     },
     "peak_flops_per_s": PrecisionMap(Leaf(NUMBER, _positive)),
     "runtime": {
@@ -291,6 +294,11 @@ class HardwareProfile:
     def single_thread_share(self) -> float:
         """memory.single_thread_share, 1 where the profile states none."""
         return float(self.data["memory"].get("single_thread_share", 1.0))
+
+    @property
+    def fresh_page_s(self) -> dict[int, float]:
+        """memory.fresh_page_s by thread count; empty where the profile states none."""
+        return {int(t): float(s) for t, s in self.data["memory"].get("fresh_page_s", {}).items()}
 
     @property
     def last_level_cache_bytes(self) -> int:

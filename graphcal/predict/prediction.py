@@ -10,7 +10,7 @@ from graphcal.cost import OpCost, cost_graph
 from graphcal.cost.classes import kernel_class
 from graphcal.errors import CheckFailed, GraphcalError
 from graphcal.load.graph import OpGraph, OpNode
-from graphcal.mapper import OpTime, Target, kernel_terms, op_time, working_ops
+from graphcal.mapper import OpTime, Target, fresh_bytes, kernel_terms, op_time, working_ops
 
 UNCALIBRATED, EXTRAPOLATED = "uncalibrated", "extrapolated"
 
@@ -109,6 +109,21 @@ class Prediction:
     def state_bytes(self) -> float:
         """Bytes read from the model's state (weights, buffers, a KV cache)."""
         return sum(op.cost.state_bytes for op in self.ops)
+
+    @property
+    def fresh_bytes(self) -> int:
+        """Bytes of outputs the allocator maps afresh on every call (mapper.fresh_bytes)."""
+        return sum(fresh_bytes(op.cost) for op in self.ops)
+
+    @property
+    def fault_s(self) -> float:
+        """The predicted time of those mappings' page faults (0 where the profile cannot cost them)."""
+        return sum(op.time.fault_s for op in self.ops)
+
+    @property
+    def faults_costed(self) -> bool:
+        """Whether the profile costs fresh pages (memory.fresh_page_s)."""
+        return bool(self.target.profile.fresh_page_s)
 
     def uncalibrated(self) -> list[tuple[str, float]]:
         """(kind, share of the predicted latency) for each kind of op no fit behind the profile

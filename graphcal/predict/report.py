@@ -38,6 +38,7 @@ def prediction_json(p: Prediction, max_latency_s: float | None = None) -> dict[s
         "uncalibrated": [{"family": f, "share": share} for f, share in p.uncalibrated()],
         "extrapolated": [{"family": f, "share": share} for f, share in p.extrapolated()],
         "threads_calibrated": p.threads_calibrated,
+        "fresh_pages": {"bytes": p.fresh_bytes, "time_s": p.fault_s, "costed": p.faults_costed},
         "max_latency_s": max_latency_s,
         "within_budget": None if max_latency_s is None else p.latency_s <= max_latency_s,
     }
@@ -75,7 +76,8 @@ def render_prediction(p: Prediction, console: Console, top: int) -> None:
 
 def render_calibration(p: Prediction, console: Console) -> None:
     """Warnings for what the profile's fits never saw: op families (with their share of the
-    predicted time, 0.1% and more) and the thread count (nothing when everything was seen)."""
+    predicted time, 0.1% and more), the thread count, and fresh pages it cannot cost (nothing
+    when everything was seen)."""
     uncalibrated = [(f, share) for f, share in p.uncalibrated() if share >= 0.001]
     if uncalibrated:
         console.print(
@@ -91,6 +93,13 @@ def render_calibration(p: Prediction, console: Console) -> None:
             f"[yellow]extrapolated:[/] {sum(s for _, s in extrapolated):.1%} of the predicted time falls on ops "
             f"beyond what {p.target.profile.name}'s calibration covered (thread count, or op sizes): "
             + ", ".join(f"{f} {share:.1%}" for f, share in extrapolated),
+            soft_wrap=True,
+        )
+    if p.fresh_bytes and not p.faults_costed:
+        console.print(
+            f"[yellow]page faults:[/] {human_count(p.fresh_bytes, 'B')} of outputs per call are mapped afresh "
+            f"(tensors of 32 MiB and more), and {p.target.profile.name} states no memory.fresh_page_s to cost "
+            "their page faults: the prediction leaves them out (`graphcal profiles init --host` measures it)",
             soft_wrap=True,
         )
     if not p.threads_calibrated:
