@@ -57,14 +57,9 @@ from dataclasses import dataclass, replace
 from graphcal.cost import OpCost, OpKind
 from graphcal.cost.classes import kernel_class
 from graphcal.errors import GraphcalError
+from graphcal.hardware.allocator import FRESH_MAPPING_BYTES, PAGE_BYTES
 from graphcal.hardware.profile import HardwareProfile
 from graphcal.precision import Precision
-
-# glibc's malloc serves every allocation of at least 32 MiB (its largest mmap threshold,
-# DEFAULT_MMAP_THRESHOLD_MAX on 64-bit) with a fresh mapping and unmaps it when freed: each call
-# of an op whose output is that large faults in every page of it again
-FRESH_MAPPING_BYTES = 32 * 1024**2
-PAGE_BYTES = 4096
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from graphcal import __version__
+from graphcal.hardware.allocator import FRESH_MAPPING_BYTES, PAGE_BYTES
 from graphcal.hardware.host import SIMD_FLAGS, Bf16Support, bf16_support, core_count, parse_cpuinfo
-from graphcal.mapper import FRESH_MAPPING_BYTES, PAGE_BYTES
 from graphcal.precision import Precision
 
 CPUINFO = Path("/proc/cpuinfo")
