@@ -3,6 +3,7 @@ and its latency with glibc's heap trimming on (as users run it) and off.
 
     python benchmarks/page_faults.py                 # the validation models (benchmarks/zoo.py)
     python benchmarks/page_faults.py --models "m5-audio b4 16000" --threads 2
+    python benchmarks/page_faults.py --models "resnet50 b1 224px" --batch 4 16 --hw host-fit.yaml
 
 glibc's malloc returns the free top of its heap to the kernel once it exceeds the trim
 threshold (2x the mmap threshold, which the largest freed chunk raises to at most 32 MiB). A
@@ -12,7 +13,9 @@ fault. Each model is timed twice, each time in a fresh process: with the default
 with MALLOC_TRIM_THRESHOLD_ and MALLOC_MMAP_THRESHOLD_ set so high that nothing is returned.
 The difference is what the faults cost; the ops timed in place (`sweep model --per-op`) and
 graphcal's predictions leave it out. Prints the fastest and median of --runs forward passes
-after 5 warm-up passes, and the median faults per pass.
+after 5 warm-up passes, and the median faults per pass. `--batch` repeats each model's input to
+those batch sizes; `--hw` adds graphcal's prediction on that profile, and what of it is the page
+faults of outputs the allocator maps afresh (memory.fresh_page_s: tensors of 32 MiB and more).
 """
 
 from __future__ import annotations
@@ -31,17 +34,27 @@ REPO = Path(__file__).resolve().parents[1]
 NO_TRIM = {"MALLOC_TRIM_THRESHOLD_": str(2**40), "MALLOC_MMAP_THRESHOLD_": str(2**30)}
 
 
-def time_model(name: str, threads: int, runs: int) -> dict:
-    """Fastest and median latency (s) and median minor faults of `runs` forward passes."""
+def model_and_inputs(name: str, batch: int | None):
+    """The zoo's model and its inputs, repeated along the first dimension to `batch` rows."""
     import torch
 
     from benchmarks import zoo
 
-    torch.set_num_threads(threads)
     entries, _ = zoo.full_zoo_available()
     factory, make_inputs = entries[name]
     model, inputs = factory().eval(), make_inputs()
     inputs = inputs if isinstance(inputs, tuple) else (inputs,)
+    if batch:
+        inputs = tuple(torch.cat([x[:1]] * batch) for x in inputs)
+    return model, inputs
+
+
+def time_model(name: str, threads: int, runs: int, batch: int | None) -> dict:
+    """Fastest and median latency (s) and median minor faults of `runs` forward passes."""
+    import torch
+
+    torch.set_num_threads(threads)
+    model, inputs = model_and_inputs(name, batch)
     seconds, faults = [], []
     with torch.no_grad():
         for _ in range(5):
@@ -55,8 +68,18 @@ def time_model(name: str, threads: int, runs: int) -> dict:
     return {"min_s": min(seconds), "median_s": statistics.median(seconds), "faults": statistics.median(faults)}
 
 
-def in_fresh_process(name: str, threads: int, runs: int, env: dict) -> dict:
+def predicted(name: str, batch: int | None, hw: str, threads: int) -> tuple[float, float]:
+    """graphcal's latency on `hw` and its fresh pages' share of it (s)."""
+    import graphcal
+
+    model, inputs = model_and_inputs(name, batch)
+    prediction = graphcal.predict(model, inputs, hw=hw, threads=threads)
+    return prediction.latency_s, prediction.fault_s
+
+
+def in_fresh_process(name: str, threads: int, runs: int, batch: int | None, env: dict) -> dict:
     command = [sys.executable, __file__, "--one", name, "--threads", str(threads), "--runs", str(runs)]
+    command += ["--batch", str(batch)] if batch else []
     done = subprocess.run(command, env={**os.environ, **env}, capture_output=True, text=True, check=True, cwd=REPO)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -66,25 +89,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="*", help="zoo names (default: every validation model that imports)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--batch", type=int, nargs="*", help="batch sizes to repeat each input to (default: its own)")
+    parser.add_argument("--hw", help="a profile: print graphcal's prediction and its fresh pages' share")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO))
     if args.one:
-        print(json.dumps(time_model(args.one, args.threads, args.runs)))
+        batch = args.batch[0] if args.batch else None
+        print(json.dumps(time_model(args.one, args.threads, args.runs, batch)))
         return 0
     from benchmarks import zoo
     from benchmarks.machine import lscpu
 
     names = args.models or list(zoo.full_zoo_available()[0])
     print(f"{lscpu().get('Model name', '?')}, {args.threads} threads, {args.runs} passes each")
-    print(f"{'model':26} {'trimming on: min':>17} {'median':>9} {'faults':>7} {'MB':>4}   "
-          f"{'trimming off: min':>17} {'median':>9} {'faults':>7}   {'on / off':>8}")
+    print(f"{'model':26} {'batch':>5} {'trimming on: min':>17} {'median':>9} {'faults':>7} {'MB':>5}   "
+          f"{'trimming off: min':>17} {'median':>9} {'faults':>7}   {'on / off':>8}"
+          + (f"   {'predicted':>10} {'fresh pages':>11}" if args.hw else ""))
     for name in names:
-        on = in_fresh_process(name, args.threads, args.runs, {})
-        off = in_fresh_process(name, args.threads, args.runs, NO_TRIM)
-        print(f"{name:26} {on['min_s'] * 1e3:14.2f} ms {on['median_s'] * 1e3:6.2f} ms {on['faults']:7.0f} "
-              f"{on['faults'] * 4096 / 1e6:4.0f}   {off['min_s'] * 1e3:14.2f} ms {off['median_s'] * 1e3:6.2f} ms "
-              f"{off['faults']:7.0f}   {on['min_s'] / off['min_s']:7.2f}x", flush=True)
+        for batch in args.batch or [None]:
+            on = in_fresh_process(name, args.threads, args.runs, batch, {})
+            off = in_fresh_process(name, args.threads, args.runs, batch, NO_TRIM)
+            line = (f"{name:26} {batch or '-':>5} {on['min_s'] * 1e3:14.2f} ms {on['median_s'] * 1e3:6.2f} ms "
+                    f"{on['faults']:7.0f} {on['faults'] * 4096 / 1e6:5.0f}   {off['min_s'] * 1e3:14.2f} ms "
+                    f"{off['median_s'] * 1e3:6.2f} ms {off['faults']:7.0f}   {on['min_s'] / off['min_s']:7.2f}x")
+            if args.hw:
+                latency, faults = predicted(name, batch, args.hw, args.threads)
+                line += f"   {latency * 1e3:7.2f} ms {faults * 1e3:8.2f} ms"
+            print(line, flush=True)
     return 0
 
 
