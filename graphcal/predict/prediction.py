@@ -82,7 +82,7 @@ class OpPrediction:
 
     @property
     def bound(self) -> str:
-        """What sets the op's time: compute, memory or overhead."""
+        """What sets the op's time: compute, memory, overhead or allocation (OpTime.bound)."""
         return self.time.bound
 
 
