@@ -524,7 +524,7 @@ def fresh_bytes(cost: OpCost) -> int:
 def fault_time(cost: OpCost, target: Target) -> float:
     """The page faults of an op's freshly mapped outputs: their pages x memory.fresh_page_s at
     the thread count (between two probed counts, interpolated); 0 where the profile states no
-    fresh_page_s (Prediction.uncosted_fresh_bytes reports them)."""
+    fresh_page_s (Prediction.fresh_bytes and faults_costed report them)."""
     per_page = target.profile.fresh_page_s
     fresh = fresh_bytes(cost)
     if not fresh or not per_page:
