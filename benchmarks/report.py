@@ -53,7 +53,7 @@ POPULATION_KEYS = {"command", "unit", "description", "profile"}
 # what benchmarks/populations.py adds: the CSV's path, the CPU and time of the measurement, and
 # the command that took the timings when the population was predicted again from them
 OPTIONAL_POPULATION_KEYS = {"csv", "cpu", "measured", "measured_by"}
-RESULTS_KEYS = {"date", "cpu", "notes", "populations"}
+RESULTS_KEYS = {"date", "time", "cpu", "notes", "populations"}
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,7 @@ class Population:
 class Result:
     folder: str
     date: str
+    time: str  # HH:MM UTC when the folder's measurements ended; "" where not recorded
     cpu: str
     notes: str
     populations: tuple[Population, ...]
@@ -131,6 +132,9 @@ def load_result(folder: Path) -> Result:
     date = str(data.get("date", ""))
     if not folder.name.endswith(date) or len(date) != 10:
         raise GraphcalError(f"{where}: date must be YYYY-MM-DD and end the folder's name, got {date!r}")
+    time = str(data.get("time", ""))
+    if time and not re.fullmatch(r"[0-2]\d:[0-5]\d", time):
+        raise GraphcalError(f"{where}: time must be 'HH:MM' (UTC, quoted), got {time!r}")
     populations = data.get("populations") or {}
     if not isinstance(populations, dict):
         raise GraphcalError(f"{where}: populations must be a mapping")
@@ -157,7 +161,7 @@ def load_result(folder: Path) -> Result:
         raise GraphcalError(f"{where}: unknown population(s) {', '.join(sorted(strays))}; "
                             f"known: {', '.join(POPULATIONS)}")
     notes = data.get("notes") or ""
-    return Result(folder.name, date, _text(data.get("cpu"), f"{where}: cpu"), str(notes).strip(), tuple(found))
+    return Result(folder.name, date, time, _text(data.get("cpu"), f"{where}: cpu"), str(notes).strip(), tuple(found))
 
 
 def run_order(folder: str) -> tuple:
@@ -167,14 +171,15 @@ def run_order(folder: str) -> tuple:
 
 
 def load_results(results_dir: Path) -> list[Result]:
-    """Every folder with a results.yaml, newest first (by date, then folder name, run10 after run9)."""
+    """Every folder with a results.yaml, newest first: by date, then time (a folder without one
+    first), then folder name (run10 after run9)."""
     results = []
     for folder in sorted(p for p in results_dir.iterdir() if p.is_dir()):
         if (folder / "results.yaml").is_file():
             results.append(load_result(folder))
         else:
             print(f"report: {folder.name}: no results.yaml yet, skipped", file=sys.stderr)
-    return sorted(results, key=lambda r: (r.date, run_order(r.folder)), reverse=True)
+    return sorted(results, key=lambda r: (r.date, r.time, run_order(r.folder)), reverse=True)
 
 
 def _pct(value: float) -> str:

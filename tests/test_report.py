@@ -61,6 +61,24 @@ def test_a_days_run10_is_newer_than_its_run9_and_its_first_folder_oldest(tmp_pat
     assert "**10.0%**" in report.readme_table(loaded)
 
 
+def test_a_later_time_of_the_same_day_wins_whatever_the_folder_names(tmp_path):
+    results = _folder(tmp_path, [("a", 1, 1.5)], name="zz-cpu-2026-01-02")
+    _folder(tmp_path, [("a", 1, 1.1)], name="aa-cpu-2026-01-02")
+    newer = results / "aa-cpu-2026-01-02" / "results.yaml"
+    newer.write_text(newer.read_text().replace("date: 2026-01-02\n", "date: 2026-01-02\ntime: '16:23'\n"))
+    loaded = report.load_results(results)
+    assert [r.folder for r in loaded] == ["aa-cpu-2026-01-02", "zz-cpu-2026-01-02"]
+    assert "**10.0%**" in report.readme_table(loaded)
+
+
+def test_an_unquoted_time_is_a_one_line_error(tmp_path):
+    results = _folder(tmp_path, [("a", 1, 1.5)])
+    path = results / "amd-epyc-f1-m2-2vcpu-2026-01-02" / "results.yaml"
+    path.write_text(path.read_text().replace("date: 2026-01-02\n", "date: 2026-01-02\ntime: 16:23\n"))
+    with pytest.raises(GraphcalError, match="time must be 'HH:MM'"):
+        report.load_results(results)
+
+
 def test_check_fails_on_a_stale_page(tmp_path):
     results = _folder(tmp_path, [("a", 1, 1.5)])
     readme = tmp_path / "README.md"
