@@ -267,8 +267,10 @@ def test_lstm_one_layer():
     # eager CPU runs it as one mkldnn_rnn_layer per layer and direction: same FLOPs
     mkldnn = (T(7, 2, 16), *LSTM_WEIGHTS, T(2, 24), T(2, 24), False, [], 2, 24, 1, True, False, False, False)
     assert cost("aten.mkldnn_rnn_layer.default", mkldnn, (T(7, 2, 24), T(2, 24), T(2, 24))).flops == 126336
-    # every one of the 7 steps reads the layer's weight matrices again: W_ih, W_hh
-    assert (c.steps, c.step_bytes) == (7, (1536 + 2304) * 4)
+    # every one of the 7 steps reads the layer's hidden weights W_hh again (the input
+    # projection runs once, for every step, before them): a GEMM of B x H x 4H per step
+    assert (c.steps, c.step_bytes) == (7, 2304 * 4)
+    assert (c.rows, c.depth, c.columns) == (2, 24, 96)
 
 
 def test_lstm_two_layers_bidirectional():
@@ -279,9 +281,9 @@ def test_lstm_two_layers_bidirectional():
     # matmuls 2*14*(2*(96*16 + 96*24) + 2*(96*48 + 96*24)) = 28*(7680 + 13824) = 602112;
     # elementwise 4 layer-directions * 18816 = 75264: 677376
     assert c.flops == 677376
-    # 4 layer-directions of 7 steps; a step reads one layer-direction's weight matrices, on
-    # average (2 x 3840 + 2 x 6912) / 4 elements
-    assert (c.steps, c.step_bytes) == (28, 5376 * 4)
+    # 4 layer-directions of 7 steps; a step reads one layer-direction's hidden weights
+    # (96 x 24 in every layer), whatever the layer's input
+    assert (c.steps, c.step_bytes) == (28, 2304 * 4)
 
 
 def test_gru_and_cell():

@@ -67,14 +67,17 @@ def recurrent_formula(step: tuple[int, int, int], family: str = "recurrent") -> 
             # NB: each gate pre-activation adds the input and hidden matmuls and two biases.
             pointwise = gates * (1 + 2 * biased) * ARITH + transcendentals * TRANSCENDENTAL + other * ARITH
             flops += 2 * rows * sum(w.numel for w in weights) + rows * hidden * pointwise
-        # NB: weights are counted read once (the steps reuse them from cache) and the gate
-        # intermediates not at all: bytes are the op's inputs and outputs.
-        # NB: the GEMM of the first layer: M = batch, K = input + hidden, N = gates x hidden
-        w_ih, w_hh = layers[0][0], layers[0][1]
-        gemm = (_step_rows(node, x), w_ih.shape[1] + w_hh.shape[1], w_ih.shape[0])
+        # NB: weights are counted read once and the gate intermediates not at all: bytes are
+        # the op's inputs and outputs. On CPU, ATen (RNN.cpp's FullLayer) and oneDNN's RNN
+        # primitive project the input of every time step at once, one GEMM of batch x steps
+        # rows per layer, before the steps run: each step then multiplies the hidden state by
+        # the layer's hidden weights (W_hh, and W_hr with a projection) alone, a GEMM of
+        # M = batch, K = hidden, N = gates x hidden, which step_bytes reads again every step.
+        w_hh = layers[0][1]
+        gemm = (_step_rows(node, x), w_hh.shape[1], w_hh.shape[0])
         steps = max(1, rows // gemm[0]) * len(layers)  # time steps, one after another, per layer and direction
-        layer_bytes = sum(w.nbytes for weights in layers for w in weights) / len(layers)
-        return dataclasses.replace(io_cost(node, flops, MATRIX, family, gemm), steps=steps, step_bytes=layer_bytes)
+        step_bytes = sum(w.nbytes for weights in layers for w in weights[1:]) / len(layers)
+        return dataclasses.replace(io_cost(node, flops, MATRIX, family, gemm), steps=steps, step_bytes=step_bytes)
 
     formula.__doc__ = f"Recurrent cell with {gates} gate(s): gate matmuls plus gate elementwise work."
     return formula
