@@ -374,10 +374,11 @@ def class_unit_times(cost: OpCost, target: Target) -> tuple[float, float, float,
     """(compute, memory, pack, cold) seconds of an op before its class's shares divide them: FLOPs at
     thread_peak, memory_time at the tier bandwidths (plus, for a recurrent op, its layer's
     hidden weights read again at every step, at the tier that holds them: an LSTM layer of
-    hidden size 1024 streams 16.8 MB from the last-level cache 32 times in 32 steps), and the GEMM's K x N matrix at the tier of
-    its own size: memory_time already fetches the matrix from wherever the model keeps it; the
-    packed copy BLAS writes and reads back is the matrix's size, in the caches while it fits;
-    and the GEMM's weights that lie beyond the last-level cache at DRAM bandwidth (cold_bytes)."""
+    hidden size 1024 streams 16.8 MB from the last-level cache 32 times in 32 steps), and the
+    GEMM's K x N matrix at the tier of its own size: memory_time already fetches the matrix
+    from wherever the model keeps it; the packed copy BLAS writes and reads back is the
+    matrix's size, in the caches while it fits; and the GEMM's weights that lie beyond the
+    last-level cache at DRAM bandwidth (cold_bytes)."""
     compute = cost.flops / thread_peak(target) if cost.flops else 0.0
     memory = memory_time(cost, target, lambda working_set: tier_bandwidth(working_set, target)) if cost.bytes else 0.0
     if cost.step_bytes:

@@ -479,3 +479,41 @@ def test_a_gemm_with_a_cold_rate_fetches_its_cold_weights_serially_and_not_in_it
     assert class_memory_time(unit_memory, unit_cold, 0.5, None) == pytest.approx((5e-3 / 0.5, 0.0))
     assert class_memory_time(unit_memory, unit_cold, 0.5, 0.4)[1] == pytest.approx(2 * 4e-3 / 0.8)
     assert class_memory_time(unit_memory, unit_cold, 0.25, 0.8)[1] == pytest.approx(4e-3 / 0.8)
+
+
+def test_tanh_exp_and_gelus_tanh_approximation_are_classes_of_their_own():
+    from graphcal.cost.formulas.common import TRANSCENDENTAL
+    from graphcal.cost.registry import FORMULAS
+    from graphcal.load.graph import OpNode, TensorMeta
+
+    x = TensorMeta((4, 8), "float32")
+
+    def cost_of(target: str, **kwargs) -> OpCost:
+        return FORMULAS[target](OpNode("n", target, (x,), kwargs, (x,)))
+
+    expected = {("aten.tanh.default", ()): "tanh", ("aten.exp.default", ()): "exp",
+                ("aten.gelu.default", (("approximate", "tanh"),)): "gelu_tanh",
+                ("aten.gelu.default", ()): "activation", ("aten.sigmoid.default", ()): "activation"}
+    for (target, kwargs), kernel in expected.items():
+        cost = cost_of(target, **dict(kwargs))
+        assert kernel_class(cost, 1, FP32) == kernel, target
+        assert (cost.family, cost.flops) == ("activation", TRANSCENDENTAL * 32)  # reports and FLOPs as before
+
+
+@pytest.mark.parametrize("function", ["tanh", "exp", "gelu_tanh"])
+def test_a_function_table_moves_only_that_functions_ops(run_cli, write_profile, function):
+    """A table for tanh (exp, gelu_tanh) times that function's ops and no other activation's; a
+    profile with tables but none for it reports its ops as uncalibrated."""
+    def predict(tables: dict, spec: str) -> dict:
+        result = run_cli("predict", spec, "--hw", write_profile(f"p{len(tables)}", profile_with(tables)),
+                         "--threads", "4", "--json")
+        assert result.code == 0, result.stderr
+        return result.json()
+
+    own, other = f"eltwise:{function}:4194304", "eltwise:sigmoid:4194304"
+    slow = {"activation": table(compute=0.5), function: table(compute=0.01)}
+    fast = {"activation": table(compute=0.5), function: table(compute=0.5)}
+    assert predict(slow, own)["latency_s"] > 3 * predict(fast, own)["latency_s"]
+    assert predict(slow, other)["latency_s"] == pytest.approx(predict(fast, other)["latency_s"])
+    uncalibrated = predict({"activation": table(compute=0.5)}, own)
+    assert [u["family"] for u in uncalibrated["uncalibrated"]] == [function]

@@ -19,6 +19,10 @@ curve; two classes do not, and fitting one curve for both lets each pull the oth
     recurrent   RNN/GRU cells run step by step, lstm  the fused LSTM
     pool1d, pool2d, pool3d   windowed pooling, by dimension count; adaptive_pool
     norm, softmax, activation, elementwise, reduction, embedding, copy (data movement)
+    tanh, exp, gelu_tanh     activations whose kernels run at speeds of their own, unlike the
+                rest of `activation` (OpCost.function): on a Zen 5 EPYC, 2 threads, 393k
+                elements, sigmoid, SiLU and GELU take 2.6x relu's time, exp 7x, GELU's tanh
+                approximation 14x, tanh 24x (benchmarks/activation_costs.py)
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ _BY_FAMILY = {
     "elementwise": "elementwise", "reduction": "reduction", "embedding": "embedding", "memory": "copy",
     "interpolate": "elementwise",
 }
+
+# OpCost.function -> class: functions whose kernels share no speed with their family's others
+FUNCTION_CLASSES = {"tanh": "tanh", "exp": "exp", "gelu_tanh": "gelu_tanh"}
+
 
 def gemm_count(cost: OpCost) -> float:
     """How many M x K x N GEMMs the op's FLOPs make (1 for linear; the batch of a bmm)."""
@@ -58,6 +66,8 @@ def runs_native(cost: OpCost, threads: int, precision: Precision) -> bool:
 def kernel_class(cost: OpCost, threads: int, precision: Precision) -> str:
     """The op's kernel class (KERNEL_CLASSES) when it runs on `threads` threads in `precision`;
     'other' for a family no class covers."""
+    if cost.function in FUNCTION_CLASSES:
+        return FUNCTION_CLASSES[cost.function]
     family = cost.family
     if family in ("conv", "depthwise") and runs_native(cost, threads, precision):
         return "conv_native"

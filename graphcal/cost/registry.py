@@ -56,6 +56,9 @@ class OpCost:
     # bytes of each tensor the op allocates, one per output (an in-place op allocates none): set
     # by cost_graph, () where the op's graph is unknown
     output_bytes: tuple[int, ...] = ()
+    # a vector op whose function PyTorch runs on a kernel of its own speed, unlike its family's
+    # others (classes.FUNCTION_CLASSES: tanh, exp, the tanh approximation of GELU); "" elsewhere
+    function: str = ""
 
     @property
     def bytes(self) -> float:

@@ -49,8 +49,8 @@ FAMILY_RATE_FACTOR_MAX = 10.0
 # table under `kernels.<precision>.<class>`; the matrix classes also take GEMM shape terms.
 KERNEL_CLASSES: tuple[str, ...] = (
     "gemm", "matvec", "bmm", "conv", "conv1d", "conv_native", "depthwise", "attention", "recurrent", "lstm",
-    "pool1d", "pool2d", "pool3d", "adaptive_pool", "norm", "softmax", "activation", "elementwise", "reduction",
-    "embedding", "copy",
+    "pool1d", "pool2d", "pool3d", "adaptive_pool", "norm", "softmax", "activation", "tanh", "exp", "gelu_tanh",
+    "elementwise", "reduction", "embedding", "copy",
 )
 MATRIX_CLASSES = frozenset(
     {"gemm", "matvec", "bmm", "conv", "conv1d", "conv_native", "depthwise", "attention", "recurrent", "lstm"}

@@ -7,6 +7,7 @@ Conventions (stated once): a multiply-add is 2 FLOPs; bytes are every tensor the
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from graphcal.cost.registry import OpCost, OpKind, register
@@ -40,16 +41,17 @@ def overloads(names: str, *suffixes: str, inplace: bool = False) -> tuple[str, .
 
 def per_element(
     family: str, flops_per_element: float, targets: tuple[str, ...], count: str = "output",
-    doc: str = "",
+    doc: str = "", function: str = "",
 ) -> Callable[[OpNode], OpCost]:
     """Register a vector formula: `flops_per_element` per output (or input) element; bytes are
-    all inputs read and all outputs written."""
+    all inputs read and all outputs written; `function` names the kernel (OpCost.function)."""
 
     def formula(node: OpNode) -> OpCost:
         if not flops_per_element:  # a copy: bytes only (.item() has no tensor output)
             return io_cost(node, 0, VECTOR, family)
         elements = out(node).numel if count == "output" else node.inputs[0].numel
-        return io_cost(node, flops_per_element * elements, VECTOR, family)
+        cost = io_cost(node, flops_per_element * elements, VECTOR, family)
+        return dataclasses.replace(cost, function=function) if function else cost
 
     formula.__name__ = f"{family}_{count}_{flops_per_element:g}".replace(".", "_")
     formula.__doc__ = doc or f"{family}: {flops_per_element:g} FLOP per {count} element."
