@@ -72,7 +72,8 @@ def recurrent_formula(step: tuple[int, int, int], family: str = "recurrent") -> 
         # primitive project the input of every time step at once, one GEMM of batch x steps
         # rows per layer, before the steps run: each step then multiplies the hidden state by
         # the layer's hidden weights (W_hh, and W_hr with a projection) alone, a GEMM of
-        # M = batch, K = hidden, N = gates x hidden, which step_bytes reads again every step.
+        # M = batch, K = hidden, N = gates x hidden, which step_bytes reads again every step
+        # (a cell is one step: io_cost already reads its input weights).
         w_hh = layers[0][1]
         gemm = (_step_rows(node, x), w_hh.shape[1], w_hh.shape[0])
         steps = max(1, rows // gemm[0]) * len(layers)  # time steps, one after another, per layer and direction
