@@ -21,6 +21,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.validate_accuracy import cpu_name  # noqa: E402
+from graphcal.load.specs import ELTWISE_OPS  # noqa: E402
+
+UNARY = tuple(op for op in ELTWISE_OPS if op not in ("add", "sub", "mul", "div"))
 ACTIVATIONS = ("relu", "hardswish", "sigmoid", "silu", "gelu", "gelu_tanh", "exp", "tanh")
 
 
@@ -36,7 +41,8 @@ def grid_text(ops, elements, threads) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hw", required=True, help="the profile to predict on (a path or a name)")
-    parser.add_argument("--ops", nargs="+", default=list(ACTIVATIONS), help="eltwise ops (default: %(default)s)")
+    parser.add_argument("--ops", nargs="+", default=list(ACTIVATIONS), choices=UNARY, metavar="OP",
+                        help=f"unary eltwise ops, of {', '.join(UNARY)} (default: {' '.join(ACTIVATIONS)})")
     parser.add_argument("--elements", nargs="+", type=int, default=[393216], help="vector sizes (default 393216: "
                         "GPT-2's MLP activation at 128 tokens)")
     parser.add_argument("--threads", nargs="+", type=int, default=[os.cpu_count() or 1])
@@ -51,9 +57,7 @@ def main(argv=None) -> int:
                                   capture_output=True, text=True)
     rows = json.loads(compared.stdout)["rows"]
     timed = {(r["workload"], r["threads"]): (r["measured_s"], r["predicted_s"]) for r in rows}
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), "unknown CPU") if Path("/proc/cpuinfo").exists() else "unknown CPU"
-    print(f"{cpu}, profile {args.hw}; each time the sweep protocol's latency (fastest pass)")
+    print(f"CPU: {cpu_name()}; profile {args.hw}; each time the sweep protocol's latency (fastest pass)")
     print(f"{'op':12s} {'elements':>9s} {'threads':>7s} {'measured':>11s} {'predicted':>11s} {'error':>8s} "
           f"{'x relu':>7s}")
     for threads in args.threads:
