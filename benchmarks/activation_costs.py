@@ -62,7 +62,7 @@ def main(argv=None) -> int:
           f"{'x relu':>7s}")
     for threads in args.threads:
         for n in args.elements:
-            relu = timed.get((f"eltwise:relu:{n}", threads), (float("nan"),))[0]
+            relu = timed[(f"eltwise:relu:{n}", threads)][0]
             for op in ops:
                 measured, predicted = timed[(f"eltwise:{op}:{n}", threads)]
                 print(f"{op:12s} {n:9d} {threads:7d} {measured * 1e6:8.1f} us {predicted * 1e6:8.1f} us "

@@ -51,9 +51,9 @@ per_element("activation", ARITH, overloads(
     "relu relu6 hardtanh hardsigmoid hardswish leaky_relu threshold", "default", inplace=True,
 ))
 
-# Activations and functions built on exp/tanh/erf: TRANSCENDENTAL per output element. tanh and
-# exp run on kernels of their own speed (classes.FUNCTION_CLASSES; measured on a Zen 5 EPYC, 2
-# threads, 393k elements: sigmoid, SiLU and GELU 2.6x relu's time, exp 7x, tanh 24x).
+# Activations and functions built on exp/tanh/erf: TRANSCENDENTAL per output element. tanh, exp
+# and GELU's tanh approximation name their function: each runs on a kernel of its own speed
+# (classes.FUNCTION_CLASSES).
 per_element("activation", TRANSCENDENTAL, overloads(
     "silu sigmoid exp2 log log2 log1p expm1 erf sin cos elu selu celu mish logit", "default", inplace=True,
 ) + ("aten.softplus.default", "aten.glu.default"))
@@ -61,13 +61,12 @@ per_element("activation", TRANSCENDENTAL, overloads("tanh", "default", inplace=T
 per_element("activation", TRANSCENDENTAL, overloads("exp", "default", inplace=True), function="exp")
 
 
-# NB: GELU's tanh approximation (GPT-2's gelu_new) runs on a kernel of its own: 5x the exact
-# GELU's time on a Zen 5 EPYC (function gelu_tanh).
 @register(*overloads("gelu", "default", inplace=True))
 def gelu(node: OpNode) -> OpCost:
     """GELU: TRANSCENDENTAL per output element; approximate='tanh' is function gelu_tanh."""
     cost = io_cost(node, TRANSCENDENTAL * out(node).numel, VECTOR, "activation")
     return dataclasses.replace(cost, function="gelu_tanh") if node.arg(1, "approximate", "none") == "tanh" else cost
+
 
 # Layer, group, RMS and instance norm: NORMALIZE per element.
 per_element("norm", NORMALIZE, overloads(
