@@ -230,7 +230,9 @@ def memory_time(cost: OpCost, target: Target, rate=None) -> float:
     the op's kernel class has no table)."""
     rate = rate or (lambda working_set: memory_rate(working_set, target))
     streamed = cost.bytes - cost.state_bytes
-    time = streamed / rate(cost.bytes) if streamed else 0.0
+    # NB: a part's calls (OpCost.part: a GRU's hidden steps) each touch their share of its bytes
+    own = cost.bytes / cost.steps if cost.part else cost.bytes
+    time = streamed / rate(own) if streamed else 0.0
     if cost.state_bytes:
         time += cost.state_bytes / rate(state_working_set(cost, target))
     return time
@@ -375,7 +377,8 @@ def class_unit_times(cost: OpCost, target: Target) -> tuple[float, float, float,
     thread_peak, memory_time at the tier bandwidths (plus, for a recurrent op, its layer's
     hidden weights read again at every step, at the tier that holds them: an LSTM layer of
     hidden size 1024 streams 16.8 MB from the last-level cache 32 times in 32 steps), and the
-    GEMM's K x N matrix at the tier of its own size: memory_time already fetches the matrix
+    GEMM's K x N matrix at the tier of its own size, once per call (`steps` calls: a GRU's
+    hidden steps pack W_hh at every step): memory_time already fetches the matrix
     from wherever the model keeps it; the packed copy BLAS writes and reads back is the
     matrix's size, in the caches while it fits; and the GEMM's weights that lie beyond the
     last-level cache at DRAM bandwidth (cold_bytes)."""
@@ -384,7 +387,7 @@ def class_unit_times(cost: OpCost, target: Target) -> tuple[float, float, float,
     if cost.step_bytes:
         memory += cost.steps * cost.step_bytes / tier_bandwidth(cost.step_bytes, target)
     matrix_bytes = float(cost.depth * cost.columns * target.precision.element_bytes)
-    pack = (matrix_bytes / tier_bandwidth(matrix_bytes, target)
+    pack = (cost.steps * matrix_bytes / tier_bandwidth(matrix_bytes, target)
             if cost.kind is OpKind.MATRIX and matrix_bytes else 0.0)
     cold = (cold_bytes(cost, target) / target.profile.bandwidth_bytes_per_s
             if cost.kind is OpKind.MATRIX and cost.state_bytes else 0.0)

@@ -286,16 +286,47 @@ def test_lstm_two_layers_bidirectional():
     assert (c.steps, c.step_bytes) == (28, 2304 * 4)
 
 
-def test_gru_and_cell():
+def test_gru_runs_as_its_parts():
+    """ATen runs a GRU step by step: each layer's input projection (one GEMM over every step),
+    then per step a GEMM of the hidden state by W_hh and the gate arithmetic. The parts' FLOPs
+    add up to the layer's: nothing is lost or counted twice."""
     params = [T(72, 16), T(72, 24), T(72), T(72)]  # 3H = 72
     args = (T(7, 2, 16), T(1, 2, 24), params, True, 1, 0.0, False, False, False)
-    c = cost("aten.gru.input", args, (T(7, 2, 24), T(1, 2, 24)))
+    parts = cost("aten.gru.input", args, (T(7, 2, 24), T(1, 2, 24)))
+    projection, steps, gates = parts
+    assert [p.part for p in parts] == ["input projection", "hidden steps", "gates"]
+    assert {p.family for p in parts} == {"recurrent"}
     # matmuls 2*14*(72*16 + 72*24) = 28*2880 = 80640; elementwise per hidden unit
     # 3*(1 + 2) = 9 + 3*8 = 24 + 5 = 38: 14*24*38 = 12768. Total 93408
-    assert c.flops == 93408
+    assert sum(p.flops for p in parts) == 93408
+    # time-major input (7 steps, batch 2): the projection is one GEMM of 14 rows by W_ih
+    assert (projection.kind, projection.rows, projection.depth, projection.columns) == (MATRIX, 14, 16, 72)
+    assert projection.flops == 2 * 14 * 16 * 72
+    assert projection.state_bytes == (72 * 16 + 72) * 4  # W_ih and b_ih
+    # 7 steps, each a GEMM of 2 x 24 x 72 that reads W_hh again
+    assert (steps.kind, steps.rows, steps.depth, steps.columns, steps.steps) == (MATRIX, 2, 24, 72, 7)
+    assert steps.step_bytes == 72 * 24 * 4 and steps.state_bytes == 0
+    assert (gates.kind, gates.steps, gates.flops) == (VECTOR, 7, 12768)
+    # only the last part holds the op's outputs: out and h_n, allocated once
+    graph = cost_graph(OpGraph("m", (OpNode("gru", "aten.gru.input", args, {}, (T(7, 2, 24), T(1, 2, 24))),)))
+    assert [c.output_bytes for _, c in graph.ops] == [(), (), (7 * 2 * 24 * 4, 2 * 24 * 4)]
+
+
+def test_two_layer_gru_and_cells_name_their_parts():
+    layer1 = [T(72, 24), T(72, 24), T(72), T(72)]
+    params = [T(72, 16), T(72, 24), T(72), T(72)] + layer1
+    args = (T(2, 7, 16), T(2, 2, 24), params, True, 2, 0.0, False, False, True)
+    parts = cost("aten.gru.input", args, (T(2, 7, 24), T(2, 2, 24)))
+    assert [p.part for p in parts] == ["layer 1 input projection", "layer 1 hidden steps",
+                                       "layer 2 input projection", "layer 2 hidden steps", "gates"]
+    assert parts[2].depth == 24 and parts[1].rows == 2  # layer 2 reads layer 1's output; batch_first
+    assert parts[-1].steps == 14  # 7 steps in each of 2 layers, one after another
+    # a cell is one step that projects its own input: GEMMs of the batch's rows
     cell = (T(2, 16), [T(2, 24), T(2, 24)], *LSTM_WEIGHTS)
+    lstm_cell = cost("aten.lstm_cell.default", cell, (T(2, 24), T(2, 24)))
     # 2*2*(1536 + 2304) = 15360 + 2*24*56 = 2688: 18048
-    assert cost("aten.lstm_cell.default", cell, (T(2, 24), T(2, 24))).flops == 18048
+    assert sum(p.flops for p in lstm_cell) == 18048
+    assert [(p.rows, p.steps) for p in lstm_cell] == [(2, 1), (2, 1), (0, 1)]
 
 
 # --- the registry -------------------------------------------------------------------------------

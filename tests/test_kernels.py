@@ -517,3 +517,77 @@ def test_a_function_table_moves_only_that_functions_ops(run_cli, write_profile, 
     assert predict(slow, other)["latency_s"] == pytest.approx(predict(fast, other)["latency_s"])
     uncalibrated = predict({"activation": table(compute=0.5)}, own)
     assert [u["family"] for u in uncalibrated["uncalibrated"]] == [function]
+
+
+def _times_by_part(write_profile, tables: dict, layer: str) -> dict[str, float]:
+    """A one-layer GRU's (LSTM's) predicted time by part (by family for an op of none): hidden
+    256, batch 4, 64 steps, 4 threads."""
+    torch = pytest.importorskip("torch")
+    import graphcal
+
+    torch.manual_seed(0)
+    module = getattr(torch.nn, layer)(128, 256, batch_first=True)
+    path = write_profile(f"g{len(str(tables))}-{abs(hash(str(tables)))}", profile_with(tables))
+    prediction = graphcal.predict(module, (torch.randn(4, 64, 128),), hw=path, threads=4)
+    times: dict[str, float] = {}
+    for op in prediction.ops:
+        key = op.cost.part or op.cost.family
+        times[key] = times.get(key, 0.0) + op.time.total_s
+    return times
+
+
+RECURRENT_TABLES = {"gemm": table(), "matvec": table(), "lstm": table(), "recurrent": table(overhead=3e-6)}
+
+
+def test_a_grus_parts_are_priced_by_their_classes_and_the_recurrent_table_moves_only_its_gates(write_profile):
+    """A GRU is its input projection, hidden steps and gates; the recurrent table times the gates
+    alone, once per step (64 steps); the fused LSTM has no parts and never reads it."""
+    before = _times_by_part(write_profile, RECURRENT_TABLES, "GRU")
+    assert {"input projection", "hidden steps", "gates"} <= set(before)  # beside the zeros of h0
+    slower = copy.deepcopy(RECURRENT_TABLES)
+    slower["recurrent"]["overhead_s"] = {4: 13e-6}
+    after = _times_by_part(write_profile, slower, "GRU")
+    assert after["gates"] - before["gates"] == pytest.approx(64 * 10e-6, rel=1e-6)
+    assert after["hidden steps"] == before["hidden steps"]
+    assert after["input projection"] == before["input projection"]
+    assert _times_by_part(write_profile, RECURRENT_TABLES, "LSTM") == _times_by_part(write_profile, slower, "LSTM")
+    # the hidden steps are a gemm's: its table moves them, once per step's call
+    faster_gemm = copy.deepcopy(RECURRENT_TABLES)
+    faster_gemm["gemm"]["overhead_s"] = {4: 1e-6}
+    moved = _times_by_part(write_profile, faster_gemm, "GRU")
+    assert before["hidden steps"] - moved["hidden steps"] == pytest.approx(64 * 1e-6, rel=1e-6)
+    assert moved["gates"] == before["gates"]
+
+
+def test_a_gemm_called_at_every_step_packs_its_matrix_at_every_step():
+    """class_unit_times: the packing time of a part of `steps` calls is steps x one call's."""
+    import dataclasses
+
+    from graphcal.hardware.profile import HardwareProfile
+    from graphcal.mapper import Target, class_unit_times
+    from graphcal.precision import Precision
+
+    target = Target(HardwareProfile("k", "test", profile_with({})), Precision.FP32, 4)
+    step = OpCost(flops=2 * 4 * 768 * 2304, bytes_read=1e4, kind=OpKind.MATRIX, family="recurrent", rows=4,
+                  depth=768, columns=2304, part="hidden steps")
+    assert kernel_class(step, 4, FP32) == "gemm"
+    assert class_unit_times(dataclasses.replace(step, steps=64), target)[2] == pytest.approx(
+        64 * class_unit_times(step, target)[2])
+
+
+def test_rows_holding_a_recurrent_gate_part_belong_to_the_recurrent_class():
+    """fit.kernels.dominant_class: a GRU's row fits the gates' table even where its GEMMs take
+    longer; other rows keep the class of their longest op."""
+    from graphcal.evaluate.costing import CostedRows, OpTable
+    from graphcal.fit.kernels import dominant_class, op_columns
+    from graphcal.hardware.profile import HardwareProfile
+
+    profile = HardwareProfile("k", "test", profile_with({}))
+    steps = OpCost(flops=1e9, bytes_read=1e4, kind=OpKind.MATRIX, family="recurrent", rows=4, depth=768,
+                   columns=2304, steps=64, part="hidden steps")
+    gates = OpCost(flops=1e5, bytes_read=1e4, family="recurrent", steps=64, part="gates")
+    gemm = OpCost(flops=1e9, bytes_read=1e4, kind=OpKind.MATRIX, family="linear", rows=64, depth=768, columns=768)
+    add = OpCost(flops=1e3, bytes_read=1e4, family="elementwise")
+    tables = (OpTable(("recurrent", "recurrent"), (), (steps, gates)), OpTable(("linear", "elementwise"), (), (gemm, add)))
+    rows = CostedRows(FP32, ("gru", "mlp"), np.array([4, 4]), tables, ("gru", "mlp"))
+    assert dominant_class(op_columns(rows, profile), {}).tolist() == ["recurrent", "gemm"]

@@ -82,7 +82,8 @@ def fit(
 
     Each kernel class (gemm, matvec, conv, pool2d, norm, ...) gets its own table for the sweeps'
     precision: compute and memory rates and a fixed cost at each thread count timed, and shape
-    terms for matrix classes, fitted on the rows whose longest op is of that class. Classes timed
+    terms for matrix classes, fitted on the rows whose longest op is of that class (the
+    recurrent gates: on the rows of models holding a GRU or RNN). Classes timed
     alone (sweep mlp, sweep ops) are fitted on those rows; classes only timed inside models
     (sweep model --per-op) on theirs."""
     from rich.console import Console

@@ -16,7 +16,10 @@ curve; two classes do not, and fitting one curve for both lets each pull the oth
                 a Xeon, whatever the size), a BLAS GEMM per image instead
     depthwise   depthwise convolutions
     attention   fused scaled-dot-product attention
-    recurrent   RNN/GRU cells run step by step, lstm  the fused LSTM
+    recurrent   the gate arithmetic of a GRU, RNN or LSTM cell that ATen runs step by step, per
+                step (about ten small elementwise calls); the cell's GEMMs are `gemm` or
+                `matvec` like any linear (OpCost.part: formulas.recurrent.stepped_formula)
+    lstm        the fused LSTM (oneDNN's RNN primitive), whole
     pool1d, pool2d, pool3d   windowed pooling, by dimension count; adaptive_pool
     norm, softmax, activation, elementwise, reduction, embedding, copy (data movement)
     tanh, exp, gelu_tanh     activations whose kernels run at speeds of their own, unlike the
@@ -69,6 +72,8 @@ def kernel_class(cost: OpCost, threads: int, precision: Precision) -> str:
     if cost.function in FUNCTION_CLASSES:
         return FUNCTION_CLASSES[cost.function]
     family = cost.family
+    if family == "recurrent" and cost.kind is OpKind.MATRIX:  # a stepped cell's GEMMs (OpCost.part)
+        family = "linear"
     if family in ("conv", "depthwise") and runs_native(cost, threads, precision):
         return "conv_native"
     if family in ("linear", "matmul"):

@@ -59,6 +59,10 @@ class OpCost:
     # a vector op whose function PyTorch runs on a kernel of its own speed, unlike its family's
     # others (classes.FUNCTION_CLASSES: tanh, exp, the tanh approximation of GELU); "" elsewhere
     function: str = ""
+    # one of the calls an op makes that a kernel class of its own prices (a GRU's input
+    # projection, its hidden steps, its gates: formulas.recurrent.stepped_formula); "" for a
+    # whole op
+    part: str = ""
 
     @property
     def bytes(self) -> float:
@@ -85,7 +89,8 @@ class OpCost:
         )
 
 
-Formula = Callable[[OpNode], OpCost]
+# A formula gives one cost, or a tuple of parts for an op that runs as several kernels
+Formula = Callable[[OpNode], "OpCost | tuple[OpCost, ...]"]
 FORMULAS: dict[str, Formula] = {}
 
 
@@ -141,7 +146,8 @@ FREE_OPS: frozenset[str] = frozenset(
 
 @dataclass
 class GraphCost:
-    """Costed ops in graph order, and the targets that had no formula with their counts."""
+    """Costed ops in graph order (an op of several parts once per part), and the targets that
+    had no formula with their counts."""
 
     ops: list[tuple[OpNode, OpCost]] = field(default_factory=list)
     unsupported: Counter = field(default_factory=Counter)
@@ -173,8 +179,9 @@ def is_costed(target: str) -> bool:
     return twin in FORMULAS or twin in FREE_OPS
 
 
-def cost_node(node: OpNode) -> OpCost | None:
-    """The cost of one op; None for a free op. Raises KeyError for an op without a formula."""
+def cost_node(node: OpNode) -> OpCost | tuple[OpCost, ...] | None:
+    """The cost of one op, or of each of its parts (OpCost.part); None for a free op. Raises
+    KeyError for an op without a formula."""
     _load_formulas()
     target = costed_as(node.target)
     if target in FREE_OPS:
@@ -203,8 +210,15 @@ def cost_graph(graph: OpGraph) -> GraphCost:
             result.unsupported[node.target] += 1
             continue
         cost = cost_node(node)
-        if cost is not None:
+        if cost is None:
+            continue
+        if isinstance(cost, OpCost):
             result.ops.append((node, with_outputs(node, with_state(node, cost, graph.persistent_bytes))))
+            continue
+        # parts state their own state bytes; the op's outputs are its last part's
+        for i, part in enumerate(cost):
+            part = replace(part, reuse_bytes=float(graph.persistent_bytes) if part.state_bytes else 0.0)
+            result.ops.append((node, with_outputs(node, part) if i == len(cost) - 1 else part))
     return result
 
 

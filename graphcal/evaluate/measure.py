@@ -106,12 +106,13 @@ def measure_built(module, inputs: tuple, model: str, target: Target, protocol: P
     finally:
         torch.set_num_threads(threads_before)
     # as predict_graph does: an op inside a graph of many ops pays its class's in-model terms
-    target = dataclasses.replace(target, graph_ops=working_ops(cost for _, cost in costed.values()))
+    target = dataclasses.replace(target, graph_ops=working_ops(c for _, costs in costed.values() for c in costs))
     ops = []
     for op in timing.ops:
         if op.name in costed:
-            cost = costed[op.name][1]
-            ops.append(MeasuredOp(op.name, op.target, cost.family, op.latency_s, op_time(cost, target).total_s))
+            costs = costed[op.name][1]
+            predicted = sum(op_time(cost, target).total_s for cost in costs)
+            ops.append(MeasuredOp(op.name, op.target, costs[0].family, op.latency_s, predicted))
         else:
             family = "free" if op.target in FREE_OPS else "unsupported"
             ops.append(MeasuredOp(op.name, op.target, family, op.latency_s, 0.0))

@@ -4,7 +4,7 @@ Every op of every row is split once into the two unit times the mapper defines
 (mapper.class_unit_times: compute seconds at the thread peak, memory seconds at the tier
 bandwidths); a class's table then only divides them (mapper.class_shares) and adds its fixed
 cost, so a fit evaluates thousands of ops as arrays with the mapper's own functions. A row
-belongs to the class of its longest op. Each class is fitted on its rows alone, by least squares
+belongs to the class of its longest op (or to an OWNING_CLASSES class it holds). Each class is fitted on its rows alone, by least squares
 on log residuals, with the ops of other classes held at their current tables; the classes are
 visited in turn, three times, since a row's other ops move with their own classes.
 
@@ -223,14 +223,23 @@ def row_latency(ops: OpColumns, tables: dict[str, dict]) -> np.ndarray:
     return np.bincount(ops.row, weights=op_times(ops, tables), minlength=ops.n_rows)
 
 
+# classes that own every row holding one of their ops, whatever its longest op: a stepped
+# recurrent cell's gates (formulas.recurrent.stepped_formula) come with GEMMs that the gemm and
+# matvec tables already price, so its rows determine the gates' table, and only theirs
+OWNING_CLASSES = ("recurrent",)
+
+
 def dominant_class(ops: OpColumns, tables: dict[str, dict]) -> np.ndarray:
-    """Each row's class: that of its longest op under `tables` (ties: the first op)."""
+    """Each row's class: that of its longest op under `tables` (ties: the first op), or an
+    OWNING_CLASSES class the row holds an op of."""
     times = op_times(ops, tables)
     order = np.lexsort((-times, ops.row))  # by row, longest first
     first = np.ones(len(order), dtype=bool)
     first[1:] = ops.row[order][1:] != ops.row[order][:-1]
     classes = np.full(ops.n_rows, "none", dtype=object)
     classes[ops.row[order][first]] = ops.kernel_class[order][first]
+    for kernel in OWNING_CLASSES:
+        classes[np.unique(ops.row[ops.kernel_class == kernel])] = kernel
     return classes
 
 

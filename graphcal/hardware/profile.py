@@ -53,7 +53,7 @@ KERNEL_CLASSES: tuple[str, ...] = (
     "elementwise", "reduction", "embedding", "copy",
 )
 MATRIX_CLASSES = frozenset(
-    {"gemm", "matvec", "bmm", "conv", "conv1d", "conv_native", "depthwise", "attention", "recurrent", "lstm"}
+    {"gemm", "matvec", "bmm", "conv", "conv1d", "conv_native", "depthwise", "attention", "lstm"}
 )
 
 

@@ -72,7 +72,7 @@ def op_rows(p: Prediction) -> list[dict[str, Any]]:
     """One row per costed op, in graph order: the per-op CSV."""
     total = p.latency_s
     return [
-        {"name": op.node.name, "target": op.node.target, "family": op.cost.family,
+        {"name": op.node.name, "part": op.cost.part, "target": op.node.target, "family": op.cost.family,
          "module": "" if op.node.module is None else op.node.module,
          "time_s": op.time.total_s, "share": op.time.total_s / total if total else 0.0,
          "flops": op.cost.flops, "bytes": op.cost.bytes, "bound": op.time.bound}

@@ -25,6 +25,7 @@ def prediction_json(p: Prediction, max_latency_s: float | None = None) -> dict[s
         "ops": [
             {
                 "name": op.node.name,
+                "part": op.cost.part,
                 "target": op.node.target,
                 "family": op.cost.family,
                 "flops": op.cost.flops,
@@ -143,7 +144,7 @@ def render_op_table(p: Prediction, console: Console, top: int) -> None:
     for op in sorted(p.ops, key=lambda o: o.time.total_s, reverse=True)[:top]:
         intensity = op.cost.flops / op.cost.bytes if op.cost.bytes else float("inf")
         table.add_row(
-            op.node.name,
+            f"{op.node.name} ({op.cost.part})" if op.cost.part else op.node.name,
             short_target(op.node.target),
             human_time(op.time.total_s),
             f"{op.time.total_s / total:.1%}" if total else "-",

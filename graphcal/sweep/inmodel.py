@@ -167,12 +167,15 @@ def time_ops(program, inputs: tuple, protocol: Protocol, warmup_runs: int = 3, r
 
 def time_model_ops(module: Any, inputs: tuple, model: str, protocol: Protocol):
     """Trace `module` as predict does (runnable_program), cost its ops and time them in place:
-    (InModelTiming, {node name: (OpNode, OpCost)} for the ops graphcal costs, state bytes)."""
+    (InModelTiming, {node name: (OpNode, [OpCost of each of its parts])} for the ops graphcal
+    costs, state bytes)."""
     from graphcal.cost import cost_graph
 
     program, graph = runnable_program(module, inputs, model)
     costed = cost_graph(graph)
-    nodes = {node.name: (node, cost) for node, cost in costed.ops}
+    nodes: dict = {}
+    for node, cost in costed.ops:
+        nodes.setdefault(node.name, (node, []))[1].append(cost)
     return time_ops(program, inputs, protocol), nodes, graph.persistent_bytes
 
 
@@ -230,15 +233,16 @@ def in_model_rows(module: Any, inputs: tuple, model_row: dict, protocol: Protoco
     for op in timing.ops:
         if op.name not in nodes:
             continue
-        node, cost = nodes[op.name]
+        node, costs = nodes[op.name]
         rows.append(complete_row({
             **model_row,
             "latency_s": repr(op.latency_s), "median_s": repr(op.median_s), "p90_s": repr(op.p90_s),
             "best_round_median_s": repr(op.median_s),
-            "samples": str(timing.runs), "flops": repr(float(cost.flops)), "bytes": repr(float(cost.bytes)),
+            "samples": str(timing.runs), "flops": repr(float(sum(c.flops for c in costs))),
+            "bytes": repr(float(sum(c.bytes for c in costs))),
             "spread": f"{op.spread:.4f}", "calls_per_sample": "1", "rounds": str(timing.runs_run),
             "contention": f"{timing.contention:.3f}", "unsupported_ops": "",
-            "scope": OP_SCOPE, "node": op.name, "target": op.target, "family": cost.family,
+            "scope": OP_SCOPE, "node": op.name, "target": op.target, "family": costs[0].family,
             "ops": ops_to_json([node], state_bytes),
         }))
     return rows

@@ -1,0 +1,83 @@
+"""GRUs and Elman RNNs timed on this machine against what graphcal predicts for them, part by part.
+
+    python benchmarks/recurrent_costs.py --hw host-fit.yaml
+    python benchmarks/recurrent_costs.py --hw host-fit.yaml --threads 1 --rounds 9
+
+ATen runs a GRU or an RNN step by step, and graphcal prices it as the calls it makes (an input
+projection per layer, the hidden steps' GEMMs, the gates: docs/model.md, Kernel classes). This
+times torch.nn.GRU and torch.nn.RNN of batch 1-8, hidden 256-1024, 64 steps, as users call them
+(eval, no_grad, batch_first), none of them a model of the calibration grid (graphcal.load.nets:
+GRUs of hidden 384 over 48 steps and of hidden 1024 over 32 steps). Each time is the median over
+--rounds interleaved rounds of each round's lower quartile of 7 calls. Prints measured and
+predicted latency, the error, and the predicted time of each part, with the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.validate_accuracy import cpu_name  # noqa: E402
+
+# (layer, batch, input size, hidden size, layers): 64 steps each
+CASES = (
+    ("GRU", 1, 256, 256, 1), ("GRU", 8, 256, 256, 1), ("GRU", 1, 768, 768, 2), ("GRU", 4, 256, 768, 2),
+    ("GRU", 4, 768, 768, 2), ("GRU", 4, 1024, 1024, 1), ("RNN", 1, 512, 512, 2), ("RNN", 8, 512, 1024, 1),
+)
+STEPS = 64
+CALLS = 7
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--hw", required=True, help="the profile to predict on (a path or a name)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+
+    import torch
+
+    import graphcal
+
+    torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
+    built = []
+    for layer, batch, inputs, hidden, layers in CASES:
+        module = getattr(torch.nn, layer)(inputs, hidden, layers, batch_first=True).eval()
+        built.append((module, torch.randn(batch, STEPS, inputs)))
+    lows: list[list[float]] = [[] for _ in CASES]
+    with torch.no_grad():
+        for module, x in built:  # warm-up
+            module(x)
+        for _ in range(args.rounds):
+            for i, (module, x) in enumerate(built):
+                calls = []
+                for _ in range(CALLS):
+                    start = time.perf_counter()
+                    module(x)
+                    calls.append(time.perf_counter() - start)
+                lows[i].append(statistics.quantiles(calls, n=4)[0])
+
+    print(f"CPU: {cpu_name()}; profile {args.hw}; {args.threads} thread(s), {STEPS} steps, batch_first, fp32")
+    print(f"{'case':<28}{'measured':>11}{'predicted':>11}{'error':>9}   predicted parts")
+    errors = []
+    for (layer, batch, inputs, hidden, layers), (module, x), low in zip(CASES, built, lows):
+        measured = statistics.median(low)
+        p = graphcal.predict(module, (x,), hw=args.hw, threads=args.threads)
+        parts = ", ".join(f"{op.cost.part} {op.time.total_s * 1e3:.2f}" for op in p.ops if getattr(op.cost, "part", ""))
+        error = p.latency_s / measured - 1
+        errors.append(error)
+        name = f"{layer} b{batch} {inputs}->{hidden} x{layers}"
+        print(f"{name:<28}{measured * 1e3:>8.2f} ms{p.latency_s * 1e3:>8.2f} ms{error:>+9.1%}   {parts} (ms)")
+    print(f"MAPE {statistics.mean(abs(e) for e in errors):.1%} over {len(errors)} cases "
+          f"({min(errors):+.1%} to {max(errors):+.1%})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
