@@ -40,6 +40,8 @@ POPULATIONS = {
     "mlp": "random MLPs, all cores",
     "mlp-threads1": "random MLPs, 1 thread",
     "models": "full-size models",
+    "models-fresh": "full-size models, each in a process of its own",
+    "models-fresh-no-trim": "full-size models, each in a process of its own, no heap trimming",
     "llm-ttft": "LLM time to first token",
     "llm-tokens-per-s": "LLM decode tokens/s",
     "bf16-models": "full-size models, bf16",

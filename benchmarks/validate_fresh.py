@@ -1,0 +1,118 @@
+"""The validation models as a user's script runs them: each built and called in a fresh process.
+
+    python benchmarks/validate_fresh.py --hw host-fit.yaml
+    python benchmarks/validate_fresh.py --hw host-fit.yaml --rounds 5 --results . --population models-fresh
+
+`benchmarks/validate_accuracy.py` times the models with `graphcal sweep model`, whose process
+has exported every model of a shape before timing them together: its heap is already large
+when a model runs. A user's process builds one model and calls it, with glibc's default
+allocator, which returns the top of the heap to the kernel between forward passes when the
+activations' high-water mark exceeds its trim threshold (docs/model.md, What the model leaves
+out). This times each model (benchmarks/zoo.py's FULL_ZOO) in processes of its own: per round,
+every model once, in turn; each process warms up with --warmup passes, then times --passes
+and keeps their lower quartile; a model's latency is the median over rounds. Prints it beside
+graphcal's prediction on --hw and the minor page faults per pass, with the CPU; `--results`
+writes the population (case, measured, predicted) for benchmarks/report.py. `--no-trim` runs
+the processes with glibc told to return nothing (what jemalloc or those variables give a user).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def time_in_this_process(name: str, threads: int, warmup: int, passes: int) -> dict:
+    """Lower quartile of `passes` forward passes (s) after `warmup`, and the median minor faults per pass."""
+    import torch
+
+    from benchmarks.page_faults import model_and_inputs
+
+    torch.set_num_threads(threads)
+    model, inputs = model_and_inputs(name, None)
+    seconds, faults = [], []
+    with torch.no_grad():
+        for _ in range(warmup):
+            model(*inputs)
+        for _ in range(passes):
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            start = time.perf_counter()
+            model(*inputs)
+            seconds.append(time.perf_counter() - start)
+            faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    return {"q25_s": statistics.quantiles(seconds, n=4)[0], "faults": statistics.median(faults)}
+
+
+def in_fresh_process(name: str, threads: int, warmup: int, passes: int, env: dict) -> dict:
+    command = [sys.executable, __file__, "--one", name, "--threads", str(threads), "--warmup", str(warmup),
+               "--passes", str(passes)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=REPO, env={**os.environ, **env})
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hw", help="the profile to predict on (required)")
+    parser.add_argument("--models", nargs="*", help="zoo names (default: every validation model that imports)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--passes", type=int, default=20)
+    parser.add_argument("--results", type=Path, help="a results folder: write populations/POPULATION.csv there")
+    parser.add_argument("--population", default="models-fresh")
+    parser.add_argument("--no-trim", action="store_true",
+                        help="set MALLOC_TRIM_THRESHOLD_ and MALLOC_MMAP_THRESHOLD_ so that glibc returns no memory")
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(REPO))
+    if args.one:
+        print(json.dumps(time_in_this_process(args.one, args.threads, args.warmup, args.passes)))
+        return 0
+    if not args.hw:
+        parser.error("--hw is required")
+
+    import graphcal
+    from benchmarks import zoo
+    from benchmarks.page_faults import NO_TRIM, model_and_inputs
+    from benchmarks.validate_accuracy import cpu_name, write_population
+
+    names = args.models or list(zoo.full_zoo_available()[0])
+    runs: dict[str, list[dict]] = {name: [] for name in names}
+    for round_ in range(args.rounds):
+        order = names[round_ % len(names):] + names[:round_ % len(names)]
+        for name in order:
+            runs[name].append(in_fresh_process(name, args.threads, args.warmup, args.passes, NO_TRIM if args.no_trim else {}))
+    print(f"CPU: {cpu_name()}; profile {args.hw}; {args.threads} thread(s); each model in a fresh process, "
+          f"{args.rounds} round(s) of {args.warmup} warm-up + {args.passes} passes (lower quartile), "
+          + ("glibc returning no memory (--no-trim)" if args.no_trim else "glibc defaults"))
+    print(f"{'model':26} {'measured':>10} {'spread':>7} {'predicted':>10} {'error':>8} {'faults/pass':>12}")
+    cases, errors = [], []
+    for name in names:
+        times = [r["q25_s"] for r in runs[name]]
+        measured = statistics.median(times)
+        model, inputs = model_and_inputs(name, None)
+        predicted = graphcal.predict(model, inputs, hw=args.hw, threads=args.threads).latency_s
+        error = predicted / measured - 1
+        errors.append(error)
+        cases.append((name, measured, predicted))
+        spread = (max(times) - min(times)) / min(times)
+        faults = statistics.median(r["faults"] for r in runs[name])
+        print(f"{name:26} {measured * 1e3:7.2f} ms {spread:7.1%} {predicted * 1e3:7.2f} ms {error:+8.1%} {faults:12.0f}")
+    print(f"MAPE {statistics.mean(abs(e) for e in errors):.1%}, within +-10%: "
+          f"{sum(abs(e) <= 0.1 for e in errors) / len(errors):.0%}, mean {statistics.mean(errors):+.1%} (n = {len(errors)})")
+    if args.results:
+        write_population(args.results, args.population, cases)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
