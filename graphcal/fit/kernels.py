@@ -4,9 +4,10 @@ Every op of every row is split once into the two unit times the mapper defines
 (mapper.class_unit_times: compute seconds at the thread peak, memory seconds at the tier
 bandwidths); a class's table then only divides them (mapper.class_shares) and adds its fixed
 cost, so a fit evaluates thousands of ops as arrays with the mapper's own functions. A row
-belongs to the class of its longest op (or to an OWNING_CLASSES class it holds). Each class is fitted on its rows alone, by least squares
-on log residuals, with the ops of other classes held at their current tables; the classes are
-visited in turn, three times, since a row's other ops move with their own classes.
+belongs to the class of its longest op (or to an OWNING_CLASSES class it holds). Each class is
+fitted on its rows alone, by least squares on log residuals, with the ops of other classes held
+at their current tables; the classes are visited in turn, three times, since a row's other ops
+move with their own classes.
 
 A weak prior holds each value near its start (the base profile's equivalent): a value its rows
 cannot determine (a compute rate where every row is memory-bound) stays there instead of
