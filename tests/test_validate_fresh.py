@@ -23,7 +23,7 @@ M5 = "m5-audio b4 16000"
 def test_each_model_is_timed_in_processes_of_its_own_and_written_as_a_population(
         write_profile, tmp_path, capsys, no_trim):
     profile = write_profile("base", base_profile_data())
-    args = ["--hw", str(profile), "--models", M5, "--threads", "1", "--rounds", "2", "--warmup", "1",
+    args = ["--hw", str(profile), "--models", M5, "--threads", "1", "--rounds", "2", "--warmup", "5",
             "--passes", "4", "--results", str(tmp_path), "--population", "p"]
     assert main(args + (["--no-trim"] if no_trim else [])) == 0
     out = capsys.readouterr().out
@@ -31,10 +31,10 @@ def test_each_model_is_timed_in_processes_of_its_own_and_written_as_a_population
     with (tmp_path / "populations" / "p.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert [r["case"] for r in rows] == [M5]
-    assert float(rows[0]["measured"]) > 0 and float(rows[0]["predicted"]) > 0
+    assert float(rows[0]["measured"]) > 0 and float(rows[0]["predicted"]) > 0, out
     if no_trim:
         line = next(line for line in out.splitlines() if line.startswith(M5))
-        assert line.split()[-1] == "0"  # faults per pass
+        assert line.split()[-1] == "0", out  # faults per pass
 
 
 def _row(ops: list[dict]) -> SweepRow:
