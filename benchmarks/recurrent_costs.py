@@ -69,6 +69,7 @@ def main(argv=None) -> int:
     for (layer, batch, inputs, hidden, layers), (module, x), low in zip(CASES, built, lows):
         measured = statistics.median(low)
         p = graphcal.predict(module, (x,), hw=args.hw, threads=args.threads)
+        # NB: getattr lets this script run on code without parts too, for before-and-after comparisons
         parts = ", ".join(f"{op.cost.part} {op.time.total_s * 1e3:.2f}" for op in p.ops if getattr(op.cost, "part", ""))
         error = p.latency_s / measured - 1
         errors.append(error)

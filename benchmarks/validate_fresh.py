@@ -87,10 +87,11 @@ def main(argv: list[str] | None = None) -> int:
 
     names = args.models or list(zoo.full_zoo_available()[0])
     runs: dict[str, list[dict]] = {name: [] for name in names}
+    env = NO_TRIM if args.no_trim else {}
     for round_ in range(args.rounds):
         order = names[round_ % len(names):] + names[:round_ % len(names)]
         for name in order:
-            runs[name].append(in_fresh_process(name, args.threads, args.warmup, args.passes, NO_TRIM if args.no_trim else {}))
+            runs[name].append(in_fresh_process(name, args.threads, args.warmup, args.passes, env))
     print(f"CPU: {cpu_name()}; profile {args.hw}; {args.threads} thread(s); each model in a fresh process, "
           f"{args.rounds} round(s) of {args.warmup} warm-up + {args.passes} passes (lower quartile), "
           + ("glibc returning no memory (--no-trim)" if args.no_trim else "glibc defaults"))
@@ -106,9 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         cases.append((name, measured, predicted))
         spread = (max(times) - min(times)) / min(times)
         faults = statistics.median(r["faults"] for r in runs[name])
-        print(f"{name:26} {measured * 1e3:7.2f} ms {spread:7.1%} {predicted * 1e3:7.2f} ms {error:+8.1%} {faults:12.0f}")
+        print(f"{name:26} {measured * 1e3:7.2f} ms {spread:7.1%} {predicted * 1e3:7.2f} ms {error:+8.1%} "
+              f"{faults:12.0f}")
     print(f"MAPE {statistics.mean(abs(e) for e in errors):.1%}, within +-10%: "
-          f"{sum(abs(e) <= 0.1 for e in errors) / len(errors):.0%}, mean {statistics.mean(errors):+.1%} (n = {len(errors)})")
+          f"{sum(abs(e) <= 0.1 for e in errors) / len(errors):.0%}, mean {statistics.mean(errors):+.1%} "
+          f"(n = {len(errors)})")
     if args.results:
         write_population(args.results, args.population, cases)
     return 0

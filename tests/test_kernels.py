@@ -588,6 +588,7 @@ def test_rows_holding_a_recurrent_gate_part_belong_to_the_recurrent_class():
     gates = OpCost(flops=1e5, bytes_read=1e4, family="recurrent", steps=64, part="gates")
     gemm = OpCost(flops=1e9, bytes_read=1e4, kind=OpKind.MATRIX, family="linear", rows=64, depth=768, columns=768)
     add = OpCost(flops=1e3, bytes_read=1e4, family="elementwise")
-    tables = (OpTable(("recurrent", "recurrent"), (), (steps, gates)), OpTable(("linear", "elementwise"), (), (gemm, add)))
+    tables = (OpTable(("recurrent", "recurrent"), (), (steps, gates)),
+              OpTable(("linear", "elementwise"), (), (gemm, add)))
     rows = CostedRows(FP32, ("gru", "mlp"), np.array([4, 4]), tables, ("gru", "mlp"))
     assert dominant_class(op_columns(rows, profile), {}).tolist() == ["recurrent", "gemm"]
