@@ -49,22 +49,28 @@ def model_and_inputs(name: str, batch: int | None):
     return model, inputs
 
 
-def time_model(name: str, threads: int, runs: int, batch: int | None) -> dict:
-    """Fastest and median latency (s) and median minor faults of `runs` forward passes."""
+def timed_passes(name: str, threads: int, warmup: int, passes: int, batch: int | None = None):
+    """(seconds, minor faults) of each of `passes` forward passes of the zoo model, after `warmup`."""
     import torch
 
     torch.set_num_threads(threads)
     model, inputs = model_and_inputs(name, batch)
     seconds, faults = [], []
     with torch.no_grad():
-        for _ in range(5):
+        for _ in range(warmup):
             model(*inputs)
-        for _ in range(runs):
+        for _ in range(passes):
             before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
             start = time.perf_counter()
             model(*inputs)
             seconds.append(time.perf_counter() - start)
             faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    return seconds, faults
+
+
+def time_model(name: str, threads: int, runs: int, batch: int | None) -> dict:
+    """Fastest and median latency (s) and median minor faults of `runs` forward passes."""
+    seconds, faults = timed_passes(name, threads, 5, runs, batch)
     return {"min_s": min(seconds), "median_s": statistics.median(seconds), "faults": statistics.median(faults)}
 
 

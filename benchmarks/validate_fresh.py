@@ -21,11 +21,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,22 +31,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 def time_in_this_process(name: str, threads: int, warmup: int, passes: int) -> dict:
     """Lower quartile of `passes` forward passes (s) after `warmup`, and the median minor faults per pass."""
-    import torch
+    from benchmarks.page_faults import timed_passes
 
-    from benchmarks.page_faults import model_and_inputs
-
-    torch.set_num_threads(threads)
-    model, inputs = model_and_inputs(name, None)
-    seconds, faults = [], []
-    with torch.no_grad():
-        for _ in range(warmup):
-            model(*inputs)
-        for _ in range(passes):
-            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-            start = time.perf_counter()
-            model(*inputs)
-            seconds.append(time.perf_counter() - start)
-            faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    seconds, faults = timed_passes(name, threads, warmup, passes)
     return {"q25_s": statistics.quantiles(seconds, n=4)[0], "faults": statistics.median(faults)}
 
 

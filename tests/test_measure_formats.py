@@ -90,3 +90,25 @@ def test_sweep_model_per_op_takes_a_pt2_and_torchscript(run_cli, files, tmp_path
                                             else ()), _target())
         assert sorted(r["node"] for r in ops) == sorted(op.name for op in expected.ops)
         assert sum(float(r["flops"]) for r in ops) == pytest.approx(expected.flops)
+
+
+def test_an_op_of_several_parts_is_timed_in_place_as_one_op(files, run_cli, tmp_path):
+    """A GRU, costed as its parts (input projection, hidden steps, gates), is one op timed in
+    place: `compare --measure` pairs it with the sum of its parts' times, and `sweep model
+    --per-op` writes one row for it with the parts' FLOPs added up."""
+    torch.manual_seed(0)
+    gru, x = torch.nn.GRU(8, 16, batch_first=True).eval(), torch.randn(2, 5, 8)
+    path = files / "gru.pt2"
+    torch.export.save(torch.export.export(gru, (x,)), str(path))
+    target = _target()
+    predicted = predict_graph(load_graph(str(path), Precision.FP32, ()), target)
+    parts = [op for op in predicted.ops if op.cost.part]
+    assert {op.cost.part for op in parts} == {"input projection", "hidden steps", "gates"}
+    node = parts[0].name
+    measured = {op.name: op for op in measure_model(str(path), target, (), QUICK).ops}
+    assert measured[node].predicted_s == pytest.approx(sum(op.time_s for op in parts), rel=1e-12)
+    out = tmp_path / "gru.csv"
+    result = run_cli("sweep", "model", path, "--per-op", "--out", out, "--threads", "1", "--passes", "1")
+    assert result.code == 0, result.stderr
+    rows = [r for r in rows_of(out) if r["scope"] == "op" and r["node"] == node]
+    assert len(rows) == 1 and float(rows[0]["flops"]) == pytest.approx(sum(op.cost.flops for op in parts))
