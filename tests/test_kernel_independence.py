@@ -46,16 +46,7 @@ def mlp_holdout_mape(folder: Path) -> tuple[float, float]:
 
 # Calibrations on which the criterion is known to fail, with why; strict: one that starts passing
 # fails the suite until it leaves this list.
-KNOWN_FAILURES = {
-    "intel-xeon-f6-m207-2vcpu-run3-2026-12-05": (
-        "15.0% alone, 16.1% together (15.9% while the weights of models beyond the last-level cache streamed "
-        "partly from it): the in-model rows' GEMMs and matrix-vector products got slower, and the classes "
-        "fitted on those rows beside them moved; the MLP-only fit is unchanged"),
-    "intel-xeon-f6-m207-2vcpu-run3-2026-12-06": (
-        "14.0% alone, 15.2% together: no MLP row is dominated by its ReLUs, so the MLP-only fit leaves "
-        "them on the base profile's coefficients, while with the ops grid they take the activation table "
-        "fitted on the grid's large elementwise ops"),
-}
+KNOWN_FAILURES: dict[str, str] = {}
 
 
 def folders_with_marks() -> list:

@@ -186,12 +186,84 @@ def test_a_class_without_a_table_is_reported_uncalibrated(run_cli, write_profile
 
 
 def test_covers_flag_ops_larger_than_the_calibration_saw(run_cli, write_profile):
-    tables = {"elementwise": table() | {"covers": {"threads": [4], "flops": [1.0, 100.0], "bytes": [1.0, 1e4]}}}
+    covers = {"threads": [1, 4], "flops": [1.0, 100.0], "bytes": [1.0, 1e4]}
+    tables = {"elementwise": table(threads=(1, 4)) | {"covers": covers}}
     path = write_profile("k", profile_with(tables))
     small = run_cli("predict", "add:16", "--hw", path, "--json").json()
     large = run_cli("predict", "add:50000000", "--hw", path, "--json").json()
     assert small["extrapolated"] == []
     assert large["extrapolated"][0]["family"] == "elementwise"
+
+
+def test_a_pointwise_op_of_one_grain_runs_on_one_thread(run_cli, write_profile):
+    """ATen runs a pointwise op of at most 32,768 elements on the calling thread: at 4 threads it
+    is priced by the table's 1-thread values (and is not extrapolated where only they were
+    calibrated); a larger one by the values at the threads it splits into."""
+    slow_split = table(overhead=2e-6, threads=(1,)) | {"overhead_s": {1: 2e-6, 4: 9e-6},
+                                                       "compute": {1: 0.5, 4: 0.5}, "memory": {1: 0.5, 4: 0.5}}
+    path = write_profile("grain", profile_with({"elementwise": slow_split}))
+    one_only = write_profile("one", profile_with({"elementwise": table(threads=(1,))}))
+
+    def run(spec: str, threads: int, hw=path) -> dict:
+        result = run_cli("predict", spec, "--hw", hw, "--json", "--threads", str(threads))
+        assert result.code == 0, result.stderr
+        return result.json()
+
+    for spec in ("add:4096", "add:32768"):
+        assert run(spec, 4)["latency_s"] == run(spec, 1)["latency_s"]
+        assert run(spec, 4, one_only)["extrapolated"] == []
+    # 32,769 elements: two grains, so two threads of four (the overhead interpolated between 1 and 4)
+    assert run("add:32769", 4)["latency_s"] == run("add:32769", 2)["latency_s"] > run("add:32768", 4)["latency_s"]
+    assert run("add:1000000", 4)["latency_s"] - run("add:1000000", 1)["latency_s"] != pytest.approx(0.0, abs=1e-9)
+    assert [e["family"] for e in run("add:1000000", 4, one_only)["extrapolated"]] == ["elementwise"]
+
+
+@pytest.mark.parametrize("spec, kernel", [
+    ("eltwise:add:4096", "elementwise"), ("eltwise:mul:4096", "elementwise"),
+    ("eltwise:add_scalar:4096", "elementwise_scalar"), ("eltwise:mul_scalar:4096", "elementwise_scalar"),
+    ("eltwise:rsqrt:4096", "elementwise_unary"),
+])
+def test_an_elementwise_calls_operands_choose_its_table_and_only_that_table_moves_it(run_cli, write_profile,
+                                                                                      spec, kernel):
+    """Two tensors, a tensor and a Python number (which ATen wraps into a tensor at every call),
+    one tensor: three tables; raising one's overhead moves only its own ops."""
+    kinds = ("elementwise", "elementwise_scalar", "elementwise_unary")
+
+    def latency(slow: str) -> float:
+        tables = {k: table(overhead=20e-6 if k == slow else 1e-6) for k in kinds}
+        result = run_cli("predict", spec, "--hw", write_profile(f"e-{slow}", profile_with(tables)), "--json")
+        assert result.code == 0, result.stderr
+        return result.json()["latency_s"]
+
+    for other in kinds:
+        if other == kernel:
+            assert latency(other) > latency("none") + 15e-6
+        else:
+            assert latency(other) == latency("none")
+
+
+def test_a_profile_without_the_operand_classes_prices_them_by_elementwise_and_says_so(run_cli, write_profile):
+    """A profile fitted before the split (one `elementwise` table) prices `x * 0.5` and rsqrt by
+    that table, and reports them extrapolated under their own class; `x * y` stays calibrated."""
+    def one() -> dict:
+        return table(overhead=3e-6, threads=(1, 4))
+
+    only = write_profile("only", profile_with({"elementwise": one()}))
+    both = write_profile("both", profile_with({"elementwise": one(), "elementwise_scalar": one(),
+                                               "elementwise_unary": one()}))
+
+    def run(spec: str, hw) -> dict:
+        result = run_cli("predict", spec, "--hw", hw, "--json")
+        assert result.code == 0, result.stderr
+        return result.json()
+
+    for spec, kernel in (("eltwise:mul_scalar:4096", "elementwise_scalar"),
+                         ("eltwise:rsqrt:4096", "elementwise_unary")):
+        borrowed, own = run(spec, only), run(spec, both)
+        assert borrowed["latency_s"] == own["latency_s"]
+        assert [e["family"] for e in borrowed["extrapolated"]] == [kernel] and own["extrapolated"] == []
+        assert borrowed["uncalibrated"] == []
+    assert run("eltwise:mul:4096", only)["extrapolated"] == []
 
 
 @pytest.mark.parametrize("kernels, message", [

@@ -63,6 +63,13 @@ class OpCost:
     # projection, its hidden steps, its gates: formulas.recurrent.stepped_formula); "" for a
     # whole op
     part: str = ""
+    # a pointwise op (elementwise arithmetic, activations): the elements of its iteration space
+    # (its output, broadcast), which ATen splits between threads (mapper.kernel_threads); 0 for an
+    # op that divides its work otherwise
+    pointwise_elements: int = 0
+    # an elementwise op's operands: "unary" (one tensor), "scalar" (one tensor and a Python
+    # number, which ATen wraps into a tensor at every call), "" (two or more tensors; any other op)
+    operands: str = ""
 
     @property
     def bytes(self) -> float:

@@ -34,6 +34,7 @@ from graphcal.mapper import (
     class_unit_times,
     context_factor,
     is_misaligned,
+    kernel_target,
     op_time,
     pack_share,
     shape_term,
@@ -111,7 +112,8 @@ class OpColumns:
 
 
 def op_columns(rows: CostedRows, profile: HardwareProfile) -> OpColumns:
-    """Unit times and shapes of every op, each (op, threads) mapped once."""
+    """Unit times and shapes of every op, each (op, threads) mapped once, at the threads its
+    kernel runs on (mapper.kernel_threads)."""
     targets = {(int(t), int(g)): Target(profile, rows.precision, int(t), int(g))
                for t, g in set(zip(rows.threads.tolist(), rows.graph_ops.tolist()))}
     seen: dict = {}
@@ -119,16 +121,16 @@ def op_columns(rows: CostedRows, profile: HardwareProfile) -> OpColumns:
         [] for _ in range(13))
     sizes = {d: [] for d in GEMM_DIMENSIONS}
     for i, (table, t, g) in enumerate(zip(rows.tables, rows.threads, rows.graph_ops)):
-        target = targets[(int(t), int(g))]
         for cost in table.costs:
-            key = (cost, int(t), int(g))
+            target = kernel_target(cost, targets[(int(t), int(g))])
+            key = (cost, target.threads, int(g))
             if key not in seen:
                 time = op_time(cost, target)
                 seen[key] = (*class_unit_times(cost, target), time.total_s, time.fault_s)
             unit_compute, unit_memory, unit_pack, unit_cold, base_s, fault_s = seen[key]
             row_of.append(i)
-            classes.append(kernel_class(cost, int(t), rows.precision))
-            threads.append(int(t))
+            classes.append(kernel_class(cost, target.threads, rows.precision))
+            threads.append(target.threads)
             compute.append(unit_compute)
             memory.append(unit_memory)
             pack.append(unit_pack)

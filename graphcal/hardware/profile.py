@@ -50,7 +50,7 @@ FAMILY_RATE_FACTOR_MAX = 10.0
 KERNEL_CLASSES: tuple[str, ...] = (
     "gemm", "matvec", "bmm", "conv", "conv1d", "conv_native", "depthwise", "attention", "recurrent", "lstm",
     "pool1d", "pool2d", "pool3d", "adaptive_pool", "norm", "softmax", "activation", "tanh", "exp", "gelu_tanh",
-    "elementwise", "reduction", "embedding", "copy",
+    "elementwise", "elementwise_unary", "elementwise_scalar", "reduction", "embedding", "copy",
 )
 MATRIX_CLASSES = frozenset(
     {"gemm", "matvec", "bmm", "conv", "conv1d", "conv_native", "depthwise", "attention", "lstm"}

@@ -20,7 +20,8 @@ Single ops, for `graphcal sweep ops` (each one torch.nn module or functional cal
     bmm:BxMxKxN          torch.bmm of (B, M, K) and (B, K, N).
     sdpa:BxHxLxD         F.scaled_dot_product_attention(q, k, v), each (B, H, L, D), no mask.
     eltwise:OP:N         one elementwise op on vectors of N elements. Binary (two inputs): add,
-                         sub, mul, div. Unary (one input): relu, relu6, leaky_relu, hardswish,
+                         sub, mul, div. With a Python number: add_scalar (x + 1.0), mul_scalar
+                         (x * 0.5). Unary (one input): rsqrt, relu, relu6, leaky_relu, hardswish,
                          hardsigmoid, gelu, gelu_tanh, silu, sigmoid, tanh, exp.
     layer_norm:RxD       nn.LayerNorm(D) on (R, D).
     batch_norm:BxCxHxW   nn.BatchNorm2d(C) in eval mode on (B, C, H, W).
@@ -327,6 +328,7 @@ def _eltwise_ops() -> dict[str, tuple[int, Callable]]:
 
     return {
         "add": (2, torch.add), "sub": (2, torch.sub), "mul": (2, torch.mul), "div": (2, torch.div),
+        "add_scalar": (1, lambda x: x + 1.0), "mul_scalar": (1, lambda x: x * 0.5), "rsqrt": (1, torch.rsqrt),
         "relu": (1, F.relu), "relu6": (1, F.relu6), "leaky_relu": (1, F.leaky_relu),
         "hardswish": (1, F.hardswish), "hardsigmoid": (1, F.hardsigmoid), "gelu": (1, F.gelu),
         "gelu_tanh": (1, lambda x: F.gelu(x, approximate="tanh")), "silu": (1, F.silu),
@@ -335,8 +337,8 @@ def _eltwise_ops() -> dict[str, tuple[int, Callable]]:
 
 
 ELTWISE_OPS = (
-    "add", "sub", "mul", "div", "relu", "relu6", "leaky_relu", "hardswish", "hardsigmoid",
-    "gelu", "gelu_tanh", "silu", "sigmoid", "tanh", "exp",
+    "add", "sub", "mul", "div", "add_scalar", "mul_scalar", "rsqrt", "relu", "relu6", "leaky_relu", "hardswish",
+    "hardsigmoid", "gelu", "gelu_tanh", "silu", "sigmoid", "tanh", "exp",
 )
 
 

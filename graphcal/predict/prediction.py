@@ -10,7 +10,7 @@ from graphcal.cost import OpCost, cost_graph
 from graphcal.cost.classes import kernel_class
 from graphcal.errors import CheckFailed, GraphcalError
 from graphcal.load.graph import OpGraph, OpNode
-from graphcal.mapper import OpTime, Target, fresh_bytes, kernel_terms, op_time, working_ops
+from graphcal.mapper import OpTime, Target, fresh_bytes, kernel_target, kernel_terms, op_time, working_ops
 
 UNCALIBRATED, EXTRAPOLATED = "uncalibrated", "extrapolated"
 
@@ -20,15 +20,18 @@ def calibration_status(cost: OpCost, target: Target) -> str:
     had rows of its kind (on a profile with kernel tables: no table for its class at this
     precision; else no rows of its family); 'extrapolated' where its class's table was fitted,
     but not at this thread count, or not on ops as small or as large (its FLOPs or bytes beyond
-    the table's `covers`)."""
+    the table's `covers`), or where it is a kindred class's table (classes.KINDRED_CLASSES)."""
+    target = kernel_target(cost, target)
     profile = target.profile
     if not profile.has_kernel_tables:
         return "" if cost.family in profile.calibrated_families else UNCALIBRATED
     terms = kernel_terms(cost, target)
     if terms is None:
         return UNCALIBRATED
+    if terms.extrapolated:
+        return EXTRAPOLATED
     covers = profile.kernel_table(target.precision, terms.kernel_class).get("covers", {})
-    if terms.extrapolated or (covers.get("threads") and target.threads not in covers["threads"]):
+    if covers.get("threads") and target.threads not in covers["threads"]:
         return EXTRAPOLATED
     for name, value in (("flops", cost.flops), ("bytes", cost.bytes)):
         low, high = covers.get(name, (0, float("inf")))

@@ -64,7 +64,8 @@ per_element("activation", TRANSCENDENTAL, overloads("exp", "default", inplace=Tr
 @register(*overloads("gelu", "default", inplace=True))
 def gelu(node: OpNode) -> OpCost:
     """GELU: TRANSCENDENTAL per output element; approximate='tanh' is function gelu_tanh."""
-    cost = io_cost(node, TRANSCENDENTAL * out(node).numel, VECTOR, "activation")
+    cost = dataclasses.replace(io_cost(node, TRANSCENDENTAL * out(node).numel, VECTOR, "activation"),
+                               pointwise_elements=out(node).numel)
     return dataclasses.replace(cost, function="gelu_tanh") if node.arg(1, "approximate", "none") == "tanh" else cost
 
 
