@@ -31,7 +31,7 @@ def test_each_model_is_timed_in_processes_of_its_own_and_written_as_a_population
     for flags in ([], ["--no-trim"]):
         assert main(args + flags) == 0
         out = capsys.readouterr().out
-        assert "CPU:" in out and "MAPE" in out
+        assert "CPU:" in out and "MAPE" in out and "busy" in out
         with (tmp_path / "populations" / "p.csv").open() as handle:
             rows = list(csv.DictReader(handle))
         assert [r["case"] for r in rows] == [M5]
