@@ -42,6 +42,7 @@ cache size) reaches it:
                                                context_factor()      ops inside models
     kernels.<p>.gemm.in_model_rate[threads]    context_rate()        gemm: its memory rate inside models
     kernels.<p>.gemm.cold_rate[threads]        class_memory_time()   gemm: weights fetched from beyond the LLC
+                                                                     (convolutions: 1, classes.DRAM_FETCH_CLASSES)
 
 class_unit_times and class_shares are the two halves the fit evaluates on arrays (graphcal.fit.kernels).
 
@@ -55,7 +56,7 @@ import math
 from dataclasses import dataclass, replace
 
 from graphcal.cost import OpCost, OpKind
-from graphcal.cost.classes import KINDRED_CLASSES, kernel_class
+from graphcal.cost.classes import DRAM_FETCH_CLASSES, KINDRED_CLASSES, kernel_class
 from graphcal.errors import GraphcalError
 from graphcal.hardware.allocator import FRESH_MAPPING_BYTES, PAGE_BYTES
 from graphcal.hardware.profile import HardwareProfile
@@ -356,7 +357,8 @@ def kernel_terms(cost: OpCost, target: Target) -> KernelTerms | None:
     in_model = at_threads(table["in_model"], target.threads)[0] if "in_model" in table else 1.0
     misaligned = at_threads(table["misaligned"], target.threads)[0] if "misaligned" in table else 1.0
     in_model_rate = at_threads(table["in_model_rate"], target.threads)[0] if "in_model_rate" in table else 1.0
-    cold_rate = at_threads(table["cold_rate"], target.threads)[0] if "cold_rate" in table else 0.0
+    cold_rate = (at_threads(table["cold_rate"], target.threads)[0] if "cold_rate" in table
+                 else 1.0 if name in DRAM_FETCH_CLASSES else 0.0)
     return KernelTerms(name, compute, memory, overhead, halves,
                        borrowed or off_compute or off_memory or off_overhead or off_shape,
                        float(table.get("pack_rows", 0.0)), float(table.get("pack_rate", 1.0)), in_model,

@@ -117,6 +117,25 @@ def test_misaligned_slows_gemms_by_how_far_their_output_rows_are_from_whole_cach
     assert slowdown("matmul:2048x2048x1001", "bf16", "--dtype", "bf16") == pytest.approx(2.0, rel=1e-9)
 
 
+def test_a_convolution_fetches_weights_beyond_the_llc_at_dram_bandwidth_before_its_arithmetic(write_profile):
+    """A conv table fetches the weights its model keeps beyond the LLC at the DRAM bandwidth
+    (cold_rate 1: classes.DRAM_FETCH_CLASSES), serially, whatever its memory share, which is
+    fitted on weights in the caches; weights that fit add nothing."""
+    import graphcal
+
+    def conv_time(spec: str, memory: float):
+        path = write_profile(f"c{memory}", profile_with({"conv": table(overhead=0.0, memory=memory)}))
+        (op,) = [op for op in graphcal.predict(spec, hw=path).ops if op.cost.family == "conv"]
+        return op.time
+
+    beyond = "conv2d:1x2048x7x7x2048x3"   # 151 MB of weights; the profile's LLC is 32 MiB
+    weights = (2048 * 2048 * 9 + 2048) * 4
+    fetched = conv_time(beyond, 0.5)
+    assert fetched.overhead_s == pytest.approx(weights / 100e9, rel=1e-6)   # DRAM: 100 GB/s
+    assert conv_time(beyond, 0.05).overhead_s == pytest.approx(fetched.overhead_s, rel=1e-9)
+    assert conv_time("conv2d:1x512x7x7x512x3", 0.5).overhead_s == 0.0      # 9.4 MB: in the cache
+
+
 def test_in_model_rate_slows_the_memory_time_of_ops_in_graphs_beyond_those_timed_alone(predict_classes):
     # memory-bound: a batch-2 linear streaming a 64 MB matrix; compute-bound: a 2048^3 matmul
     context = {"in_model_half_ops": 1.0, "in_model_from_ops": 1.0}

@@ -40,7 +40,10 @@ from graphcal.cost.registry import OpCost, OpKind
 from graphcal.hardware.profile import KERNEL_CLASSES, MATRIX_CLASSES
 from graphcal.precision import Precision
 
-__all__ = ["KERNEL_CLASSES", "KINDRED_CLASSES", "MATRIX_CLASSES", "gemm_count", "kernel_class", "runs_native"]
+__all__ = [
+    "DRAM_FETCH_CLASSES", "KERNEL_CLASSES", "KINDRED_CLASSES", "MATRIX_CLASSES", "gemm_count", "kernel_class",
+    "runs_native",
+]
 
 # family -> class, for the families whose class does not depend on shape
 _BY_FAMILY = {
@@ -57,6 +60,12 @@ FUNCTION_CLASSES = {"tanh": "tanh", "exp": "exp", "gelu_tanh": "gelu_tanh"}
 # fitted before the class was split off, or on rows that held none of its ops); such ops are
 # reported extrapolated (mapper.kernel_terms)
 KINDRED_CLASSES = {"elementwise_scalar": "elementwise", "elementwise_unary": "elementwise"}
+
+# classes whose memory share is fitted on weights in the caches: weights beyond the last-level
+# cache are fetched at the DRAM bandwidth, before the arithmetic (cold_rate 1 where their table
+# states none; mapper.kernel_terms). oneDNN reorders a convolution's weights into its blocked
+# layout at every eager call, and the reorder reads them first
+DRAM_FETCH_CLASSES = frozenset({"conv", "conv1d", "conv_native", "depthwise"})
 
 
 def gemm_count(cost: OpCost) -> float:
