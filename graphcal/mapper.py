@@ -357,13 +357,23 @@ def kernel_terms(cost: OpCost, target: Target) -> KernelTerms | None:
     in_model = at_threads(table["in_model"], target.threads)[0] if "in_model" in table else 1.0
     misaligned = at_threads(table["misaligned"], target.threads)[0] if "misaligned" in table else 1.0
     in_model_rate = at_threads(table["in_model_rate"], target.threads)[0] if "in_model_rate" in table else 1.0
-    cold_rate = (at_threads(table["cold_rate"], target.threads)[0] if "cold_rate" in table
-                 else 1.0 if name in DRAM_FETCH_CLASSES else 0.0)
+    rates = cold_rates(table, name)
+    cold_rate = at_threads(rates, target.threads)[0] if rates else 0.0
     return KernelTerms(name, compute, memory, overhead, halves,
                        borrowed or off_compute or off_memory or off_overhead or off_shape,
                        float(table.get("pack_rows", 0.0)), float(table.get("pack_rate", 1.0)), in_model,
                        float(table.get("in_model_half_ops", 0.0)), float(table.get("in_model_from_ops", 0.0)),
                        misaligned, in_model_rate, cold_rate)
+
+
+def cold_rates(table: dict, kernel: str) -> dict | None:
+    """A class table's cold_rate by threads: as stated; 1 at each of its thread counts for a class
+    of classes.DRAM_FETCH_CLASSES that states none; else None (no term)."""
+    if "cold_rate" in table:
+        return table["cold_rate"]
+    if kernel in DRAM_FETCH_CLASSES:
+        return dict.fromkeys(table["compute"], 1.0)
+    return None
 
 
 def class_shape_share(sizes: dict, halves: dict, vector_product: bool):

@@ -262,8 +262,8 @@ def test_an_elementwise_calls_operands_choose_its_table_and_only_that_table_move
 
 
 def test_a_profile_without_the_operand_classes_prices_them_by_elementwise_and_says_so(run_cli, write_profile):
-    """A profile fitted before the split (one `elementwise` table) prices `x * 0.5` and rsqrt by
-    that table, and reports them extrapolated under their own class; `x * y` stays calibrated."""
+    """A profile with one `elementwise` table for every elementwise op prices `x * 0.5` and rsqrt
+    by that table, and reports them extrapolated under their own class; `x * y` stays calibrated."""
     def one() -> dict:
         return table(overhead=3e-6, threads=(1, 4))
 

@@ -56,9 +56,9 @@ _BY_FAMILY = {
 # OpCost.function -> class: functions whose kernels share no speed with their family's others
 FUNCTION_CLASSES = {"tanh": "tanh", "exp": "exp", "gelu_tanh": "gelu_tanh"}
 
-# class -> the class whose table prices its ops where a profile has none of its own (a profile
-# fitted before the class was split off, or on rows that held none of its ops); such ops are
-# reported extrapolated (mapper.kernel_terms)
+# class -> the class whose table prices its ops where a profile has none of its own (one fitted
+# with a single elementwise table, or on rows that held none of its ops); such ops are reported
+# extrapolated (mapper.kernel_terms)
 KINDRED_CLASSES = {"elementwise_scalar": "elementwise", "elementwise_unary": "elementwise"}
 
 # classes whose memory share is fitted on weights in the caches: weights beyond the last-level

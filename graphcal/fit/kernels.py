@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from graphcal.cost.classes import DRAM_FETCH_CLASSES, kernel_class
+from graphcal.cost.classes import kernel_class
 from graphcal.evaluate.costing import CostedRows
 from graphcal.hardware.profile import MATRIX_CLASSES, HardwareProfile
 from graphcal.mapper import (
@@ -32,6 +32,7 @@ from graphcal.mapper import (
     class_shape_share,
     class_shares,
     class_unit_times,
+    cold_rates,
     context_factor,
     is_misaligned,
     kernel_target,
@@ -204,8 +205,8 @@ def class_times(ops: OpColumns, kernel: str, table: dict) -> np.ndarray:
     shape = class_shape_share(ops.sizes, halves, kernel == "matvec")
     compute_share, memory_share = class_shares(terms, shape, ops.misaligned, ops.graph_ops)
     compute_s = np.divide(ops.unit_compute, compute_share, out=np.zeros(len(ops.row)), where=ops.unit_compute > 0)
-    cold_rate = (per_op("cold_rate") if "cold_rate" in table
-                 else np.ones(len(ops.row)) if kernel in DRAM_FETCH_CLASSES else None)
+    rates = cold_rates(table, kernel)
+    cold_rate = None if rates is None else np.array([at_threads(rates, t)[0] for t in ops.threads])
     memory_s, cold = class_memory_time(ops.unit_memory, ops.unit_cold, memory_share, cold_rate)
     packing = ops.unit_pack * pack_share(ops.sizes["rows"], terms)
     context = context_factor(ops.graph_ops, terms)

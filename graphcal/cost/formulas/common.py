@@ -57,7 +57,8 @@ def operand_kind(node: OpNode) -> str:
     the kernel's own: x ** 2, clamp(x, 0, 6))."""
     if len(node.inputs) > 1:
         return ""
-    name = node.target.split(".")[1].rstrip("_")
+    name = node.target.split(".")[1]
+    name = name[:-1] if name.endswith("_") and not name.endswith("__") else name  # add_ is add
     values = (*node.args, *node.kwargs.values())
     numbers = [a for a in values if isinstance(a, (int, float)) and not isinstance(a, bool)]
     return "scalar" if name in BINARY_OPS and numbers else "unary"
