@@ -11,11 +11,11 @@ model whose live activations grow and shrink by more than that gives memory back
 every forward pass and takes it again in the next: each 4 KiB page it touches again is a page
 fault. Each model is timed twice, each time in a fresh process: with the default allocator, and
 with MALLOC_TRIM_THRESHOLD_ and MALLOC_MMAP_THRESHOLD_ set so high that nothing is returned.
-The difference is what the faults cost; the ops timed in place (`sweep model --per-op`) and
-graphcal's predictions leave it out. Prints the fastest and median of --runs forward passes
+The difference is what the faults cost. Prints the fastest and median of --runs forward passes
 after 5 warm-up passes, and the median faults per pass. `--batch` repeats each model's input to
-those batch sizes; `--hw` adds graphcal's prediction on that profile, and what of it is the page
-faults of outputs the allocator maps afresh (memory.fresh_page_s: tensors of 32 MiB and more).
+those batch sizes; `--hw` adds graphcal's prediction on that profile from a fresh heap and from
+one that returns nothing (`predict --heap fresh` and `no-trim`), and the page faults it predicts
+per pass (graphcal.hardware.allocator replays the pass on a model of glibc's heap).
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ import sys
 import time
 from pathlib import Path
 
+from graphcal.hardware.allocator import NO_TRIM_ENV
+
 REPO = Path(__file__).resolve().parents[1]
-NO_TRIM = {"MALLOC_TRIM_THRESHOLD_": str(2**40), "MALLOC_MMAP_THRESHOLD_": str(2**30)}
+NO_TRIM = NO_TRIM_ENV
 
 
 def model_and_inputs(name: str, batch: int | None):
@@ -74,13 +76,14 @@ def time_model(name: str, threads: int, runs: int, batch: int | None) -> dict:
     return {"min_s": min(seconds), "median_s": statistics.median(seconds), "faults": statistics.median(faults)}
 
 
-def predicted(name: str, batch: int | None, hw: str, threads: int) -> tuple[float, float]:
-    """graphcal's latency on `hw` and its fresh pages' share of it (s)."""
+def predicted(name: str, batch: int | None, hw: str, threads: int, heap: str = "fresh") -> tuple[float, float, int]:
+    """graphcal's latency on `hw` from the `heap` state, its page faults' share of it (s), and
+    the pages it predicts are faulted per pass."""
     import graphcal
 
     model, inputs = model_and_inputs(name, batch)
-    prediction = graphcal.predict(model, inputs, hw=hw, threads=threads)
-    return prediction.latency_s, prediction.fault_s
+    prediction = graphcal.predict(model, inputs, hw=hw, threads=threads, heap=heap)
+    return prediction.latency_s, prediction.fault_s, prediction.fresh_bytes // 4096
 
 
 def in_fresh_process(name: str, threads: int, runs: int, batch: int | None, env: dict) -> dict:
@@ -111,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{lscpu().get('Model name', '?')}, {args.threads} threads, {args.runs} passes each")
     print(f"{'model':26} {'batch':>5} {'trimming on: min':>17} {'median':>9} {'faults':>7} {'MB':>5}   "
           f"{'trimming off: min':>17} {'median':>9} {'faults':>7}   {'on / off':>8}"
-          + (f"   {'predicted':>10} {'fresh pages':>11}" if args.hw else ""))
+          + (f"   {'predicted on':>12} {'faults':>7} {'of which':>9} {'off':>9}" if args.hw else ""))
     for name in names:
         for batch in args.batch or [None]:
             on = in_fresh_process(name, args.threads, args.runs, batch, {})
@@ -120,8 +123,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"{on['faults']:7.0f} {on['faults'] * 4096 / 1e6:5.0f}   {off['min_s'] * 1e3:14.2f} ms "
                     f"{off['median_s'] * 1e3:6.2f} ms {off['faults']:7.0f}   {on['min_s'] / off['min_s']:7.2f}x")
             if args.hw:
-                latency, faults = predicted(name, batch, args.hw, args.threads)
-                line += f"   {latency * 1e3:7.2f} ms {faults * 1e3:8.2f} ms"
+                latency, fault_s, pages = predicted(name, batch, args.hw, args.threads)
+                untrimmed = predicted(name, batch, args.hw, args.threads, "no-trim")[0]
+                line += f"   {latency * 1e3:9.2f} ms {pages:7d} {fault_s * 1e3:6.2f} ms {untrimmed * 1e3:6.2f} ms"
             print(line, flush=True)
     return 0
 

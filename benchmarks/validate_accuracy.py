@@ -14,7 +14,8 @@ rows the sweep re-timed at its end).
   with `graphcal sweep model benchmarks.zoo:FACTORY --input-shape ...` (one
   sweep per input shape, so models of one shape are interleaved). NB: `graphcal compare` cannot
   re-predict a factory row (the CSV does not record the input shapes), so each model is predicted
-  with `graphcal predict FACTORY --input-shape ... --threads T --dtype D --json`, at the row's own
+  with `graphcal predict FACTORY --input-shape ... --threads T --dtype D --heap settled --json`
+  (the sweep times in a settled heap: graphcal.hardware.allocator.SWEEP_HEAP), at the row's own
   threads and dtype, which is what compare does row by row. Then `graphcal compare MODEL
   --measure` on each gives measured and predicted time per op family. `--stand-ins` adds the
   narrowed models (ZOO, HF_ZOO) as extra rows: their weights fit in cache, so they do not count.
@@ -49,6 +50,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from graphcal.evaluate.metrics import metrics, relative_errors  # noqa: E402
+from graphcal.hardware.allocator import SWEEP_HEAP  # noqa: E402
 from graphcal.sweep.csvfile import noise_floor, read_sweep, relative_difference, repeat_pairs  # noqa: E402
 from graphcal.sweep.grid import load_grid, shipped_grids  # noqa: E402
 
@@ -240,7 +242,8 @@ def report_models(csv_path: Path, models: dict, hw: str) -> dict:
             print(f"note: {name} ({ref}) has no row in {csv_path} (sweep stopped early?)")
             continue
         cmd = graphcal_cmd() + ["predict", ref, *[a for s in shapes for a in ("--input-shape", s)],
-                                "--hw", hw, "--threads", str(row.threads), "--dtype", row.dtype, "--json"]
+                                "--hw", hw, "--threads", str(row.threads), "--dtype", row.dtype,
+                                "--heap", SWEEP_HEAP, "--json"]
         result = json.loads(run(cmd, capture=True))
         measured.append(row.latency_s)
         predicted.append(result["latency_s"])

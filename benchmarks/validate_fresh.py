@@ -19,6 +19,8 @@ above --max-contention. Prints the latency beside graphcal's prediction on --hw,
 kept run's figure and the minor page faults per pass, with the CPU; `--results`
 writes the population (case, measured, predicted) for benchmarks/report.py. `--no-trim` runs
 the processes with glibc told to return nothing (what jemalloc or those variables give a user).
+Predictions start from a fresh heap (`predict --heap fresh`), or with `--no-trim` from one that
+returns nothing (`--heap no-trim`); beside the faults counted per pass, the pages predicted.
 """
 
 from __future__ import annotations
@@ -119,20 +121,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"CPU: {cpu_name()}; profile {args.hw}; {args.threads} thread(s); each model in a fresh process, "
           f"{args.rounds} round(s) of {args.warmup} warm-up + {args.passes} passes (lower quartile), "
           + ("glibc returning no memory (--no-trim)" if args.no_trim else "glibc defaults"))
-    print(f"{'model':26} {'measured':>10} {'spread':>7} {'predicted':>10} {'error':>8} {'busy':>6} {'faults/pass':>12}")
+    print(f"{'model':26} {'measured':>10} {'spread':>7} {'predicted':>10} {'error':>8} {'busy':>6} "
+          f"{'predicted faults':>16} {'faults/pass':>12}")
     cases, errors = [], []
     for name in names:
         times = [r["q25_s"] for r in runs[name]]
         measured = statistics.median(times)
         model, inputs = model_and_inputs(name, None)
-        predicted = graphcal.predict(model, inputs, hw=args.hw, threads=args.threads).latency_s
+        prediction = graphcal.predict(model, inputs, hw=args.hw, threads=args.threads,
+                                      heap="no-trim" if args.no_trim else "fresh")
+        predicted = prediction.latency_s
         error = predicted / measured - 1
         errors.append(error)
         cases.append((name, measured, predicted))
         spread = (max(times) - min(times)) / min(times)
         faults = statistics.median(r["faults"] for r in runs[name])
         print(f"{name:26} {measured * 1e3:7.2f} ms {spread:7.1%} {predicted * 1e3:7.2f} ms {error:+8.1%} "
-              f"{max(busy(r, min(gauges)) for r in runs[name]):6.1%} {faults:12.0f}")
+              f"{max(busy(r, min(gauges)) for r in runs[name]):6.1%} {prediction.fresh_bytes // 4096:16d} "
+              f"{faults:12.0f}")
     print(f"MAPE {statistics.mean(abs(e) for e in errors):.1%}, within +-10%: "
           f"{sum(abs(e) <= 0.1 for e in errors) / len(errors):.0%}, mean {statistics.mean(errors):+.1%} "
           f"(n = {len(errors)})")

@@ -43,7 +43,7 @@ def load_profile(name_or_path: str | os.PathLike) -> HardwareProfile:
 
 def predict(
     model: Any, example_inputs: Any = None, *, hw: Any, threads: int | None = None, dtype: Any = "fp32",
-    name: str | None = None,
+    name: str | None = None, heap: str = "fresh",
 ) -> Prediction:
     """Predict one forward pass of `model` on the profile `hw`.
 
@@ -53,8 +53,10 @@ def predict(
     `example_inputs`); or a workload spec (`mlp:32:784x512x10`, `net:audio-conv1d:1`).
     `hw`: a profile name, a path or a HardwareProfile. `threads`: default the profile's
     physical cores. `name`: the model's name in the result (default: the file, spec or class).
+    `heap`: the state of glibc's heap the calls start from (`predict --heap`): "fresh",
+    "settled" or "no-trim".
     """
-    target = make_target(hw, dtype, threads)
+    target = make_target(hw, dtype, threads, heap)
     graph = _graph(model, example_inputs, target.precision, name)
     from graphcal.predict.prediction import predict_graph
 
@@ -63,11 +65,11 @@ def predict(
 
 def predict_llm(
     config: str | os.PathLike, *, prompt: int, new_tokens: int, batch: int = 1, hw: Any, threads: int | None = None,
-    dtype: Any = "fp32",
+    dtype: Any = "fp32", heap: str = "fresh",
 ) -> LLMPrediction:
     """Predict a decoder-only LLM's generation (`predict --llm`): time to first token, decode
     steps and tokens per second. `config`: a shipped name (`qwen2.5-0.5b`) or a config.json
-    path; needs transformers."""
+    path; needs transformers. `heap`: as for `predict`."""
     from graphcal.predict.llm import Generation
 
     for label, value, least in (("prompt", prompt, 1), ("new_tokens", new_tokens, 2), ("batch", batch, 1)):
@@ -76,7 +78,7 @@ def predict_llm(
         config = os.fspath(config)
     if not isinstance(config, str):
         raise GraphcalError(f"config: give a shipped LLM name or a config.json path, not {_describe(config)}")
-    target = make_target(hw, dtype, threads)
+    target = make_target(hw, dtype, threads, heap)
     generation = Generation(prompt, new_tokens, batch)
     from graphcal.load.llm import load_config
     from graphcal.predict.llm import predict_llm as predict_generation
@@ -107,8 +109,8 @@ def measure(model: Any, example_inputs: Any = None, *, hw: Any, threads: int | N
 # --- arguments ------------------------------------------------------------------------------------
 
 
-def make_target(hw: Any, dtype: Any, threads: Any) -> Target:
-    """The profile, precision and thread count, each checked, before anything is built."""
+def make_target(hw: Any, dtype: Any, threads: Any, heap: Any = "fresh") -> Target:
+    """The profile, precision, thread count and heap state, each checked, before anything is built."""
     from graphcal.hardware.profile import HardwareProfile
     from graphcal.mapper import Target
 
@@ -116,7 +118,9 @@ def make_target(hw: Any, dtype: Any, threads: Any) -> Target:
         _check_count("threads", threads, 1)
     precision = _precision(dtype)
     profile = hw if isinstance(hw, HardwareProfile) else load_profile(hw)
-    return Target(profile, precision, threads or profile.physical_cores)
+    if not isinstance(heap, str):
+        raise GraphcalError(f"heap: give 'fresh', 'settled' or 'no-trim', not {_describe(heap)}")
+    return Target(profile, precision, threads or profile.physical_cores, heap=heap)
 
 
 def _check_count(label: str, value: Any, least: int) -> None:

@@ -18,7 +18,7 @@ multiplies:
     caches.l3_retained_share                   l3_retained_share()     how much of a state beyond it stays there
     coefficients.<p>.memory_bottleneck_factor  memory_rate()           every memory rate
     memory.single_thread_share                 thread_bandwidth_share()  every memory rate, by threads
-    memory.fresh_page_s                        fault_time()            outputs the allocator maps afresh
+    memory.fresh_page_s                        fault_time()            pages the allocator maps afresh
     runtime.per_op_overhead_s                  op_overhead()           vector ops
     runtime.matrix_op_overhead_s               op_overhead()           matrix ops
     families.<family>_overhead_s               op_overhead()           that family's ops, added per step
@@ -58,7 +58,7 @@ from dataclasses import dataclass, replace
 from graphcal.cost import OpCost, OpKind
 from graphcal.cost.classes import DRAM_FETCH_CLASSES, KINDRED_CLASSES, kernel_class
 from graphcal.errors import GraphcalError
-from graphcal.hardware.allocator import FRESH_MAPPING_BYTES, PAGE_BYTES
+from graphcal.hardware.allocator import PAGE_BYTES, heap_state
 from graphcal.hardware.profile import HardwareProfile
 from graphcal.precision import Precision
 
@@ -68,7 +68,7 @@ class OpTime:
     compute_s: float
     memory_s: float
     overhead_s: float
-    fault_s: float = 0.0  # the page faults of its freshly mapped outputs (fault_time)
+    fault_s: float = 0.0  # the page faults of the pages the allocator maps afresh for it (fault_time)
 
     @property
     def total_s(self) -> float:
@@ -88,7 +88,8 @@ class OpTime:
 
 @dataclass(frozen=True)
 class Target:
-    """Where a prediction runs: a profile, a precision and a thread count."""
+    """Where a prediction runs: a profile, a precision, a thread count and the state of the C
+    allocator's heap the calls start from (hardware.allocator.HEAPS)."""
 
     profile: HardwareProfile
     precision: Precision
@@ -96,11 +97,13 @@ class Target:
     # ops the graph runs per call: how much other work runs between two calls of one op (the
     # in-model terms of a kernel table); 1 for an op timed alone
     graph_ops: int = 1
+    heap: str = "fresh"
 
     def __post_init__(self) -> None:
         if self.threads < 1:
             raise GraphcalError(f"--threads must be at least 1, got {self.threads}")
         self.profile.coefficient(self.precision, "efficiency_factor")  # raises if absent
+        heap_state(self.heap)  # raises if unknown
 
 
 def working_ops(costs) -> int:
@@ -537,21 +540,15 @@ def class_op_time(cost: OpCost, target: Target, terms: KernelTerms) -> OpTime:
     )
 
 
-def fresh_bytes(cost: OpCost) -> int:
-    """Bytes of the op's outputs the allocator maps afresh on every call (FRESH_MAPPING_BYTES
-    and larger), in whole pages."""
-    return sum(-(-size // PAGE_BYTES) * PAGE_BYTES for size in cost.output_bytes if size >= FRESH_MAPPING_BYTES)
-
-
 def fault_time(cost: OpCost, target: Target) -> float:
-    """The page faults of an op's freshly mapped outputs: their pages x memory.fresh_page_s at
-    the thread count (between two probed counts, interpolated); 0 where the profile states no
-    fresh_page_s (Prediction.fresh_bytes and faults_costed report them)."""
+    """The page faults of the pages the C allocator maps afresh for the op on every call
+    (OpCost.fault_bytes, cost.allocations): their count x memory.fresh_page_s at the thread count
+    (between two probed counts, interpolated); 0 where the profile states no fresh_page_s
+    (Prediction.fresh_bytes and faults_costed report them)."""
     per_page = target.profile.fresh_page_s
-    fresh = fresh_bytes(cost)
-    if not fresh or not per_page:
+    if not cost.fault_bytes or not per_page:
         return 0.0
-    return fresh / PAGE_BYTES * at_threads(per_page, target.threads)[0]
+    return cost.fault_bytes / PAGE_BYTES * at_threads(per_page, target.threads)[0]
 
 
 # at::internal::GRAIN_SIZE: the fewest elements per thread ATen's pointwise loops split off

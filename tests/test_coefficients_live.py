@@ -269,7 +269,7 @@ def test_l3_retained_share_moves_only_weights_beyond_the_last_level_cache(run_cl
         assert latency(run_cli, other, kept) == latency(run_cli, other, dram)
 
 
-def test_fresh_page_s_costs_only_outputs_the_allocator_maps_afresh(run_cli, profiles):
+def test_fresh_page_s_costs_only_pages_the_allocator_maps_afresh(run_cli, profiles):
     faulting = profiles("faulting", memory={"fresh_page_s": {1: 1e-6, 2: 3e-6}})
     plain = profiles("plain")
 
@@ -283,12 +283,17 @@ def test_fresh_page_s_costs_only_outputs_the_allocator_maps_afresh(run_cli, prof
         with_faults, without = predicted(ADD, faulting, threads), predicted(ADD, plain, threads)
         assert with_faults["latency_s"] - without["latency_s"] == pytest.approx(pages * per_page, rel=1e-9)
         assert with_faults["fresh_pages"] == {"bytes": pages * 4096, "time_s": pytest.approx(pages * per_page),
-                                              "costed": True}
-        assert without["fresh_pages"] == {"bytes": pages * 4096, "time_s": 0.0, "costed": False}
+                                              "costed": True, "heap": "fresh", "call_replayed": True}
+        assert without["fresh_pages"] == {"bytes": pages * 4096, "time_s": 0.0, "costed": False, "heap": "fresh",
+                                          "call_replayed": True}
     # outputs below 32 MiB (MATMUL's 16 MiB, a tiny add's) are served from the heap: no faults
     for other in (MATMUL, TINY_ADD):
         assert predicted(other, faulting, 2)["latency_s"] == predicted(other, plain, 2)["latency_s"]
         assert predicted(other, faulting, 2)["fresh_pages"]["bytes"] == 0
-    # a profile that cannot cost them says so
-    assert "page faults:" in run_cli("predict", ADD, "--hw", plain, "--threads", "2").stdout
-    assert "page faults:" not in run_cli("predict", ADD, "--hw", faulting, "--threads", "2").stdout
+    # a profile that cannot cost them says so; one that can says what they cost and how to avoid them
+    assert "states no memory.fresh_page_s" in run_cli("predict", ADD, "--hw", plain, "--threads", "2").stdout
+    costed = run_cli("predict", ADD, "--hw", faulting, "--threads", "2").stdout
+    assert "states no memory.fresh_page_s" not in costed and "MALLOC_TRIM_THRESHOLD_=" in costed
+    # from a heap told to return nothing, the 200 MB comes from the heap after the first call
+    assert predicted(ADD, faulting, 2)["latency_s"] > run_cli(
+        "predict", ADD, "--hw", faulting, "--threads", "2", "--heap", "no-trim", "--json").json()["latency_s"]

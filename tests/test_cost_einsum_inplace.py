@@ -209,8 +209,6 @@ def test_einsum_attention_at_the_export_level_by_hand():
 
 
 def test_an_op_allocates_its_outputs_and_an_in_place_op_none():
-    from graphcal.mapper import fresh_bytes
-
     big = TensorMeta((64, 1024, 1024), "float32")  # 256 MiB
     graph = OpGraph("relus", (
         OpNode("r", "aten.relu.default", (big,), {}, (big,)),
@@ -218,7 +216,6 @@ def test_an_op_allocates_its_outputs_and_an_in_place_op_none():
         OpNode("small", "aten.relu.default", (TensorMeta((1024,), "float32"),), {}, (TensorMeta((1024,), "float32"),)),
     ))
     costs = {node.name: cost for node, cost in cost_graph(graph).ops}
-    assert costs["r"].output_bytes == (big.nbytes,)
-    assert costs["r_"].output_bytes == ()
     assert costs["r"].flops == costs["r_"].flops  # the same arithmetic, only the allocation differs
-    assert [fresh_bytes(costs[n]) for n in ("r", "r_", "small")] == [big.nbytes, 0, 0]
+    # no data flow recorded: each op replayed alone; only the 256 MiB output is mapped afresh on every call
+    assert [costs[n].fault_bytes for n in ("r", "r_", "small")] == [big.nbytes, 0, 0]

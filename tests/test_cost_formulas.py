@@ -307,9 +307,10 @@ def test_gru_runs_as_its_parts():
     assert (steps.kind, steps.rows, steps.depth, steps.columns, steps.steps) == (MATRIX, 2, 24, 72, 7)
     assert steps.step_bytes == 72 * 24 * 4 and steps.state_bytes == 0
     assert (gates.kind, gates.steps, gates.flops) == (VECTOR, 7, 12768)
-    # only the last part holds the op's outputs: out and h_n, allocated once
-    graph = cost_graph(OpGraph("m", (OpNode("gru", "aten.gru.input", args, {}, (T(7, 2, 24), T(1, 2, 24))),)))
-    assert [c.output_bytes for _, c in graph.ops] == [(), (), (7 * 2 * 24 * 4, 2 * 24 * 4)]
+    # only the last part holds the op's page faults: its output, 7 x 2 x 9,830,400 fp32 (550 MB), mapped afresh
+    big = (T(7, 2, 9600 * 1024), T(1, 2, 24))
+    graph = cost_graph(OpGraph("m", (OpNode("gru", "aten.gru.input", args, {}, big),)))
+    assert [c.fault_bytes for _, c in graph.ops] == [0, 0, big[0].nbytes]
 
 
 def test_two_layer_gru_and_cells_name_their_parts():

@@ -36,14 +36,15 @@ def rows_of(path: Path) -> list[dict]:
 
 def test_every_op_of_a_model_round_trips_through_json_to_the_same_cost():
     graph = load_graph(NET, Precision.FP32)
-    costed = cost_graph(graph)
+    # NB: in the heap a sweep times in, no op of this net faults a page, in the call or alone
+    costed = cost_graph(graph, "settled")
     assert costed.ops and not costed.unsupported
     assert graph.persistent_bytes > 0 and any(cost.state_bytes for _, cost in costed.ops)
     for node, cost in costed.ops:
         back_graph = graph_from_json(ops_to_json([node], graph.persistent_bytes), "test")
         (back,) = back_graph.nodes
         assert back.target == node.target and back.name == node.name and back.inputs == node.inputs
-        assert cost_graph(back_graph).ops[0][1] == cost
+        assert cost_graph(back_graph, "settled").ops[0][1] == cost
 
 
 def test_ops_json_keeps_several_ops_and_refuses_what_it_did_not_write():

@@ -59,9 +59,22 @@ TrustOption = Annotated[
 ]
 
 
-def make_target(hw: str, dtype: str, threads: Optional[int]) -> Target:
+HeapOption = Annotated[
+    str,
+    typer.Option(
+        "--heap",
+        help="The state of glibc's heap the model's calls start from, which decides the page faults of "
+        "memory it gives back to the kernel and takes again between calls: fresh (a process of its own, "
+        "glibc's defaults: how a deployed model runs), settled (a process that has already freed a 32 MiB "
+        "tensor, as `graphcal sweep` times in) or no-trim (MALLOC_TRIM_THRESHOLD_ and MALLOC_MMAP_THRESHOLD_ "
+        "set high: nothing given back). See docs/model.md.",
+    ),
+]
+
+
+def make_target(hw: str, dtype: str, threads: Optional[int], heap: str = "fresh") -> Target:
     profile = load_profile(hw)
-    return Target(profile, Precision.parse(dtype), threads or profile.physical_cores)
+    return Target(profile, Precision.parse(dtype), threads or profile.physical_cores, heap=heap)
 
 
 def input_specs(shapes: Optional[list[str]]) -> tuple[InputSpec, ...]:

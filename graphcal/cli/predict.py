@@ -13,6 +13,7 @@ from rich.console import Console
 from graphcal.cli import app
 from graphcal.cli.options import (
     FactoryArgOption,
+    HeapOption,
     HwOption,
     InputShapeOption,
     JsonOption,
@@ -129,6 +130,7 @@ def predict(
         typer.Option("--plot", metavar="PNG", help="Draw latency and throughput against batch, per thread "
                      "count and dtype (needs the `plot` extra: matplotlib)."),
     ] = None,
+    heap: HeapOption = "fresh",
 ) -> None:
     """Predict MODEL's latency on a hardware profile, with a per-op breakdown.
 
@@ -149,7 +151,7 @@ def predict(
     if as_json and csv_path is not None and str(csv_path) == "-":
         raise GraphcalError("--json and --csv -: both print on stdout; choose one")
     if llm:
-        _predict_llm(model, hw, grid, factory_arg, top, as_json, strict, prompt, new_tokens, csv_path, plot,
+        _predict_llm(model, hw, grid, factory_arg, top, as_json, strict, prompt, new_tokens, csv_path, plot, heap,
                      refused={"--input-shape": input_shape, "--max-latency": max_latency, "--group-by": group_by,
                               "--trust-pickle": trust_pickle or None})
         return
@@ -157,7 +159,7 @@ def predict(
         if group_by is not None or depth is not None:
             raise GraphcalError("--group-by and --depth break down one prediction: not with comma lists or --plot")
         _predict_whatifs(model, hw, grid, input_specs(input_shape), trust_pickle, factory_kwargs(factory_arg),
-                         strict, as_json, csv_path, plot, max_latency)
+                         strict, as_json, csv_path, plot, max_latency, heap)
         return
     from graphcal.load import load_graph
     from graphcal.predict import predict_graph
@@ -179,7 +181,7 @@ def predict(
     if csv_path is not None:
         check_csv_path(csv_path)
     kwargs = factory_kwargs(factory_arg)
-    target = make_target(hw, grid.dtypes[0], grid.threads[0])
+    target = make_target(hw, grid.dtypes[0], grid.threads[0], heap)
     if grid.batches[0] is None:
         graph = load_graph(model, target.precision, input_specs(input_shape), trust_pickle, kwargs)
     else:
@@ -228,7 +230,7 @@ def _emit_csv(path: Path, rows: list) -> bool:
 
 
 def _predict_whatifs(model, hw, grid, specs, trust_pickle, kwargs, strict, as_json, csv_path, plot,
-                     max_latency) -> None:
+                     max_latency, heap) -> None:
     from graphcal.errors import CheckFailed
     from graphcal.hardware.profile import load_profile
     from graphcal.load.batch import load_at_batch
@@ -251,7 +253,7 @@ def _predict_whatifs(model, hw, grid, specs, trust_pickle, kwargs, strict, as_js
     if plot is not None:
         require_matplotlib()
     whatifs = predict_whatifs(lambda b, precision: load_at_batch(model, precision, b, specs, trust_pickle, kwargs),
-                              load_profile(hw), grid, strict)
+                              load_profile(hw), grid, strict, heap)
     rows = whatif_rows(whatifs)
     best = best_within(whatifs, budget_s) if budget_s is not None else None
     printed_csv = csv_path is not None and _emit_csv(csv_path, rows)
@@ -272,7 +274,7 @@ def _predict_whatifs(model, hw, grid, specs, trust_pickle, kwargs, strict, as_js
                           f"--max-latency {human_time(budget_s)}; the fastest is {describe(fastest)}")
 
 
-def _predict_llm(model, hw, grid, factory_arg, top, as_json, strict, prompt, new_tokens, csv_path, plot,
+def _predict_llm(model, hw, grid, factory_arg, top, as_json, strict, prompt, new_tokens, csv_path, plot, heap,
                  refused: dict) -> None:
     from graphcal.hardware.profile import load_profile
     from graphcal.load.llm import load_config
@@ -299,7 +301,7 @@ def _predict_llm(model, hw, grid, factory_arg, top, as_json, strict, prompt, new
         if plot is not None:
             require_matplotlib()
         predictions = predict_llm_whatifs(load_config(model, factory_kwargs(factory_arg)), load_profile(hw), grid,
-                                          prompt, new_tokens, strict)
+                                          prompt, new_tokens, strict, heap)
         rows = llm_whatif_rows(predictions)
         printed_csv = csv_path is not None and _emit_csv(csv_path, rows)
         if plot is not None:
@@ -310,7 +312,7 @@ def _predict_llm(model, hw, grid, factory_arg, top, as_json, strict, prompt, new
             render_llm_whatifs(model, predictions, Console())
         return
     generation = Generation(prompt, new_tokens, grid.batches[0])
-    target = make_target(hw, grid.dtypes[0], grid.threads[0])
+    target = make_target(hw, grid.dtypes[0], grid.threads[0], heap)
     prediction = predict_llm(load_config(model, factory_kwargs(factory_arg)), target, generation, strict)
     if as_json:
         print(json.dumps(llm_json(prediction), indent=2))

@@ -53,9 +53,9 @@ class OpCost:
     # a convolution in fp32: which kernel eager PyTorch runs it on (formulas.matrix.conv_route:
     # "onednn", "native", or "native-one-thread": native at one thread, oneDNN at more); "" elsewhere
     conv_route: str = ""
-    # bytes of each tensor the op allocates, one per output (an in-place op allocates none): set
-    # by cost_graph, () where the op's graph is unknown
-    output_bytes: tuple[int, ...] = ()
+    # bytes of the pages the C allocator faults in for the op's tensors on every call of its
+    # graph (cost.allocations.call_faults): set by cost_graph, 0 where the op's graph is unknown
+    fault_bytes: int = 0
     # a vector op whose function PyTorch runs on a kernel of its own speed, unlike its family's
     # others (classes.FUNCTION_CLASSES: tanh, exp, the tanh approximation of GELU); "" elsewhere
     function: str = ""
@@ -92,7 +92,7 @@ class OpCost:
             max(self.step_bytes, other.step_bytes),
             self.batched or other.batched,
             self.conv_route or other.conv_route,
-            self.output_bytes + other.output_bytes,
+            self.fault_bytes + other.fault_bytes,
         )
 
 
@@ -158,6 +158,9 @@ class GraphCost:
 
     ops: list[tuple[OpNode, OpCost]] = field(default_factory=list)
     unsupported: Counter = field(default_factory=Counter)
+    # whether the allocator's faults come from a replay of the whole call (False: of each op
+    # alone, where the graph records no data flow; cost.allocations.call_faults)
+    call_replayed: bool = True
 
     @property
     def total(self) -> OpCost:
@@ -207,12 +210,16 @@ def _load_formulas() -> None:
     from graphcal.cost import formulas  # noqa: F401
 
 
-def cost_graph(graph: OpGraph) -> GraphCost:
+def cost_graph(graph: OpGraph, heap: str = "fresh") -> GraphCost:
     """Every op's cost, with the bytes it reads from the model's state and the graph's state
-    bytes (their reuse distance)."""
+    bytes (their reuse distance), and on its last part the pages the allocator faults in for it
+    on every call from the `heap` state (cost.allocations.call_faults)."""
+    from graphcal.cost.allocations import call_faults  # NB: deferred, it imports this module
+
     _load_formulas()
     result = GraphCost()
-    for node in graph.nodes:
+    last_part: dict[int, int] = {}  # node index -> the position of its last part in result.ops
+    for index, node in enumerate(graph.nodes):
         if not is_costed(node.target):
             result.unsupported[node.target] += 1
             continue
@@ -220,12 +227,16 @@ def cost_graph(graph: OpGraph) -> GraphCost:
         if cost is None:
             continue
         if isinstance(cost, OpCost):
-            result.ops.append((node, with_outputs(node, with_state(node, cost, graph.persistent_bytes))))
-            continue
-        # parts state their own state bytes; the op's outputs are its last part's
-        for i, part in enumerate(cost):
-            part = replace(part, reuse_bytes=float(graph.persistent_bytes) if part.state_bytes else 0.0)
-            result.ops.append((node, with_outputs(node, part) if i == len(cost) - 1 else part))
+            result.ops.append((node, with_state(node, cost, graph.persistent_bytes)))
+        else:  # parts state their own state bytes
+            result.ops += [(node, replace(part, reuse_bytes=float(graph.persistent_bytes) if part.state_bytes else 0.0))
+                           for part in cost]
+        last_part[index] = len(result.ops) - 1
+    faults, result.call_replayed = call_faults(graph, {i: result.ops[at][1] for i, at in last_part.items()}, heap)
+    for index, at in last_part.items():
+        if faults.get(index):
+            node, cost = result.ops[at]
+            result.ops[at] = (node, replace(cost, fault_bytes=faults[index]))
     return result
 
 
@@ -233,13 +244,6 @@ def is_in_place(target: str) -> bool:
     """Whether `target` is an in-place op, `aten.NAME_.OVERLOAD`: it writes into its first input."""
     parts = target.split(".")
     return len(parts) == 3 and parts[1].endswith("_") and not parts[1].endswith("__")
-
-
-def with_outputs(node: OpNode, cost: OpCost) -> OpCost:
-    """`cost` with the bytes of each tensor the op allocates: its outputs, none for an in-place op."""
-    if is_in_place(node.target):
-        return cost
-    return replace(cost, output_bytes=tuple(t.nbytes for t in node.outputs))
 
 
 def with_state(node: OpNode, cost: OpCost, graph_state_bytes: int) -> OpCost:

@@ -27,6 +27,7 @@ import numpy as np
 
 from graphcal.cost import OpCost, OpKind
 from graphcal.errors import GraphcalError
+from graphcal.hardware.allocator import SWEEP_HEAP
 from graphcal.hardware.profile import HardwareProfile
 from graphcal.mapper import OpTime, Target, is_vector_product, op_time, working_ops
 from graphcal.precision import Precision
@@ -96,8 +97,7 @@ def cost_workload(workload: str, precision: Precision, inputs: str = "") -> OpTa
     from graphcal.load import InputSpec, load_graph
 
     specs = tuple(InputSpec.parse(text) for text in inputs.split())
-    costed = cost_graph(load_graph(workload, precision, specs))
-    return _table(costed)
+    return _table(cost_graph(load_graph(workload, precision, specs), SWEEP_HEAP))
 
 
 @cache
@@ -106,7 +106,7 @@ def cost_ops(ops_json: str, where: str) -> OpTable:
     from graphcal.cost import cost_graph
     from graphcal.load.opjson import graph_from_json
 
-    return _table(cost_graph(graph_from_json(ops_json, where)))
+    return _table(cost_graph(graph_from_json(ops_json, where), SWEEP_HEAP))
 
 
 def _table(costed) -> OpTable:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from graphcal.hardware.allocator import settle
 from graphcal.load.resolve import InputSpec
 from graphcal.mapper import Target, op_time, working_ops
 from graphcal.sweep.protocol import Protocol
@@ -97,6 +98,7 @@ def measure_built(module, inputs: tuple, model: str, target: Target, protocol: P
     from graphcal.sweep.protocol import time_block
 
     protocol = protocol or Protocol()
+    settle()  # timed, and predicted below, in allocator.SWEEP_HEAP's state
     threads_before = torch.get_num_threads()
     torch.set_num_threads(target.threads)
     try:

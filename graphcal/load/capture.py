@@ -57,6 +57,7 @@ def record_module(module: Any, inputs: tuple, model: str) -> OpGraph:
     stack: list[str] = []
     nodes: list[OpNode] = []
     used_state: dict[int, int] = {}
+    made: dict[int, tuple[str, Any]] = {}  # id of each tensor an op returned -> (its OpNode.sources name, it)
     names = _Namespace()
 
     def value(arg: Any) -> Any:
@@ -70,15 +71,25 @@ def record_module(module: Any, inputs: tuple, model: str) -> OpGraph:
             return tuple(value(a) for a in arg)
         return arg
 
+    def sources(arg: Any):
+        """OpNode.sources of an argument: the op that made each tensor, "" for one handed in."""
+        if isinstance(arg, torch.Tensor):
+            yield made.get(id(arg), ("",))[0]
+        elif isinstance(arg, (list, tuple)):
+            for item in arg:
+                yield from sources(item)
+
     def record(func: Any, args: tuple, kwargs: dict, out: Any) -> None:
         name = names.create_name(func.overloadpacket.__name__, None)
-        outputs = tuple(_meta(t) for t in (out if isinstance(out, (tuple, list)) else (out,))
-                        if isinstance(t, torch.Tensor))
+        tensors = [t for t in (out if isinstance(out, (tuple, list)) else (out,)) if isinstance(t, torch.Tensor)]
         target = str(func)
         if target == RESHAPE:  # a view or a copy, by the source's strides, as trace._target tells them
             target = reshape_target(tuple(args[0].shape), tuple(args[0].stride()), tuple(out.shape))
         nodes.append(OpNode(name, target, tuple(value(a) for a in args),
-                            {k: value(v) for k, v in kwargs.items()}, outputs, stack[-1] if stack else ""))
+                            {k: value(v) for k, v in kwargs.items()}, tuple(_meta(t) for t in tensors),
+                            stack[-1] if stack else "", tuple(sources((args, tuple(kwargs.values()))))))
+        # NB: each tensor is kept with its name, so no later tensor can take its id
+        made.update({id(t): (name if len(tensors) == 1 else f"{name}.{i}", t) for i, t in enumerate(tensors)})
 
     def enter(m: Any, _args: Any) -> None:
         stack.append(paths.get(id(m), stack[-1] if stack else ""))

@@ -62,6 +62,10 @@ class OpNode:
     # ("encoder.layer.3.attention"; "" for the model's own forward), from the program's
     # nn_module_stack; None where the format records no modules (TorchScript, recorded calls).
     module: str | None = None
+    # Where each of `inputs` comes from: the name of the op whose output it is ("name.i" for
+    # output i of an op with several), or "" for a tensor the program was handed (an input, a
+    # weight); None where the format records no data flow (TorchScript, recorded calls).
+    sources: tuple[str, ...] | None = None
 
     @property
     def inputs(self) -> tuple[TensorMeta, ...]:

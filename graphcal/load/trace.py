@@ -93,9 +93,27 @@ def _call_nodes(fx_graph: Any, persistent: frozenset[str], prefix: str = "") -> 
                 kwargs={k: _value_of(v, persistent) for k, v in node.kwargs.items()},
                 outputs=_outputs(node.meta.get("val")),
                 module=_module(node.meta.get("nn_module_stack")),
+                sources=tuple(_sources((node.args, tuple(node.kwargs.values())), prefix)),
             )
         )
     return nodes
+
+
+def _sources(arg: Any, prefix: str):
+    """OpNode.sources of an argument, in the order OpNode.inputs lists its tensors (`prefix`: of
+    the names of the ops in an autocast region's body)."""
+    import torch.fx
+
+    if isinstance(arg, torch.fx.Node):
+        meta = meta_of(arg.meta.get("val"))
+        origin = "" if arg.op == "placeholder" else prefix + arg.name
+        if isinstance(meta, TensorMeta):
+            yield origin
+        elif isinstance(meta, (list, tuple)):
+            yield from (origin and f"{origin}.{i}" for i, m in enumerate(meta) if isinstance(m, TensorMeta))
+    elif isinstance(arg, (list, tuple)):
+        for item in arg:
+            yield from _sources(item, prefix)
 
 
 def _autocast_body(fx_graph: Any, node: Any, persistent: frozenset[str], prefix: str) -> list[OpNode]:

@@ -10,7 +10,7 @@ from graphcal.cost import OpCost, cost_graph
 from graphcal.cost.classes import kernel_class
 from graphcal.errors import CheckFailed, GraphcalError
 from graphcal.load.graph import OpGraph, OpNode
-from graphcal.mapper import OpTime, Target, fresh_bytes, kernel_target, kernel_terms, op_time, working_ops
+from graphcal.mapper import OpTime, Target, kernel_target, kernel_terms, op_time, working_ops
 
 UNCALIBRATED, EXTRAPOLATED = "uncalibrated", "extrapolated"
 
@@ -95,6 +95,8 @@ class Prediction:
     target: Target
     ops: tuple[OpPrediction, ...]
     unsupported: dict[str, int]
+    # whether the allocator's page faults come from a replay of the whole call (GraphCost.call_replayed)
+    call_replayed: bool = True
 
     @property
     def latency_s(self) -> float:
@@ -115,12 +117,12 @@ class Prediction:
 
     @property
     def fresh_bytes(self) -> int:
-        """Bytes of outputs the allocator maps afresh on every call (mapper.fresh_bytes)."""
-        return sum(fresh_bytes(op.cost) for op in self.ops)
+        """Bytes of the pages the C allocator maps afresh on every call (OpCost.fault_bytes)."""
+        return sum(op.cost.fault_bytes for op in self.ops)
 
     @property
     def fault_s(self) -> float:
-        """The predicted time of those mappings' page faults (0 where the profile cannot cost them)."""
+        """The predicted time of those pages' faults (0 where the profile cannot cost them)."""
         return sum(op.time.fault_s for op in self.ops)
 
     @property
@@ -177,7 +179,7 @@ class Prediction:
 
 
 def predict_graph(graph: OpGraph, target: Target, strict: bool = False) -> Prediction:
-    costed = cost_graph(graph)
+    costed = cost_graph(graph, target.heap)
     if strict and costed.unsupported:
         listed = ", ".join(f"{t} x{n}" for t, n in sorted(costed.unsupported.items()))
         raise CheckFailed(f"--strict: {graph.model} has ops graphcal cannot cost: {listed}")
@@ -185,4 +187,4 @@ def predict_graph(graph: OpGraph, target: Target, strict: bool = False) -> Predi
     ops = tuple(
         OpPrediction(node, cost, op_time(cost, target), calibration_status(cost, target)) for node, cost in costed.ops
     )
-    return Prediction(graph.model, target, ops, dict(sorted(costed.unsupported.items())))
+    return Prediction(graph.model, target, ops, dict(sorted(costed.unsupported.items())), costed.call_replayed)

@@ -7,6 +7,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from graphcal.hardware.allocator import NO_TRIM_ENV
 from graphcal.predict.breakdown import Group
 from graphcal.predict.llm import LLMPrediction
 from graphcal.predict.prediction import Prediction
@@ -39,7 +40,8 @@ def prediction_json(p: Prediction, max_latency_s: float | None = None) -> dict[s
         "uncalibrated": [{"family": f, "share": share} for f, share in p.uncalibrated()],
         "extrapolated": [{"family": f, "share": share} for f, share in p.extrapolated()],
         "threads_calibrated": p.threads_calibrated,
-        "fresh_pages": {"bytes": p.fresh_bytes, "time_s": p.fault_s, "costed": p.faults_costed},
+        "fresh_pages": {"bytes": p.fresh_bytes, "time_s": p.fault_s, "costed": p.faults_costed,
+                        "heap": p.target.heap, "call_replayed": p.call_replayed},
         "max_latency_s": max_latency_s,
         "within_budget": None if max_latency_s is None else p.latency_s <= max_latency_s,
     }
@@ -98,9 +100,24 @@ def render_calibration(p: Prediction, console: Console) -> None:
         )
     if p.fresh_bytes and not p.faults_costed:
         console.print(
-            f"[yellow]page faults:[/] {human_count(p.fresh_bytes, 'B')} of outputs per call are mapped afresh "
-            f"(tensors of 32 MiB and more), and {p.target.profile.name} states no memory.fresh_page_s to cost "
-            "their page faults: the prediction leaves them out (`graphcal profiles init --host` measures it)",
+            f"[yellow]page faults:[/] the C allocator maps {human_count(p.fresh_bytes, 'B')} afresh on every call, "
+            f"and {p.target.profile.name} states no memory.fresh_page_s to cost their page faults: the prediction "
+            "leaves them out (`graphcal profiles init --host` measures it)",
+            soft_wrap=True,
+        )
+    if p.fault_s >= 0.005 * p.latency_s and p.target.heap != "no-trim":
+        env = " ".join(f"{k}={v}" for k, v in NO_TRIM_ENV.items())
+        console.print(
+            f"[yellow]page faults:[/] from a {p.target.heap} heap, glibc gives {human_count(p.fresh_bytes, 'B')} "
+            f"back to the kernel between calls and faults it in again: {human_time(p.fault_s)}, "
+            f"{p.fault_s / p.latency_s:.0%} of the prediction. With `{env}` in the environment it keeps the memory "
+            "(`--heap no-trim` predicts that)",
+            soft_wrap=True,
+        )
+    if not p.call_replayed:
+        console.print(
+            "[yellow]page faults:[/] the model's format records no data flow between its ops, so each op's "
+            "allocations were replayed alone: pages glibc returns and takes back between ops are left out",
             soft_wrap=True,
         )
     if not p.threads_calibrated:

@@ -85,11 +85,14 @@ def predict_whatifs(
     profile: HardwareProfile,
     grid: Grid,
     strict: bool = False,
+    heap: str = "fresh",
 ) -> list[WhatIf]:
-    """Every combination of `grid`, ordered by dtype, threads, batch as given. `load(batch,
-    precision)` returns the graph and the batch it holds (see graphcal.load.batch)."""
+    """Every combination of `grid`, ordered by dtype, threads, batch as given, from the `heap`
+    state (Target.heap). `load(batch, precision)` returns the graph and the batch it holds (see
+    graphcal.load.batch)."""
     precisions = [Precision.parse(d) for d in grid.dtypes]
-    targets = {(p, t): Target(profile, p, t or profile.physical_cores) for p in precisions for t in grid.threads}
+    targets = {(p, t): Target(profile, p, t or profile.physical_cores, heap=heap)
+               for p in precisions for t in grid.threads}
     graphs: dict[tuple, tuple[OpGraph, int]] = {}
     results = []
     for precision, threads, batch in itertools.product(precisions, grid.threads, grid.batches):
@@ -110,12 +113,13 @@ def best_within(whatifs: Sequence[WhatIf], max_latency_s: float) -> WhatIf | Non
 
 
 def predict_llm_whatifs(llm: LLMConfig, profile: HardwareProfile, grid: Grid, prompt: int, new_tokens: int,
-                        strict: bool = False) -> list[LLMPrediction]:
+                        strict: bool = False, heap: str = "fresh") -> list[LLMPrediction]:
     """An LLM's generation at every combination of `grid` (batch: sequences generated together),
-    traced once per (batch, precision)."""
+    traced once per (batch, precision), from the `heap` state (Target.heap)."""
     precisions = [Precision.parse(d) for d in grid.dtypes]
     generations = {b: Generation(prompt, new_tokens, b or 1) for b in grid.batches}
-    targets = {(p, t): Target(profile, p, t or profile.physical_cores) for p in precisions for t in grid.threads}
+    targets = {(p, t): Target(profile, p, t or profile.physical_cores, heap=heap)
+               for p in precisions for t in grid.threads}
     traced: dict[tuple, list[OpGraph]] = {}
     results = []
     for precision, threads, batch in itertools.product(precisions, grid.threads, grid.batches):

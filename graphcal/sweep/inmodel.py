@@ -170,9 +170,10 @@ def time_model_ops(module: Any, inputs: tuple, model: str, protocol: Protocol):
     (InModelTiming, {node name: (OpNode, [OpCost of each of its parts])} for the ops graphcal
     costs, state bytes)."""
     from graphcal.cost import cost_graph
+    from graphcal.hardware.allocator import SWEEP_HEAP
 
     program, graph = runnable_program(module, inputs, model)
-    costed = cost_graph(graph)
+    costed = cost_graph(graph, SWEEP_HEAP)
     nodes: dict = {}
     for node, cost in costed.ops:
         nodes.setdefault(node.name, (node, []))[1].append(cost)

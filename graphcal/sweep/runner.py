@@ -19,6 +19,7 @@ from pathlib import Path
 
 from graphcal import __version__
 from graphcal.errors import GraphcalError
+from graphcal.hardware.allocator import settle
 from graphcal.load import InputSpec
 from graphcal.precision import Precision
 from graphcal.sweep.csvfile import (
@@ -364,6 +365,7 @@ def _run_locked(plan: SweepPlan, progress: Progress, announce, host: dict, start
     if plan.out.stat().st_size == 0:
         append_rows(plan.out, [])  # the header: a run that times nothing still leaves a sweep file
     threads_before = torch.get_num_threads()
+    settle()  # every row is timed in the heap state fit and compare cost it in (allocator.SWEEP_HEAP)
     progress.start(sum(len(t) for t in todo.values()) + repeats)
     try:
         with _StopFlag() as flag:

@@ -79,6 +79,7 @@ class _Reader:
         self.signature = program["graph_module"]["signature"]
         self.tensor_values = self.graph["tensor_values"]
         self.tensors: dict[str, TensorMeta] = {}
+        self.made: set[str] = set()  # names of the tensors an op of the graph made (the rest are handed in)
         self.model = ""
         # as graphcal.load.trace.persistent_inputs reads them from a live program
         self.persistent = {spec[kind]["arg"]["name"] for spec in self.signature["input_specs"]
@@ -141,12 +142,14 @@ class _Reader:
         if target == RESHAPE:
             target = self.reshape(node["inputs"], node["outputs"])
         module = _module(node.get("metadata") or {})
+        sources = self.sources(node["inputs"])
         outputs = node["outputs"]
         if not outputs:
-            return [OpNode(node["name"], target, args, kwargs, (), module)]
+            return [OpNode(node["name"], target, args, kwargs, (), module, sources)]
         if len(outputs) == 1 and "as_tensor" in outputs[0]:
             name = outputs[0]["as_tensor"]["name"]
-            return [OpNode(name, target, args, kwargs, (self.tensor(name),), module)]
+            self.made.add(name)
+            return [OpNode(name, target, args, kwargs, (self.tensor(name),), module, sources)]
         if len(outputs) == 1 and "as_tensors" in outputs[0]:
             names = [t["name"] for t in outputs[0]["as_tensors"]]
         elif all("as_tensor" in out for out in outputs):
@@ -154,9 +157,23 @@ class _Reader:
         else:
             raise NotPlain(f"node {node['name']!r} has outputs other than tensors")
         metas = tuple(self.tensor(n) for n in names)
+        self.made.update(names)
         # each getitem carries its op's module, as torch's deserializer copies it
-        getitems = [OpNode(n, GETITEM, (metas, i), {}, (m,), module) for i, (n, m) in enumerate(zip(names, metas))]
-        return [OpNode(node["name"], target, args, kwargs, metas, module), *getitems]
+        picked = tuple(f"{node['name']}.{i}" for i in range(len(names)))
+        getitems = [OpNode(n, GETITEM, (metas, i), {}, (m,), module, picked)
+                    for i, (n, m) in enumerate(zip(names, metas))]
+        return [OpNode(node["name"], target, args, kwargs, metas, module, sources), *getitems]
+
+    def sources(self, inputs: list[dict]) -> tuple[str, ...]:
+        """OpNode.sources of a node's inputs (positional, then keyword, as OpNode.inputs lists
+        them): a tensor an op made is named by that op's OpNode (its tensor's name here)."""
+        names = []
+        for named in sorted(inputs, key=lambda n: n.get("kind") != POSITIONAL):
+            ((kind, value),) = named["arg"].items()
+            tensors = [value] if kind == "as_tensor" else value if kind == "as_tensors" else (
+                [t["as_tensor"] for t in value if "as_tensor" in t] if kind == "as_optional_tensors" else [])
+            names += [t["name"] if t["name"] in self.made else "" for t in tensors]
+        return tuple(names)
 
     def arguments(self, inputs: list[dict]) -> tuple[tuple, dict]:
         args, kwargs = [], {}
