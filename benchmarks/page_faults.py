@@ -51,12 +51,28 @@ def model_and_inputs(name: str, batch: int | None):
     return model, inputs
 
 
-def timed_passes(name: str, threads: int, warmup: int, passes: int, batch: int | None = None):
-    """(seconds, minor faults) of each of `passes` forward passes of the zoo model, after `warmup`."""
+def load_checkpoint(model) -> None:
+    """Give `model` its weights back from a checkpoint file, as a user's script loads trained
+    weights: torch.save, torch.load, load_state_dict, and the loaded copy dropped."""
+    import tempfile
+
+    import torch
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "weights.pt"
+        torch.save(model.state_dict(), path)
+        model.load_state_dict(torch.load(path))
+
+
+def timed_passes(name: str, threads: int, warmup: int, passes: int, batch: int | None = None, loaded: bool = False):
+    """(seconds, minor faults) of each of `passes` forward passes of the zoo model, after `warmup`;
+    `loaded`: its weights loaded from a checkpoint first (load_checkpoint)."""
     import torch
 
     torch.set_num_threads(threads)
     model, inputs = model_and_inputs(name, batch)
+    if loaded:
+        load_checkpoint(model)
     seconds, faults = [], []
     with torch.no_grad():
         for _ in range(warmup):

@@ -41,6 +41,7 @@ POPULATIONS = {
     "mlp-threads1": "random MLPs, 1 thread",
     "models": "full-size models",
     "models-fresh": "full-size models, each in a process of its own",
+    "models-fresh-loaded": "full-size models, each in a process of its own, weights loaded from a checkpoint",
     "models-fresh-no-trim": "full-size models, each in a process of its own, no heap trimming",
     "llm-ttft": "LLM time to first token",
     "llm-tokens-per-s": "LLM decode tokens/s",

@@ -2,6 +2,7 @@
 
     python benchmarks/validate_fresh.py --hw host-fit.yaml
     python benchmarks/validate_fresh.py --hw host-fit.yaml --rounds 5 --results . --population models-fresh
+    python benchmarks/validate_fresh.py --hw host-fit.yaml --loaded --results . --population models-fresh-loaded
 
 `benchmarks/validate_accuracy.py` times the models with `graphcal sweep model`, whose process
 has exported every model of a shape before timing them together: its heap is already large
@@ -19,8 +20,10 @@ above --max-contention. Prints the latency beside graphcal's prediction on --hw,
 kept run's figure and the minor page faults per pass, with the CPU; `--results`
 writes the population (case, measured, predicted) for benchmarks/report.py. `--no-trim` runs
 the processes with glibc told to return nothing (what jemalloc or those variables give a user).
-Predictions start from a fresh heap (`predict --heap fresh`), or with `--no-trim` from one that
-returns nothing (`--heap no-trim`); beside the faults counted per pass, the pages predicted.
+`--loaded` gives each model its weights from a checkpoint file (torch.save, torch.load,
+load_state_dict) before it is timed, as a user's script loads trained weights. Predictions start
+from the heap state the processes run in (`predict --heap`): fresh (random weights, glibc's
+defaults), loaded, or no-trim; beside the faults counted per pass, the pages predicted.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def time_in_this_process(name: str, threads: int, warmup: int, passes: int) -> dict:
+def time_in_this_process(name: str, threads: int, warmup: int, passes: int, loaded: bool) -> dict:
     """Lower quartile of `passes` forward passes (s) after `warmup`, the median minor faults per
     pass, and the share of the CPU time others took meanwhile (None: too short to judge)."""
     import torch
@@ -48,14 +51,14 @@ def time_in_this_process(name: str, threads: int, warmup: int, passes: int) -> d
     speed, others = speed_gauge(), ContentionGauge()
     before = speed()
     others.start()
-    seconds, faults = timed_passes(name, threads, warmup, passes)
+    seconds, faults = timed_passes(name, threads, warmup, passes, loaded=loaded)
     return {"q25_s": statistics.quantiles(seconds, n=4)[0], "faults": statistics.median(faults),
             "contention": others.read(), "gauge_s": max(before, speed())}
 
 
-def in_fresh_process(name: str, threads: int, warmup: int, passes: int, env: dict) -> dict:
+def in_fresh_process(name: str, threads: int, warmup: int, passes: int, env: dict, loaded: bool) -> dict:
     command = [sys.executable, __file__, "--one", name, "--threads", str(threads), "--warmup", str(warmup),
-               "--passes", str(passes)]
+               "--passes", str(passes)] + (["--loaded"] if loaded else [])
     done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=REPO, env={**os.environ, **env})
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -69,12 +72,12 @@ def busy(run: dict, fastest_gauge_s: float) -> float:
 def least_busy_run(name: str, args, env: dict, gauges: list[float]) -> dict:
     """One fresh process's timing of `name`, run again while busy() exceeds --max-contention (at
     most --retries times); the least busy run. `gauges` collects every gauge reading."""
-    run = in_fresh_process(name, args.threads, args.warmup, args.passes, env)
+    run = in_fresh_process(name, args.threads, args.warmup, args.passes, env, args.loaded)
     gauges.append(run["gauge_s"])
     for _ in range(args.retries):
         if busy(run, min(gauges)) <= args.max_contention:
             break
-        again = in_fresh_process(name, args.threads, args.warmup, args.passes, env)
+        again = in_fresh_process(name, args.threads, args.warmup, args.passes, env, args.loaded)
         gauges.append(again["gauge_s"])
         run = min(run, again, key=lambda r: busy(r, min(gauges)))
     return run
@@ -96,11 +99,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retries", type=int, default=2, help="runs again of a busy process (default 2)")
     parser.add_argument("--no-trim", action="store_true",
                         help="set MALLOC_TRIM_THRESHOLD_ and MALLOC_MMAP_THRESHOLD_ so that glibc returns no memory")
+    parser.add_argument("--loaded", action="store_true",
+                        help="load each model's weights from a checkpoint file before timing it (predicted from a "
+                             "loaded heap)")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO))
     if args.one:
-        print(json.dumps(time_in_this_process(args.one, args.threads, args.warmup, args.passes)))
+        print(json.dumps(time_in_this_process(args.one, args.threads, args.warmup, args.passes, args.loaded)))
         return 0
     if not args.hw:
         parser.error("--hw is required")
@@ -114,13 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, list[dict]] = {name: [] for name in names}
     gauges: list[float] = []
     env = NO_TRIM if args.no_trim else {}
+    heap = "no-trim" if args.no_trim else "loaded" if args.loaded else "fresh"
     for round_ in range(args.rounds):
         order = names[round_ % len(names):] + names[:round_ % len(names)]
         for name in order:
             runs[name].append(least_busy_run(name, args, env, gauges))
     print(f"CPU: {cpu_name()}; profile {args.hw}; {args.threads} thread(s); each model in a fresh process, "
           f"{args.rounds} round(s) of {args.warmup} warm-up + {args.passes} passes (lower quartile), "
-          + ("glibc returning no memory (--no-trim)" if args.no_trim else "glibc defaults"))
+          + ("glibc returning no memory (--no-trim)" if args.no_trim else "glibc defaults")
+          + (", weights loaded from a checkpoint (--loaded)" if args.loaded else ", random weights"))
     print(f"{'model':26} {'measured':>10} {'spread':>7} {'predicted':>10} {'error':>8} {'busy':>6} "
           f"{'predicted faults':>16} {'faults/pass':>12}")
     cases, errors = [], []
@@ -128,8 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         times = [r["q25_s"] for r in runs[name]]
         measured = statistics.median(times)
         model, inputs = model_and_inputs(name, None)
-        prediction = graphcal.predict(model, inputs, hw=args.hw, threads=args.threads,
-                                      heap="no-trim" if args.no_trim else "fresh")
+        prediction = graphcal.predict(model, inputs, hw=args.hw, threads=args.threads, heap=heap)
         predicted = prediction.latency_s
         error = predicted / measured - 1
         errors.append(error)

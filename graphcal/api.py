@@ -43,7 +43,7 @@ def load_profile(name_or_path: str | os.PathLike) -> HardwareProfile:
 
 def predict(
     model: Any, example_inputs: Any = None, *, hw: Any, threads: int | None = None, dtype: Any = "fp32",
-    name: str | None = None, heap: str = "fresh",
+    name: str | None = None, heap: str = "loaded",
 ) -> Prediction:
     """Predict one forward pass of `model` on the profile `hw`.
 
@@ -53,8 +53,8 @@ def predict(
     `example_inputs`); or a workload spec (`mlp:32:784x512x10`, `net:audio-conv1d:1`).
     `hw`: a profile name, a path or a HardwareProfile. `threads`: default the profile's
     physical cores. `name`: the model's name in the result (default: the file, spec or class).
-    `heap`: the state of glibc's heap the calls start from (`predict --heap`): "fresh",
-    "settled" or "no-trim".
+    `heap`: the state of glibc's heap the calls start from (`predict --heap`): "loaded",
+    "fresh", "settled" or "no-trim".
     """
     target = make_target(hw, dtype, threads, heap)
     graph = _graph(model, example_inputs, target.precision, name)
@@ -65,7 +65,7 @@ def predict(
 
 def predict_llm(
     config: str | os.PathLike, *, prompt: int, new_tokens: int, batch: int = 1, hw: Any, threads: int | None = None,
-    dtype: Any = "fp32", heap: str = "fresh",
+    dtype: Any = "fp32", heap: str = "loaded",
 ) -> LLMPrediction:
     """Predict a decoder-only LLM's generation (`predict --llm`): time to first token, decode
     steps and tokens per second. `config`: a shipped name (`qwen2.5-0.5b`) or a config.json
@@ -109,7 +109,7 @@ def measure(model: Any, example_inputs: Any = None, *, hw: Any, threads: int | N
 # --- arguments ------------------------------------------------------------------------------------
 
 
-def make_target(hw: Any, dtype: Any, threads: Any, heap: Any = "fresh") -> Target:
+def make_target(hw: Any, dtype: Any, threads: Any, heap: Any = "loaded") -> Target:
     """The profile, precision, thread count and heap state, each checked, before anything is built."""
     from graphcal.hardware.profile import HardwareProfile
     from graphcal.mapper import Target
@@ -119,7 +119,7 @@ def make_target(hw: Any, dtype: Any, threads: Any, heap: Any = "fresh") -> Targe
     precision = _precision(dtype)
     profile = hw if isinstance(hw, HardwareProfile) else load_profile(hw)
     if not isinstance(heap, str):
-        raise GraphcalError(f"heap: give 'fresh', 'settled' or 'no-trim', not {_describe(heap)}")
+        raise GraphcalError(f"heap: give 'loaded', 'fresh', 'settled' or 'no-trim', not {_describe(heap)}")
     return Target(profile, precision, threads or profile.physical_cores, heap=heap)
 
 

@@ -58,7 +58,7 @@ from dataclasses import dataclass, replace
 from graphcal.cost import OpCost, OpKind
 from graphcal.cost.classes import DRAM_FETCH_CLASSES, KINDRED_CLASSES, kernel_class
 from graphcal.errors import GraphcalError
-from graphcal.hardware.allocator import PAGE_BYTES, heap_state
+from graphcal.hardware.allocator import PAGE_BYTES, check_heap
 from graphcal.hardware.profile import HardwareProfile
 from graphcal.precision import Precision
 
@@ -97,13 +97,13 @@ class Target:
     # ops the graph runs per call: how much other work runs between two calls of one op (the
     # in-model terms of a kernel table); 1 for an op timed alone
     graph_ops: int = 1
-    heap: str = "fresh"
+    heap: str = "loaded"
 
     def __post_init__(self) -> None:
         if self.threads < 1:
             raise GraphcalError(f"--threads must be at least 1, got {self.threads}")
         self.profile.coefficient(self.precision, "efficiency_factor")  # raises if absent
-        heap_state(self.heap)  # raises if unknown
+        check_heap(self.heap)
 
 
 def working_ops(costs) -> int:

@@ -283,8 +283,8 @@ def test_fresh_page_s_costs_only_pages_the_allocator_maps_afresh(run_cli, profil
         with_faults, without = predicted(ADD, faulting, threads), predicted(ADD, plain, threads)
         assert with_faults["latency_s"] - without["latency_s"] == pytest.approx(pages * per_page, rel=1e-9)
         assert with_faults["fresh_pages"] == {"bytes": pages * 4096, "time_s": pytest.approx(pages * per_page),
-                                              "costed": True, "heap": "fresh", "call_replayed": True}
-        assert without["fresh_pages"] == {"bytes": pages * 4096, "time_s": 0.0, "costed": False, "heap": "fresh",
+                                              "costed": True, "heap": "loaded", "call_replayed": True}
+        assert without["fresh_pages"] == {"bytes": pages * 4096, "time_s": 0.0, "costed": False, "heap": "loaded",
                                           "call_replayed": True}
     # outputs below 32 MiB (MATMUL's 16 MiB, a tiny add's) are served from the heap: no faults
     for other in (MATMUL, TINY_ADD):

@@ -12,6 +12,7 @@ import pytest
 pytest.importorskip("transformers")
 
 from graphcal.cost import cost_graph  # noqa: E402
+from graphcal.cost.allocations import call_events  # noqa: E402
 from graphcal.load import llm as llm_module  # noqa: E402
 from graphcal.load.llm import Phase, load_config, trace_phases  # noqa: E402
 from graphcal.precision import Precision  # noqa: E402
@@ -83,6 +84,13 @@ def test_the_layer_shortcut_matches_a_whole_trace(small, phases, monkeypatch):
     for short, full in zip(phases[:2], whole):
         assert summary(short) == summary(cost_graph(full))
     assert [g.persistent_bytes for g in whole] == [phases[2].persistent_bytes, phases[3].persistent_bytes]
+    # the copied layer reads its own ops and the layer before it: the call allocates and frees
+    # as the whole trace does, tensor for tensor (the ops' indices aside: free ops sit elsewhere)
+    def sequence(graph):
+        return [(type(e).__name__, e.key, getattr(e, "nbytes", 0)) for e in call_events(graph, {})]
+
+    for short, full in zip(phases[2:], whole):
+        assert sequence(short) == sequence(full)
 
 
 def test_the_generation_sums_its_steps(small, write_profile):

@@ -130,7 +130,7 @@ def predict(
         typer.Option("--plot", metavar="PNG", help="Draw latency and throughput against batch, per thread "
                      "count and dtype (needs the `plot` extra: matplotlib)."),
     ] = None,
-    heap: HeapOption = "fresh",
+    heap: HeapOption = "loaded",
 ) -> None:
     """Predict MODEL's latency on a hardware profile, with a per-op breakdown.
 

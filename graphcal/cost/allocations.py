@@ -14,7 +14,7 @@ import math
 from dataclasses import replace
 
 from graphcal.cost.registry import FREE_OPS, OpCost, is_in_place
-from graphcal.hardware.allocator import Allocation, Release, faulted_bytes
+from graphcal.hardware.allocator import Allocation, Release, faulted_bytes, heap_state
 from graphcal.load.graph import OpGraph, OpNode
 
 GETITEM = "<built-in function getitem>"
@@ -81,12 +81,13 @@ def call_faults(graph: OpGraph, costs: dict[int, OpCost], heap: str) -> tuple[di
     """Bytes of pages each op (by index) faults in per call from the `heap` state
     (hardware.allocator.HEAPS), and whether the whole call was replayed: where the graph records
     no data flow, each op is replayed alone, as if timed on its own."""
+    start = heap_state(heap, {t.nbytes for node in graph.nodes for t in node.inputs if t.persistent})
     events = call_events(graph, costs)
     if events is not None:
-        return faulted_bytes(events, heap), True
+        return faulted_bytes(events, start), True
     faults = {}
     for index, node in enumerate(graph.nodes):
         alone = OpGraph(graph.model, (replace(node, sources=("",) * len(node.inputs)),))
         one = {0: costs[index]} if index in costs else {}
-        faults[index] = sum(faulted_bytes(call_events(alone, one) or [], heap).values())
+        faults[index] = sum(faulted_bytes(call_events(alone, one) or [], start).values())
     return faults, False

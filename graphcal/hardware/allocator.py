@@ -11,22 +11,26 @@ the heap the kernel took back, is a page fault when next written: `profiles init
 measures what one costs (memory.fresh_page_s), graphcal.mapper.fault_time applies it.
 
 `faulted_bytes` replays one call's allocations and frees on this model until the thresholds
-settle, from one of three states of the process (HEAPS):
+settle, from one of four states of the process (HEAPS), which decide how much it gives back:
 
-- "fresh": glibc's defaults, as in a process of its own that has freed no large tensor before the
-  model's first call; what a deployed model sees, and what `predict` assumes unless told;
+- "fresh": glibc's defaults, as in a process that freed no large tensor before the model's first
+  call (a model built by its constructors, with random weights);
+- "loaded": the thresholds raised by a freed copy of the model's largest weight (at most 32 MiB),
+  as loading a checkpoint leaves them (torch.load, then load_state_dict, drops a copy of every
+  weight); what `predict` assumes unless told;
 - "settled": the thresholds at their ceiling, as in a process that has freed a tensor of almost
   32 MiB (`graphcal sweep` does so before it times anything: `settle`);
 - "no-trim": MALLOC_TRIM_THRESHOLD_ and MALLOC_MMAP_THRESHOLD_ set (NO_TRIM_ENV): nothing is
   given back, and only a tensor of 1 GiB or more is mapped.
 
 NB: the model leaves out the small allocations that can pin the heap's top, and the arenas of
-other threads; a process that freed a tensor between 128 KiB and 32 MiB before the model's first
-call lies between "fresh" and "settled".
+other threads; what a process freed before the model's first call sets where between "fresh" and
+"settled" it starts.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from graphcal.errors import GraphcalError
@@ -54,12 +58,51 @@ class HeapState:
     dynamic: bool = True
 
 
+def _raised_by(mapping_bytes: int) -> HeapState:
+    """The thresholds once a mapping of `mapping_bytes` is freed (not below glibc's defaults)."""
+    threshold = max(START_THRESHOLD_BYTES, mapping_bytes)
+    return HeapState(threshold, 2 * threshold)
+
+
 HEAPS = {
-    "fresh": HeapState(START_THRESHOLD_BYTES, START_THRESHOLD_BYTES),
-    "settled": HeapState(FRESH_MAPPING_BYTES - PAGE_BYTES, 2 * (FRESH_MAPPING_BYTES - PAGE_BYTES)),
-    "no-trim": HeapState(int(NO_TRIM_ENV["MALLOC_MMAP_THRESHOLD_"]), int(NO_TRIM_ENV["MALLOC_TRIM_THRESHOLD_"]),
-                         dynamic=False),
+    "fresh": "glibc's defaults: a process that freed no large tensor before the model's first call",
+    "loaded": "raised by a freed copy of the model's largest weight (of at most 32 MiB), as loading a checkpoint does",
+    "settled": "at their ceiling: a process that has freed a tensor of almost 32 MiB, as `graphcal sweep` times in",
+    "no-trim": "MALLOC_TRIM_THRESHOLD_ and MALLOC_MMAP_THRESHOLD_ set high: nothing given back",
 }
+
+
+def check_heap(name: str) -> str:
+    """`name` if it is one of HEAPS; else an error naming them."""
+    if name not in HEAPS:
+        raise GraphcalError(f"unknown heap state {name!r}: expected one of {', '.join(HEAPS)}")
+    return name
+
+
+def heap_state(name: str, weight_bytes: Iterable[int] = ()) -> HeapState:
+    """The thresholds the HEAPS state `name` starts from, for a model whose weights (persistent
+    tensors) are `weight_bytes` long."""
+    check_heap(name)
+    if name == "no-trim":
+        return HeapState(int(NO_TRIM_ENV["MALLOC_MMAP_THRESHOLD_"]), int(NO_TRIM_ENV["MALLOC_TRIM_THRESHOLD_"]),
+                         dynamic=False)
+    if name == "settled":
+        return _raised_by(FRESH_MAPPING_BYTES - PAGE_BYTES)
+    if name == "loaded":
+        mappings = [mapping_bytes(n) for n in weight_bytes]
+        return _raised_by(max((m for m in mappings if m <= FRESH_MAPPING_BYTES), default=0))
+    return _raised_by(0)
+
+
+def chunk_bytes(nbytes: int) -> int:
+    """The heap chunk glibc gives a tensor of `nbytes`: its bytes and a header, in 16-byte units."""
+    return max(MIN_CHUNK_BYTES, _round_up(nbytes + 8, 16))
+
+
+def mapping_bytes(nbytes: int) -> int:
+    """The mapping glibc gives a tensor of `nbytes` served by mmap: posix_memalign asks malloc for
+    the alignment and a chunk more, and the mapping holds that and a header, in whole pages."""
+    return _round_up(chunk_bytes(nbytes) + ALIGNMENT_BYTES + MIN_CHUNK_BYTES + 8, PAGE_BYTES)
 
 
 @dataclass(frozen=True)
@@ -78,19 +121,12 @@ class Release:
     key: int
 
 
-def heap_state(name: str) -> HeapState:
-    """The HEAPS entry `name`; an unknown name is an error naming the three."""
-    if name not in HEAPS:
-        raise GraphcalError(f"unknown heap state {name!r}: expected one of {', '.join(HEAPS)}")
-    return HEAPS[name]
-
-
-def faulted_bytes(events: list[Allocation | Release], heap: str = "fresh") -> dict[int, int]:
+def faulted_bytes(events: list[Allocation | Release], start: HeapState) -> dict[int, int]:
     """Bytes of pages each op (by `owner`) faults in on every call, once the thresholds have
-    settled from `heap` (HEAPS): the last of CALLS replays of `events`, each followed by the
+    settled from `start` (heap_state): the last of CALLS replays of `events`, each followed by the
     release of whatever is still allocated (the call's outputs, freed by the caller before the
     next call)."""
-    arena = MainArena(heap_state(heap))
+    arena = MainArena(start)
     faulted: dict[int, int] = {}
     for _ in range(CALLS):
         faulted = {}
@@ -129,7 +165,7 @@ class MainArena:
 
     def allocate(self, key: int, nbytes: int) -> int:
         """Serve tensor `key`; the pages written afresh."""
-        chunk = max(MIN_CHUNK_BYTES, _round_up(nbytes + 8, 16))
+        chunk = chunk_bytes(nbytes)
         # NB: posix_memalign asks malloc for the alignment and a chunk more, and frees the slack
         request = chunk + ALIGNMENT_BYTES + MIN_CHUNK_BYTES
         best = min((c for c in self.chunks if c[2] and c[1] >= chunk), key=lambda c: c[1], default=None)
@@ -144,7 +180,7 @@ class MainArena:
             return self._write(start, start + chunk)
         if self.brk - self.top < chunk + MIN_CHUNK_BYTES:
             if request >= self.mmap_threshold:
-                self.mapped[key] = _round_up(request + 8, PAGE_BYTES)
+                self.mapped[key] = mapping_bytes(nbytes)
                 return _round_up(nbytes, PAGE_BYTES) // PAGE_BYTES
             self.brk += _round_up(chunk + TOP_PAD_BYTES + MIN_CHUNK_BYTES - (self.brk - self.top), PAGE_BYTES)
         start = self.top

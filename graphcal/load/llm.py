@@ -157,7 +157,7 @@ def trace_phases(llm: LLMConfig, phases: list[Phase], precision: Precision) -> l
         model = _build(_with_layers(llm.config, TRACED_LAYERS), precision, label)
         graphs = [_trace(model, phase, precision, f"{label} {phase.label}") for phase in phases]
         if all(blocks is not None and _same_ops(*blocks[1]) for _, blocks, _ in graphs):
-            return [_repeat_layer(graph, blocks[0], blocks[1][1], llm.layers - TRACED_LAYERS, layer_state)
+            return [_repeat_layer(graph, blocks[0], blocks[1], llm.layers - TRACED_LAYERS, layer_state)
                     for graph, blocks, layer_state in graphs]
     model = _build(llm.config, precision, label)
     return [_trace(model, phase, precision, f"{label} {phase.label}")[0] for phase in phases]
@@ -284,14 +284,44 @@ def _same_ops(first: list[OpNode], second: list[OpNode]) -> bool:
     return bool(first) and [signature(n) for n in first] == [signature(n) for n in second]
 
 
-def _repeat_layer(graph: OpGraph, path: str, layer: list[OpNode], copies: int, layer_state_bytes: int) -> OpGraph:
-    """`graph` with the ops of `layer` (the last traced one, `path`.1) repeated `copies` more
-    times right after it; each copy adds one layer's weights (and cache) to the state."""
+def _repeat_layer(graph: OpGraph, path: str, layers: tuple[list[OpNode], list[OpNode]], copies: int,
+                  layer_state_bytes: int) -> OpGraph:
+    """`graph` with the ops of its last traced layer (`path`.1, `layers[1]`) repeated `copies`
+    more times right after it; each copy adds one layer's weights (and cache) to the state. A
+    copy reads what the layer reads, its own ops' outputs in place of the layer's and the copy
+    before it in place of the layer before (`layers[0]`, op for op), and the ops after the
+    layers read the last copy."""
+    first, layer = layers
     last = graph.nodes.index(layer[-1])
     traced = f"{path}.{TRACED_LAYERS - 1}"
+    names = {number: {node.name: f"{node.name}_layer{number}" for node in layer}
+             for number in range(TRACED_LAYERS, TRACED_LAYERS + copies)}
+    names[TRACED_LAYERS - 1] = {node.name: node.name for node in layer}
+    before = {a.name: b.name for a, b in zip(first, layer)}  # layer 0's op -> layer 1's in its place
     repeated = [
-        replace(node, name=f"{node.name}_layer{number}", module=f"{path}.{number}" + node.module[len(traced):])
+        replace(node, name=names[number][node.name], module=f"{path}.{number}" + node.module[len(traced):],
+                sources=_renamed(node.sources, names[number], {a: names[number - 1][b] for a, b in before.items()}))
         for number in range(TRACED_LAYERS, TRACED_LAYERS + copies) for node in layer
     ]
-    nodes = graph.nodes[: last + 1] + tuple(repeated) + graph.nodes[last + 1:]
+    after = [replace(node, sources=_renamed(node.sources, names[TRACED_LAYERS + copies - 1], {}))
+             for node in graph.nodes[last + 1:]]
+    nodes = graph.nodes[: last + 1] + tuple(repeated) + tuple(after)
     return OpGraph(graph.model, nodes, graph.persistent_bytes + copies * layer_state_bytes)
+
+
+def _renamed(sources: tuple[str, ...] | None, *renames: dict[str, str]) -> tuple[str, ...] | None:
+    """OpNode.sources with each op's name (of "name" or "name.i") renamed by the first of
+    `renames` that holds it."""
+    if sources is None:
+        return None
+
+    def rename(source: str) -> str:
+        name, dot, index = source.rpartition(".") if "." in source else (source, "", "")
+        for table in renames:
+            if source in table:
+                return table[source]
+            if dot and name in table:
+                return f"{table[name]}.{index}"
+        return source
+
+    return tuple(rename(s) for s in sources)
