@@ -39,6 +39,8 @@ def workspace_bytes(node: OpNode, cost: OpCost | None) -> tuple[int, ...]:
         if kernel == 1 and math.prod(out.shape[2:]) == math.prod(x.shape[2:]):
             return ()
         return (w.shape[1] * kernel * math.prod(out.shape[2:]) * out.nbytes // max(out.numel, 1),)
+    # NB: "native-one-thread" is taken as oneDNN: at one thread its 1 x 1 kernel allocates no
+    # buffer of its own, and replays do not depend on the thread count
     copies = (x.nbytes,) if x.shape[1] > PLAIN_INPUT_CHANNELS else ()
     return (*copies, w.nbytes, out.nbytes)
 
