@@ -33,7 +33,6 @@ from pathlib import Path
 from graphcal.hardware.allocator import NO_TRIM_ENV
 
 REPO = Path(__file__).resolve().parents[1]
-NO_TRIM = NO_TRIM_ENV
 
 
 def model_and_inputs(name: str, batch: int | None):
@@ -134,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         for batch in args.batch or [None]:
             on = in_fresh_process(name, args.threads, args.runs, batch, {})
-            off = in_fresh_process(name, args.threads, args.runs, batch, NO_TRIM)
+            off = in_fresh_process(name, args.threads, args.runs, batch, NO_TRIM_ENV)
             line = (f"{name:26} {batch or '-':>5} {on['min_s'] * 1e3:14.2f} ms {on['median_s'] * 1e3:6.2f} ms "
                     f"{on['faults']:7.0f} {on['faults'] * 4096 / 1e6:5.0f}   {off['min_s'] * 1e3:14.2f} ms "
                     f"{off['median_s'] * 1e3:6.2f} ms {off['faults']:7.0f}   {on['min_s'] / off['min_s']:7.2f}x")

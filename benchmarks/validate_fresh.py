@@ -113,13 +113,14 @@ def main(argv: list[str] | None = None) -> int:
 
     import graphcal
     from benchmarks import zoo
-    from benchmarks.page_faults import NO_TRIM, model_and_inputs
+    from benchmarks.page_faults import model_and_inputs
     from benchmarks.validate_accuracy import cpu_name, write_population
+    from graphcal.hardware.allocator import NO_TRIM_ENV
 
     names = args.models or list(zoo.full_zoo_available()[0])
     runs: dict[str, list[dict]] = {name: [] for name in names}
     gauges: list[float] = []
-    env = NO_TRIM if args.no_trim else {}
+    env = NO_TRIM_ENV if args.no_trim else {}
     heap = "no-trim" if args.no_trim else "loaded" if args.loaded else "fresh"
     for round_ in range(args.rounds):
         order = names[round_ % len(names):] + names[:round_ % len(names)]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from graphcal.errors import GraphcalError
+from graphcal.hardware.allocator import DEFAULT_HEAP, HEAPS
 
 if TYPE_CHECKING:
     from graphcal.evaluate.measure import Measurement
@@ -43,7 +44,7 @@ def load_profile(name_or_path: str | os.PathLike) -> HardwareProfile:
 
 def predict(
     model: Any, example_inputs: Any = None, *, hw: Any, threads: int | None = None, dtype: Any = "fp32",
-    name: str | None = None, heap: str = "loaded",
+    name: str | None = None, heap: str = DEFAULT_HEAP,
 ) -> Prediction:
     """Predict one forward pass of `model` on the profile `hw`.
 
@@ -65,7 +66,7 @@ def predict(
 
 def predict_llm(
     config: str | os.PathLike, *, prompt: int, new_tokens: int, batch: int = 1, hw: Any, threads: int | None = None,
-    dtype: Any = "fp32", heap: str = "loaded",
+    dtype: Any = "fp32", heap: str = DEFAULT_HEAP,
 ) -> LLMPrediction:
     """Predict a decoder-only LLM's generation (`predict --llm`): time to first token, decode
     steps and tokens per second. `config`: a shipped name (`qwen2.5-0.5b`) or a config.json
@@ -109,7 +110,7 @@ def measure(model: Any, example_inputs: Any = None, *, hw: Any, threads: int | N
 # --- arguments ------------------------------------------------------------------------------------
 
 
-def make_target(hw: Any, dtype: Any, threads: Any, heap: Any = "loaded") -> Target:
+def make_target(hw: Any, dtype: Any, threads: Any, heap: Any = DEFAULT_HEAP) -> Target:
     """The profile, precision, thread count and heap state, each checked, before anything is built."""
     from graphcal.hardware.profile import HardwareProfile
     from graphcal.mapper import Target
@@ -119,7 +120,7 @@ def make_target(hw: Any, dtype: Any, threads: Any, heap: Any = "loaded") -> Targ
     precision = _precision(dtype)
     profile = hw if isinstance(hw, HardwareProfile) else load_profile(hw)
     if not isinstance(heap, str):
-        raise GraphcalError(f"heap: give 'loaded', 'fresh', 'settled' or 'no-trim', not {_describe(heap)}")
+        raise GraphcalError(f"heap: give one of {', '.join(HEAPS)}, not {_describe(heap)}")
     return Target(profile, precision, threads or profile.physical_cores, heap=heap)
 
 

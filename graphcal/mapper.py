@@ -58,7 +58,7 @@ from dataclasses import dataclass, replace
 from graphcal.cost import OpCost, OpKind
 from graphcal.cost.classes import DRAM_FETCH_CLASSES, KINDRED_CLASSES, kernel_class
 from graphcal.errors import GraphcalError
-from graphcal.hardware.allocator import PAGE_BYTES, check_heap
+from graphcal.hardware.allocator import DEFAULT_HEAP, PAGE_BYTES, check_heap
 from graphcal.hardware.profile import HardwareProfile
 from graphcal.precision import Precision
 
@@ -97,7 +97,7 @@ class Target:
     # ops the graph runs per call: how much other work runs between two calls of one op (the
     # in-model terms of a kernel table); 1 for an op timed alone
     graph_ops: int = 1
-    heap: str = "loaded"
+    heap: str = DEFAULT_HEAP
 
     def __post_init__(self) -> None:
         if self.threads < 1:

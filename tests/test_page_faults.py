@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from benchmarks.page_faults import NO_TRIM, in_fresh_process, predicted
+from benchmarks.page_faults import in_fresh_process, predicted
+from graphcal.hardware.allocator import NO_TRIM_ENV
 from tests.helpers import base_profile_data
 
 M5 = "m5-audio b4 16000"
@@ -16,7 +17,7 @@ M5 = "m5-audio b4 16000"
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc variables")
 def test_with_trimming_off_a_steady_forward_pass_faults_no_page():
     on = in_fresh_process(M5, threads=1, runs=3, batch=None, env={})
-    off = in_fresh_process(M5, threads=1, runs=3, batch=None, env=NO_TRIM)
+    off = in_fresh_process(M5, threads=1, runs=3, batch=None, env=NO_TRIM_ENV)
     for run in (on, off):
         assert run["min_s"] > 0 and run["median_s"] >= run["min_s"] and run["faults"] >= 0
     assert off["faults"] == 0

@@ -6,6 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from graphcal.hardware.allocator import DEFAULT_HEAP, HEAPS
 from graphcal.hardware.profile import load_profile
 from graphcal.load import InputSpec, parse_factory_args
 from graphcal.mapper import Target
@@ -64,16 +65,13 @@ HeapOption = Annotated[
     typer.Option(
         "--heap",
         help="The state of glibc's heap the model's calls start from, which decides the page faults of "
-        "memory it gives back to the kernel and takes again between calls: loaded (its thresholds raised "
-        "by the freed copy of the model's largest weight that loading a checkpoint leaves), fresh (glibc's "
-        "defaults: a process that freed nothing large before the first call, as with random weights), "
-        "settled (a process that has freed a 32 MiB tensor, as `graphcal sweep` times in) or no-trim "
-        "(MALLOC_TRIM_THRESHOLD_ and MALLOC_MMAP_THRESHOLD_ set high: nothing given back). See docs/model.md.",
+        "memory it gives back to the kernel and takes again between calls, by its thresholds: "
+        + ", ".join(f"{name} ({meaning})" for name, meaning in HEAPS.items()) + ". See docs/model.md.",
     ),
 ]
 
 
-def make_target(hw: str, dtype: str, threads: Optional[int], heap: str = "loaded") -> Target:
+def make_target(hw: str, dtype: str, threads: Optional[int], heap: str = DEFAULT_HEAP) -> Target:
     profile = load_profile(hw)
     return Target(profile, Precision.parse(dtype), threads or profile.physical_cores, heap=heap)
 

@@ -23,6 +23,7 @@ from graphcal.cli.options import (
     make_target,
 )
 from graphcal.errors import GraphcalError
+from graphcal.hardware.allocator import DEFAULT_HEAP
 from graphcal.load.batch import MAX_BATCH
 
 MODEL_HELP = (
@@ -130,7 +131,7 @@ def predict(
         typer.Option("--plot", metavar="PNG", help="Draw latency and throughput against batch, per thread "
                      "count and dtype (needs the `plot` extra: matplotlib)."),
     ] = None,
-    heap: HeapOption = "loaded",
+    heap: HeapOption = DEFAULT_HEAP,
 ) -> None:
     """Predict MODEL's latency on a hardware profile, with a per-op breakdown.
 

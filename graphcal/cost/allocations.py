@@ -15,9 +15,8 @@ from dataclasses import replace
 
 from graphcal.cost.registry import FREE_OPS, OpCost, is_in_place
 from graphcal.hardware.allocator import Allocation, Release, faulted_bytes, heap_state
-from graphcal.load.graph import OpGraph, OpNode
+from graphcal.load.graph import GETITEM, OpGraph, OpNode
 
-GETITEM = "<built-in function getitem>"
 CONVOLUTIONS = frozenset({
     "aten.convolution.default", "aten._convolution.default",
     *(f"aten.conv{n}d.{overload}" for n in (1, 2, 3) for overload in ("default", "padding")),

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 
 from graphcal.errors import GraphcalError
+from graphcal.hardware.allocator import DEFAULT_HEAP
 from graphcal.load.graph import OpGraph, OpNode
 
 
@@ -210,7 +211,7 @@ def _load_formulas() -> None:
     from graphcal.cost import formulas  # noqa: F401
 
 
-def cost_graph(graph: OpGraph, heap: str = "loaded") -> GraphCost:
+def cost_graph(graph: OpGraph, heap: str = DEFAULT_HEAP) -> GraphCost:
     """Every op's cost, with the bytes it reads from the model's state and the graph's state
     bytes (their reuse distance), and on its last part the pages the allocator faults in for it
     on every call from the `heap` state (cost.allocations.call_faults)."""

@@ -66,10 +66,15 @@ def _raised_by(mapping_bytes: int) -> HeapState:
 
 HEAPS = {
     "fresh": "glibc's defaults: a process that freed no large tensor before the model's first call",
-    "loaded": "raised by a freed copy of the model's largest weight (of at most 32 MiB), as loading a checkpoint does",
+    "loaded": "raised by a freed copy of the model's largest weight of at most 32 MiB, as loading a checkpoint does",
     "settled": "at their ceiling: a process that has freed a tensor of almost 32 MiB, as `graphcal sweep` times in",
     "no-trim": "MALLOC_TRIM_THRESHOLD_ and MALLOC_MMAP_THRESHOLD_ set high: nothing given back",
 }
+
+
+DEFAULT_HEAP = "loaded"  # what `predict` assumes unless told
+# the state `graphcal sweep` and `compare --measure` time in (settle), and fit and compare cost their rows in
+SWEEP_HEAP = "settled"
 
 
 def check_heap(name: str) -> str:
@@ -223,9 +228,6 @@ class MainArena:
         first = max(start // PAGE_BYTES * PAGE_BYTES, self.resident)
         self.resident = end_page
         return (end_page - first) // PAGE_BYTES
-
-# the state `graphcal sweep` and `compare --measure` time in (settle), and fit and compare cost their rows in
-SWEEP_HEAP = "settled"
 
 
 def settle() -> None:

@@ -107,6 +107,7 @@ def innermost_module(paths: list[str] | None) -> str | None:
 
 
 RESHAPE = "aten.reshape.default"
+GETITEM = "<built-in function getitem>"  # str(operator.getitem), as FX records it
 RESHAPE_COPY = "aten._reshape_copy.default"
 
 

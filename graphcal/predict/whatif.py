@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from graphcal.errors import GraphcalError
+from graphcal.hardware.allocator import DEFAULT_HEAP
 from graphcal.hardware.profile import HardwareProfile
 from graphcal.load.graph import OpGraph
 from graphcal.load.llm import LLMConfig
@@ -85,7 +86,7 @@ def predict_whatifs(
     profile: HardwareProfile,
     grid: Grid,
     strict: bool = False,
-    heap: str = "loaded",
+    heap: str = DEFAULT_HEAP,
 ) -> list[WhatIf]:
     """Every combination of `grid`, ordered by dtype, threads, batch as given, from the `heap`
     state (Target.heap). `load(batch, precision)` returns the graph and the batch it holds (see
@@ -113,7 +114,7 @@ def best_within(whatifs: Sequence[WhatIf], max_latency_s: float) -> WhatIf | Non
 
 
 def predict_llm_whatifs(llm: LLMConfig, profile: HardwareProfile, grid: Grid, prompt: int, new_tokens: int,
-                        strict: bool = False, heap: str = "loaded") -> list[LLMPrediction]:
+                        strict: bool = False, heap: str = DEFAULT_HEAP) -> list[LLMPrediction]:
     """An LLM's generation at every combination of `grid` (batch: sequences generated together),
     traced once per (batch, precision), from the `heap` state (Target.heap)."""
     precisions = [Precision.parse(d) for d in grid.dtypes]

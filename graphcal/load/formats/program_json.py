@@ -26,7 +26,7 @@ import keyword
 from typing import Any
 
 from graphcal.errors import GraphcalError
-from graphcal.load.graph import RESHAPE, OpGraph, OpNode, TensorMeta, innermost_module, reshape_target
+from graphcal.load.graph import GETITEM, RESHAPE, OpGraph, OpNode, TensorMeta, innermost_module, reshape_target
 
 # torch._export.serde.schema enums, as str() of the torch value they deserialize to
 # (tests/test_program_json.py checks these tables against torch's).
@@ -49,7 +49,6 @@ POSITIONAL, KEYWORD = 1, 2
 # writes 8.20; tests/test_program_json.py checks it against the installed torch). Another major
 # version goes to torch's deserializer, which reads what the installed torch can read.
 SCHEMA_MAJOR = 8
-GETITEM = "<built-in function getitem>"  # str(operator.getitem), as FX records it
 # Containers of inputs and outputs that torch's pytree knows without importing anything else;
 # any other type (a transformers ModelOutput, say) goes to torch, whose error names it.
 PLAIN_PYTREE_TYPES = {
