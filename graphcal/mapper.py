@@ -1,6 +1,7 @@
 """Map op costs onto a hardware profile: a roofline with calibrated coefficients.
 
     op time = overhead + page faults + max(compute time, memory time)
+              (+ min(compute time, memory time) for a class of classes.SERIAL_CLASSES: serial_time)
     compute time = FLOPs / compute rate        memory time = bytes / memory rate
 
 Each profile value is read in exactly one function below, whose docstring says what it
@@ -56,7 +57,7 @@ import math
 from dataclasses import dataclass, replace
 
 from graphcal.cost import OpCost, OpKind
-from graphcal.cost.classes import DRAM_FETCH_CLASSES, KINDRED_CLASSES, kernel_class
+from graphcal.cost.classes import DRAM_FETCH_CLASSES, KINDRED_CLASSES, SERIAL_CLASSES, kernel_class
 from graphcal.errors import GraphcalError
 from graphcal.hardware.allocator import DEFAULT_HEAP, PAGE_BYTES, check_heap
 from graphcal.hardware.profile import HardwareProfile
@@ -69,10 +70,11 @@ class OpTime:
     memory_s: float
     overhead_s: float
     fault_s: float = 0.0  # the page faults of the pages the allocator maps afresh for it (fault_time)
+    serial_s: float = 0.0  # the compute or memory time that does not overlap the other (serial_time)
 
     @property
     def total_s(self) -> float:
-        return self.overhead_s + self.fault_s + max(self.compute_s, self.memory_s)
+        return self.overhead_s + self.fault_s + self.serial_s + max(self.compute_s, self.memory_s)
 
     @property
     def bound(self) -> str:
@@ -532,12 +534,24 @@ def class_op_time(cost: OpCost, target: Target, terms: KernelTerms) -> OpTime:
     misaligned = is_misaligned(cost.columns, target.precision.element_bytes)
     compute_share, memory_share = class_shares(terms, shape, misaligned, target.graph_ops)
     context = context_factor(target.graph_ops, terms)
-    memory_s, serial_s = class_memory_time(unit_memory, unit_cold, memory_share, terms.cold_rate or None)
+    memory_s, cold_s = class_memory_time(unit_memory, unit_cold, memory_share, terms.cold_rate or None)
+    compute_s = unit_compute / compute_share if unit_compute else 0.0
     return OpTime(
-        compute_s=unit_compute / compute_share if unit_compute else 0.0,
+        compute_s=compute_s,
         memory_s=memory_s,
-        overhead_s=context * terms.overhead_s * cost.steps + unit_pack * pack_share(cost.rows, terms) + serial_s,
+        overhead_s=context * terms.overhead_s * cost.steps + unit_pack * pack_share(cost.rows, terms) + cold_s,
+        serial_s=serial_time(compute_s, memory_s, terms.kernel_class),
     )
+
+
+def serial_time(compute_s, memory_s, kernel: str):
+    """The smaller of an op's compute and memory times for a class of classes.SERIAL_CLASSES,
+    whose kernels read their operands and then compute on them, one after the other; 0 for the
+    others, whose roofline max() overlaps the two. Floats or arrays."""
+    if kernel not in SERIAL_CLASSES:
+        return 0.0 * compute_s
+    shorter = compute_s < memory_s
+    return shorter * compute_s + (1 - shorter) * memory_s
 
 
 def fault_time(cost: OpCost, target: Target) -> float:

@@ -332,14 +332,16 @@ def test_fit_arrays_equal_the_mapper(tmp_path):
            "in_model_rate": {1: 0.7, 4: 0.5}, "in_model_half_ops": 2.0, "in_model_from_ops": 1.0},
         "matvec": table(threads=(1, 4), half_rate_depth=200.0),
         "activation": table(threads=(1, 4), compute=0.3, memory=1.7, overhead=3e-6),
+        "lstm": table(threads=(1, 4), compute=0.8, memory=0.6, overhead=4e-6),
     }
     import yaml
 
     path = tmp_path / "k.yaml"
     path.write_text(yaml.safe_dump(profile_with(tables)))
     profile = load_profile(path)
-    workloads = ["mlp:1:512x2048x64", "mlp:33:100x3000x7", "mlp:400:64x64", "add:1000", "mlp:2:4096x4096"]
-    rows = cost_workloads(workloads * 3, [1, 2, 4] * 5, Precision.FP32)
+    workloads = ["mlp:1:512x2048x64", "mlp:33:100x3000x7", "mlp:400:64x64", "add:1000", "mlp:2:4096x4096",
+                 "net:lstm:4"]
+    rows = cost_workloads(workloads * 3, [1, 2, 4] * 6, Precision.FP32)
     base = load_profile(path)
     expected = evaluate_profile(rows, profile).latency_s
     got = row_latency(op_columns(rows, base), {k: v for k, v in tables.items()})
@@ -648,6 +650,33 @@ def test_a_grus_parts_are_priced_by_their_classes_and_the_recurrent_table_moves_
     moved = _times_by_part(write_profile, faster_gemm, "GRU")
     assert before["hidden steps"] - moved["hidden steps"] == pytest.approx(64 * 1e-6, rel=1e-6)
     assert moved["gates"] == before["gates"]
+
+
+def test_an_lstms_compute_and_memory_times_add_and_a_gemms_overlap(write_profile):
+    """mapper.serial_time: an LSTM (classes.SERIAL_CLASSES) takes its compute time plus its memory
+    time, so a slower memory rate slows it even where compute is the longer of the two; a gemm
+    takes the longer alone."""
+    torch = pytest.importorskip("torch")
+    import graphcal
+
+    torch.manual_seed(0)
+    module, x = torch.nn.LSTM(128, 256, batch_first=True), torch.randn(4, 64, 128)
+
+    def lstm_time(memory: float) -> tuple[float, float, float]:
+        tables = copy.deepcopy(RECURRENT_TABLES)
+        tables["lstm"] = table(compute=0.01, memory=memory, overhead=0.0)   # compute-bound
+        path = write_profile(f"serial-{memory}", profile_with(tables))
+        [op] = [op for op in graphcal.predict(module, (x,), hw=path, threads=4).ops if op.cost.family == "lstm"]
+        return op.time.total_s, op.time.compute_s, op.time.memory_s
+
+    total, compute, memory = lstm_time(0.5)
+    assert compute > memory > 0
+    assert total == pytest.approx(compute + memory, rel=1e-9)
+    slower_total, _, slower_memory = lstm_time(0.25)
+    assert slower_memory == pytest.approx(2 * memory, rel=1e-9)
+    assert slower_total - total == pytest.approx(memory, rel=1e-9)
+    for op in graphcal.predict("mlp:64:1024x1024", hw=write_profile("serial-gemm", profile_with(BASE)), threads=4).ops:
+        assert op.time.serial_s == 0.0
 
 
 def test_a_gemm_called_at_every_step_packs_its_matrix_at_every_step():

@@ -41,8 +41,8 @@ from graphcal.hardware.profile import KERNEL_CLASSES, MATRIX_CLASSES
 from graphcal.precision import Precision
 
 __all__ = [
-    "DRAM_FETCH_CLASSES", "KERNEL_CLASSES", "KINDRED_CLASSES", "MATRIX_CLASSES", "gemm_count", "kernel_class",
-    "runs_native",
+    "DRAM_FETCH_CLASSES", "KERNEL_CLASSES", "KINDRED_CLASSES", "MATRIX_CLASSES", "SERIAL_CLASSES", "gemm_count",
+    "kernel_class", "runs_native",
 ]
 
 # family -> class, for the families whose class does not depend on shape
@@ -66,6 +66,12 @@ KINDRED_CLASSES = {"elementwise_scalar": "elementwise", "elementwise_unary": "el
 # states none; mapper.kernel_terms). oneDNN reorders a convolution's weights into its blocked
 # layout at every eager call, and the reorder reads them first
 DRAM_FETCH_CLASSES = frozenset({"conv", "conv1d", "conv_native", "depthwise"})
+
+# classes whose compute and memory times add instead of overlapping (mapper.serial_time): each
+# step of oneDNN's LSTM streams the layer's hidden weights, then multiplies a few rows by them.
+# Measured on a Zen 5 EPYC (nn.LSTM, hidden 256-1536, batch 1-32, 32 steps, fp32 and bf16, 1 and
+# 2 threads): a step's time fitted as the sum 6-9% MAPE, as the max() 9-14%
+SERIAL_CLASSES = frozenset({"lstm"})
 
 
 def gemm_count(cost: OpCost) -> float:

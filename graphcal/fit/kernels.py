@@ -38,6 +38,7 @@ from graphcal.mapper import (
     kernel_target,
     op_time,
     pack_share,
+    serial_time,
     shape_term,
     thread_bandwidth_share,
 )
@@ -210,7 +211,8 @@ def class_times(ops: OpColumns, kernel: str, table: dict) -> np.ndarray:
     memory_s, cold = class_memory_time(ops.unit_memory, ops.unit_cold, memory_share, cold_rate)
     packing = ops.unit_pack * pack_share(ops.sizes["rows"], terms)
     context = context_factor(ops.graph_ops, terms)
-    return context * per_op("overhead_s") * ops.steps + packing + cold + ops.fault_s + np.maximum(compute_s, memory_s)
+    return (context * per_op("overhead_s") * ops.steps + packing + cold + ops.fault_s
+            + serial_time(compute_s, memory_s, kernel) + np.maximum(compute_s, memory_s))
 
 
 def op_times(ops: OpColumns, tables: dict[str, dict]) -> np.ndarray:
