@@ -98,6 +98,72 @@ def test_getitem_picks_its_output_and_a_graph_without_data_flow_has_no_events():
     assert call_events(OpGraph("g", (OpNode("u", "aten.neg.default", (x,), {}, (x,)),)), {}) is None
 
 
+def test_a_graph_reading_from_an_op_it_lacks_is_replayed_op_by_op():
+    x = T(8, 8)
+    lost = OpGraph("g", (node("u", "aten.neg.default", (x,), (x,), ("nowhere",)),))
+    assert call_events(lost, {}) is None
+    assert call_events(OpGraph("g", (node("u", "aten.neg.default", (x,), (x,), ("",)),)), {}) is not None
+    assert cost_graph(lost).call_replayed is False
+
+
+class Autocast:
+    """x * 2 outside, a linear and a ReLU in bf16 inside torch.autocast, .float() + 1 outside."""
+
+    @staticmethod
+    def module():
+        torch = pytest.importorskip("torch")
+
+        class M(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                self.linear = torch.nn.Linear(64, 32)
+
+            def forward(self, x):
+                x = x * 2
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    y = torch.relu(self.linear(x))
+                return y.float() + 1
+
+        return M().eval(), torch.randn(16, 64)
+
+
+def test_an_autocast_region_reads_from_the_ops_before_it_and_the_ops_after_read_from_it():
+    from graphcal.load.trace import export_module
+
+    module, x = Autocast.module()
+    graph = export_module(module, (x,), "m")
+    by_name = {n.name: n for n in graph.nodes}
+    [mul] = [n for n in graph.nodes if n.target == "aten.mul.Tensor"]
+    [linear] = [n for n in graph.nodes if n.target == "aten.linear.default"]
+    [relu] = [n for n in graph.nodes if n.target == "aten.relu.default"]
+    [upcast] = [n for n in graph.nodes if n.target == "aten.to.dtype"]
+    casts = [by_name[s] for s in linear.sources]
+    assert [c.target for c in casts] == ["aten._to_copy.default"] * 3   # x, the weight and the bias
+    assert [c.sources for c in casts] == [(mul.name,), ("",), ("",)]
+    assert relu.sources == (linear.name,)
+    # .float() reads the region's result through its getitem, which holds the ReLU's output
+    [pick] = upcast.sources
+    assert by_name[pick].sources == (relu.name,)
+    events = call_events(graph, {})
+    [relu_output] = [e.key for e in events if isinstance(e, Allocation) and graph.nodes[e.owner] is relu]
+    assert Release(relu_output) in events   # read by .float(), then freed: not left as the call's output
+    assert cost_graph(graph).call_replayed
+
+
+def test_a_torchscript_models_constants_are_handed_in_and_its_call_replayed_whole(run_cli, tmp_path):
+    torch = pytest.importorskip("torch")
+
+    class WithConstant(torch.nn.Module):
+        def forward(self, x):
+            return torch.relu(x + torch.ones(8)) * 3
+
+    path = tmp_path / "net.pt"
+    torch.jit.trace(WithConstant().eval(), torch.randn(4, 8)).save(str(path))
+    result = run_cli("predict", str(path), "--input-shape", "4x8", "--hw", "i7-12700k", "--json")
+    assert result.code == 0, result.stderr
+    assert result.json()["fresh_pages"]["call_replayed"] is True
+
+
 @pytest.mark.parametrize("channels, copies_input", [(64, True), (3, False)])
 def test_a_onednn_convolution_reorders_its_weights_output_and_a_wide_input(channels, copies_input):
     x, w, out = T(1, channels, 56, 56), T(64, channels, 3, 3), T(1, 64, 56, 56)

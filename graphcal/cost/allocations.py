@@ -44,13 +44,24 @@ def workspace_bytes(node: OpNode, cost: OpCost | None) -> tuple[int, ...]:
     return (*copies, w.nbytes, out.nbytes)
 
 
+def output_names(node: OpNode) -> list[str]:
+    """The names other ops' OpNode.sources give the node's outputs: its own, or name.i for each of
+    several."""
+    return [node.name] if len(node.outputs) == 1 else [f"{node.name}.{i}" for i in range(len(node.outputs))]
+
+
 def call_events(graph: OpGraph, costs: dict[int, OpCost]) -> list[Allocation | Release] | None:
     """The allocations and frees of one call of `graph`, each owned by its op's index in
     graph.nodes (`costs`: the last cost of each costed op, by index); None where the graph
-    records no data flow (OpNode.sources). A tensor no op reads is the call's output: it stays
-    allocated (faulted_bytes frees it after the call)."""
+    records no data flow (OpNode.sources), or names as a producer an op it does not hold. A
+    tensor no op reads is the call's output: it stays allocated (faulted_bytes frees it after
+    the call)."""
     if any(node.sources is None for node in graph.nodes):
         return None
+    made_by_ops = {name for node in graph.nodes for name in output_names(node)}
+    if any(s and s not in made_by_ops for node in graph.nodes for s in node.sources):
+        return None  # a producer the graph lacks: its data flow is not whole
+    single = {node.name for node in graph.nodes if len(node.outputs) == 1}
     tensor_of: dict[str, int] = {}  # an op's output, by its name in OpNode.sources -> its tensor
     keys = itertools.count(1)
     made: dict[int, list[Allocation | Release]] = {}
@@ -58,10 +69,10 @@ def call_events(graph: OpGraph, costs: dict[int, OpCost]) -> list[Allocation | R
     for index, node in enumerate(graph.nodes):
         read = [tensor_of[s] for s in node.sources if s in tensor_of]
         last_read.update({key: index for key in read})
-        names = [node.name] if len(node.outputs) == 1 else [f"{node.name}.{i}" for i in range(len(node.outputs))]
-        if node.target == GETITEM:
+        names = output_names(node)
+        if node.target == GETITEM:  # of a multi-output op (its "name.i"), or of an autocast region's result
             picked = f".{node.arg(1, 'index')}"
-            read = [tensor_of[s] for s in node.sources if s.endswith(picked) and s in tensor_of]
+            read = [tensor_of[s] for s in node.sources if (s.endswith(picked) or s in single) and s in tensor_of]
         if node.target == GETITEM or node.target in FREE_OPS or is_in_place(node.target):
             tensor_of.update({name: read[0] for name in names} if read else {})
             continue
@@ -80,8 +91,8 @@ def call_events(graph: OpGraph, costs: dict[int, OpCost]) -> list[Allocation | R
 
 def call_faults(graph: OpGraph, costs: dict[int, OpCost], heap: str) -> tuple[dict[int, int], bool]:
     """Bytes of pages each op (by index) faults in per call from the `heap` state
-    (hardware.allocator.HEAPS), and whether the whole call was replayed: where the graph records
-    no data flow, each op is replayed alone, as if timed on its own."""
+    (hardware.allocator.HEAPS), and whether the whole call was replayed: where the graph's data
+    flow is not whole (call_events), each op is replayed alone, as if timed on its own."""
     start = heap_state(heap, {t.nbytes for node in graph.nodes for t in node.inputs if t.persistent})
     events = call_events(graph, costs)
     if events is not None:

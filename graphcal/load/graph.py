@@ -70,7 +70,7 @@ class OpNode:
     @property
     def inputs(self) -> tuple[TensorMeta, ...]:
         """Every tensor the call reads, in argument order (tensors inside lists included)."""
-        return tuple(_tensors_in((self.args, tuple(self.kwargs.values()))))
+        return tuple(tensors_in((self.args, tuple(self.kwargs.values()))))
 
     def arg(self, index: int, name: str, default: Any = None) -> Any:
         """Argument by position, else by keyword, else `default`."""
@@ -90,12 +90,13 @@ class OpGraph:
     persistent_bytes: int = 0
 
 
-def _tensors_in(value: Any):
+def tensors_in(value: Any):
+    """Every tensor (TensorMeta) in a value, lists and tuples included, in order."""
     if isinstance(value, TensorMeta):
         yield value
     elif isinstance(value, (list, tuple)):
         for item in value:
-            yield from _tensors_in(item)
+            yield from tensors_in(item)
 
 
 def innermost_module(paths: list[str] | None) -> str | None:

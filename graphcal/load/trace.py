@@ -6,11 +6,12 @@ which is exported first (on whatever device its tensors live, meta included).
 
 from __future__ import annotations
 
+import operator
 from dataclasses import replace
 from typing import Any
 
 from graphcal.errors import GraphcalError
-from graphcal.load.graph import RESHAPE, OpGraph, OpNode, TensorMeta, innermost_module, reshape_target
+from graphcal.load.graph import RESHAPE, OpGraph, OpNode, TensorMeta, innermost_module, reshape_target, tensors_in
 
 
 def dtype_name(dtype: Any) -> str:
@@ -77,13 +78,20 @@ AUTOCAST = "wrap_with_autocast"  # str() of torch.ops.higher_order.wrap_with_aut
 CAST = "aten._to_copy.default"
 
 
-def _call_nodes(fx_graph: Any, persistent: frozenset[str], prefix: str = "") -> list[OpNode]:
+def _call_nodes(fx_graph: Any, persistent: frozenset[str], prefix: str = "",
+                operands: dict[str, str] | None = None) -> list[OpNode]:
+    """The graph's ops; `operands` names, for an autocast region's body, the op outside that made
+    each of its placeholders (OpNode.sources; "" for one handed in)."""
+    operands = operands or {}
+    results: dict[str, str] = {}  # an autocast region's i-th result ("name.i") -> the body op that made it
     nodes = []
     for node in fx_graph.nodes:
         if node.op != "call_function":
             continue
         if str(node.target) == AUTOCAST:
-            nodes += _autocast_body(fx_graph, node, persistent, prefix)
+            body, made = _autocast_body(fx_graph, node, persistent, prefix, operands)
+            nodes += body
+            results.update({f"{prefix}{node.name}.{i}": name for i, name in enumerate(made)})
             continue
         nodes.append(
             OpNode(
@@ -93,44 +101,63 @@ def _call_nodes(fx_graph: Any, persistent: frozenset[str], prefix: str = "") -> 
                 kwargs={k: _value_of(v, persistent) for k, v in node.kwargs.items()},
                 outputs=_outputs(node.meta.get("val")),
                 module=_module(node.meta.get("nn_module_stack")),
-                sources=tuple(_sources((node.args, tuple(node.kwargs.values())), prefix)),
+                sources=_picked(node, prefix, results)
+                or tuple(_sources((node.args, tuple(node.kwargs.values())), prefix, operands)),
             )
         )
     return nodes
 
 
-def _sources(arg: Any, prefix: str):
+def _picked(node: Any, prefix: str, results: dict[str, str]) -> tuple[str, ...] | None:
+    """OpNode.sources of a getitem of an autocast region's result: the body op that made it."""
+    if node.target is not operator.getitem or not hasattr(node.args[0], "name"):
+        return None
+    result = results.get(f"{prefix}{node.args[0].name}.{node.args[1]}")
+    return None if result is None else (result,)
+
+
+def _sources(arg: Any, prefix: str, operands: dict[str, str]):
     """OpNode.sources of an argument, in the order OpNode.inputs lists its tensors (`prefix`: of
-    the names of the ops in an autocast region's body)."""
+    the names of the ops in an autocast region's body; `operands`: see _call_nodes). A
+    placeholder is handed in, or an autocast body's operand; a get_attr is a constant."""
     import torch.fx
 
     if isinstance(arg, torch.fx.Node):
         meta = meta_of(arg.meta.get("val"))
-        origin = "" if arg.op == "placeholder" else prefix + arg.name
+        if arg.op == "placeholder":
+            origin = operands.get(arg.name, "")
+        else:
+            origin = "" if arg.op == "get_attr" else prefix + arg.name
         if isinstance(meta, TensorMeta):
             yield origin
         elif isinstance(meta, (list, tuple)):
             yield from (origin and f"{origin}.{i}" for i, m in enumerate(meta) if isinstance(m, TensorMeta))
     elif isinstance(arg, (list, tuple)):
         for item in arg:
-            yield from _sources(item, prefix)
+            yield from _sources(item, prefix, operands)
 
 
-def _autocast_body(fx_graph: Any, node: Any, persistent: frozenset[str], prefix: str) -> list[OpNode]:
+def _autocast_body(fx_graph: Any, node: Any, persistent: frozenset[str], prefix: str,
+                   operands_outside: dict[str, str]) -> tuple[list[OpNode], list[str]]:
     """The ops of a wrap_with_autocast(device, dtype, enabled, cache_enabled, body, *operands)
-    call. Each body op whose output is in the autocast dtype while a floating input is not ran
-    at that dtype: autocast casts each such input first (an _to_copy, costed), and the op reads
-    the cast copies."""
+    call, and the OpNode.sources name of each of its results. Each body op whose output is in the
+    autocast dtype while a floating input is not ran at that dtype: autocast casts each such
+    input first (an _to_copy, costed), and the op reads the cast copies."""
     _, dtype, enabled, _, body_ref, *operands = node.args
     body = getattr(fx_graph.owning_module, body_ref.target)
     inner_names = [n.name for n in body.graph.nodes if n.op == "placeholder"]
     # a body input is state where its operand outside is
     inner_persistent = frozenset(name for name, operand in zip(inner_names, operands)
                                  if getattr(operand, "op", None) == "placeholder" and operand.name in persistent)
-    ops = _call_nodes(body.graph, inner_persistent, f"{prefix}{node.name}.")
+    made_by = {name: next(iter(_sources(operand, prefix, operands_outside)), "")
+               for name, operand in zip(inner_names, operands)}
+    inner_prefix = f"{prefix}{node.name}."
+    ops = _call_nodes(body.graph, inner_persistent, inner_prefix, made_by)
+    [returned] = [n.args[0] for n in body.graph.nodes if n.op == "output"]
+    results = [next(iter(_sources(value, inner_prefix, made_by)), "") for value in returned]
     if not enabled or dtype is None:
-        return ops
-    return [casted for op in ops for casted in _at_dtype(op, dtype_name(dtype))]
+        return ops, results
+    return [casted for op in ops for casted in _at_dtype(op, dtype_name(dtype))], results
 
 
 def _at_dtype(op: OpNode, dtype: str) -> list[OpNode]:
@@ -139,22 +166,35 @@ def _at_dtype(op: OpNode, dtype: str) -> list[OpNode]:
     if not op.outputs or op.outputs[0].dtype != dtype:
         return [op]
     casts: list[OpNode] = []
+    sources = list(op.sources or ())
+    position = iter(range(len(sources)))  # each tensor's place in OpNode.inputs and sources
 
     def cast(value: Any) -> Any:
-        if isinstance(value, TensorMeta) and _floating(value.dtype) and value.dtype != dtype:
+        if isinstance(value, TensorMeta):
+            at = next(position, None)
+            if not (_floating(value.dtype) and value.dtype != dtype):
+                return value
             # NB: autocast casts a weight on each use inside the region; its cache keeps one copy
             # only for tensors that require grad, outside no_grad
             result = TensorMeta(value.shape, dtype)
-            casts.append(OpNode(f"{op.name}_cast{len(casts)}", CAST, (value,), {"dtype": dtype},
-                                (result,), op.module))
+            name = f"{op.name}_cast{len(casts)}"
+            made_by = (sources[at],) if at is not None else None
+            casts.append(OpNode(name, CAST, (value,), {"dtype": dtype}, (result,), op.module, made_by))
+            if at is not None:
+                sources[at] = name
             return result
         if isinstance(value, tuple):
             return tuple(cast(v) for v in value)
+        if isinstance(value, list):  # not cast, but its tensors hold places in sources
+            for _ in tensors_in(value):
+                next(position, None)
         return value
 
     args = tuple(cast(a) for a in op.args)
     kwargs = {k: cast(v) for k, v in op.kwargs.items()}
-    return [*casts, replace(op, args=args, kwargs=kwargs)] if casts else [op]
+    if not casts:
+        return [op]
+    return [*casts, replace(op, args=args, kwargs=kwargs, sources=tuple(sources) if op.sources is not None else None)]
 
 
 def _floating(dtype: str) -> bool:

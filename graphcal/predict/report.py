@@ -116,8 +116,9 @@ def render_calibration(p: Prediction, console: Console) -> None:
         )
     if not p.call_replayed:
         console.print(
-            "[yellow]page faults:[/] the model's format records no data flow between its ops, so each op's "
-            "allocations were replayed alone: pages glibc returns and takes back between ops are left out",
+            "[yellow]page faults:[/] the model's data flow between its ops is not recorded in full (its format "
+            "records none, or an op reads from one the graph lacks), so each op's allocations were replayed "
+            "alone: pages glibc returns and takes back between ops are left out",
             soft_wrap=True,
         )
     if not p.threads_calibrated:
