@@ -126,8 +126,10 @@ def _sources(arg: Any, prefix: str, operands: dict[str, str]):
         meta = meta_of(arg.meta.get("val"))
         if arg.op == "placeholder":
             origin = operands.get(arg.name, "")
+        elif arg.op == "get_attr":
+            origin = ""
         else:
-            origin = "" if arg.op == "get_attr" else prefix + arg.name
+            origin = prefix + arg.name
         if isinstance(meta, TensorMeta):
             yield origin
         elif isinstance(meta, (list, tuple)):
