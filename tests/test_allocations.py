@@ -36,6 +36,15 @@ def test_a_first_mapping_raises_the_thresholds_and_its_size_then_comes_from_the_
     assert arena.allocate(3, MiB) == 0  # the top was kept (1 MiB and the pad, under the trim threshold)
 
 
+def test_a_fresh_heap_trims_its_top_beyond_glibcs_default_128_kib():
+    # two 100 KiB tensors come from the heap (under the 128 KiB mmap threshold); freed, they leave
+    # a top of about 230 KiB, which glibc's default trim threshold (128 KiB) gives back, so the
+    # pair faults in again on every call
+    pair = [Allocation(1, 100 * 1024, 0), Allocation(2, 100 * 1024, 1), Release(1), Release(2)]
+    assert FRESH.trim_threshold == FRESH.mmap_threshold == 128 * 1024
+    assert sum(faulted_bytes(pair, FRESH).values()) > 0
+
+
 def test_one_tensor_a_call_settles_at_no_fault_and_above_32_mib_faults_every_call():
     assert faulted_bytes([Allocation(1, 8 * MiB, 0)], FRESH) == {}
     big = 40 * MiB  # above DEFAULT_MMAP_THRESHOLD_MAX: never raises the threshold

@@ -59,9 +59,12 @@ class HeapState:
 
 
 def _raised_by(mapping_bytes: int) -> HeapState:
-    """The thresholds once a mapping of `mapping_bytes` is freed (not below glibc's defaults)."""
-    threshold = max(START_THRESHOLD_BYTES, mapping_bytes)
-    return HeapState(threshold, 2 * threshold)
+    """The thresholds once a mapping of `mapping_bytes` is freed: glibc raises the mmap threshold
+    to a freed mapping larger than it, and the trim threshold to twice that; below, its defaults
+    (both START_THRESHOLD_BYTES)."""
+    if mapping_bytes <= START_THRESHOLD_BYTES:
+        return HeapState(START_THRESHOLD_BYTES, START_THRESHOLD_BYTES)
+    return HeapState(mapping_bytes, 2 * mapping_bytes)
 
 
 HEAPS = {
