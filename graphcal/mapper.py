@@ -44,6 +44,8 @@ cache size) reaches it:
     kernels.<p>.gemm.in_model_rate[threads]    context_rate()        gemm: its memory rate inside models
     kernels.<p>.gemm.cold_rate[threads]        class_memory_time()   gemm: weights fetched from beyond the LLC
                                                                      (convolutions: 1, classes.DRAM_FETCH_CLASSES)
+    kernels.<p>.<class>.rewarm_s[threads], rewarm_half
+                                               rewarm_share()        the fixed cost of code fetched again
 
 class_unit_times and class_shares are the two halves the fit evaluates on arrays (graphcal.fit.kernels).
 
@@ -314,6 +316,8 @@ class KernelTerms:
     misaligned: float = 1.0  # share of the compute rate kept when N is not whole cache lines
     in_model_rate: float = 1.0  # share of the class's rates kept inside a model (at the thread count)
     cold_rate: float = 0.0   # share of the DRAM bandwidth cold weights are fetched at, serially (0: no term)
+    rewarm_s: float = 0.0    # fixed cost added once the op's code has left the caches (at the thread count)
+    rewarm_half: float = 0.0  # the code reuse distance, in last-level caches, that costs half of it (0: no term)
 
 
 def at_threads(values: dict, threads: int) -> tuple[float, bool]:
@@ -364,11 +368,12 @@ def kernel_terms(cost: OpCost, target: Target) -> KernelTerms | None:
     in_model_rate = at_threads(table["in_model_rate"], target.threads)[0] if "in_model_rate" in table else 1.0
     rates = cold_rates(table, name)
     cold_rate = at_threads(rates, target.threads)[0] if rates else 0.0
+    rewarm = at_threads(table["rewarm_s"], target.threads)[0] if "rewarm_s" in table else 0.0
     return KernelTerms(name, compute, memory, overhead, halves,
                        borrowed or off_compute or off_memory or off_overhead or off_shape,
                        float(table.get("pack_rows", 0.0)), float(table.get("pack_rate", 1.0)), in_model,
                        float(table.get("in_model_half_ops", 0.0)), float(table.get("in_model_from_ops", 0.0)),
-                       misaligned, in_model_rate, cold_rate)
+                       misaligned, in_model_rate, cold_rate, rewarm, float(table.get("rewarm_half", 0.0)))
 
 
 def cold_rates(table: dict, kernel: str) -> dict | None:
@@ -523,11 +528,25 @@ def context_factor(graph_ops, terms: KernelTerms):
     return 1.0 + (terms.in_model - 1.0) * graph_ramp(graph_ops, terms)
 
 
+def rewarm_share(reuse_llcs, terms: KernelTerms):
+    """The share of the class's rewarm_s an op pays: w^2 / (w^2 + h^2), w = the bytes its graph
+    moves between two calls of its code (OpCost.code_reuse_bytes) in last-level caches, h =
+    rewarm_half (0: no term). The dispatcher's tables and the kernel's code that an op runs on
+    stay cached while little moves between its calls; behind a layer's worth of weights they
+    come back from DRAM: on a Zen 5 EPYC, a 4-element rsqrt took 1.5 us behind 4 MB of other
+    work and 4-5 us behind 64 MB, and the in-model rows of small ops ran 9 us over their
+    prediction at 1 to 4 LLCs of reuse distance, none below a quarter of one. Floats or arrays."""
+    if not terms.rewarm_half:
+        return 0.0 * reuse_llcs
+    w2 = reuse_llcs * reuse_llcs
+    return w2 / (w2 + terms.rewarm_half ** 2)
+
+
 def class_op_time(cost: OpCost, target: Target, terms: KernelTerms) -> OpTime:
     """Time of an op whose kernel class has a table: overhead_s x steps (a recurrent op's calls)
     + packing (unit pack x pack_share, counted as fixed cost: it does not overlap the GEMM)
     + max(unit compute / compute share, unit memory / memory share) + its cold weights' fetch
-    (cold_fetch_time); the fixed cost times context_factor."""
+    (cold_fetch_time); the fixed cost times context_factor, plus rewarm_s x rewarm_share."""
     unit_compute, unit_memory, unit_pack, unit_cold = class_unit_times(cost, target)
     sizes = {d: getattr(cost, d) for d in GEMM_DIMENSIONS}
     shape = class_shape_share(sizes, terms.half_rates, terms.kernel_class == "matvec")
@@ -539,9 +558,15 @@ def class_op_time(cost: OpCost, target: Target, terms: KernelTerms) -> OpTime:
     return OpTime(
         compute_s=compute_s,
         memory_s=memory_s,
-        overhead_s=context * terms.overhead_s * cost.steps + unit_pack * pack_share(cost.rows, terms) + cold_s,
+        overhead_s=(context * terms.overhead_s * cost.steps + unit_pack * pack_share(cost.rows, terms) + cold_s
+                    + terms.rewarm_s * rewarm_share(code_reuse_llcs(cost, target), terms)),
         serial_s=serial_time(compute_s, memory_s, terms.kernel_class),
     )
+
+
+def code_reuse_llcs(cost: OpCost, target: Target) -> float:
+    """The op's code reuse distance (OpCost.code_reuse_bytes) in last-level caches."""
+    return cost.code_reuse_bytes / target.profile.last_level_cache_bytes
 
 
 def serial_time(compute_s, memory_s, kernel: str):

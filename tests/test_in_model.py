@@ -41,7 +41,8 @@ def test_every_op_of_a_model_round_trips_through_json_to_the_same_cost():
     assert costed.ops and not costed.unsupported
     assert graph.persistent_bytes > 0 and any(cost.state_bytes for _, cost in costed.ops)
     for node, cost in costed.ops:
-        back_graph = graph_from_json(ops_to_json([node], graph.persistent_bytes), "test")
+        back_graph = graph_from_json(ops_to_json([node], graph.persistent_bytes, {node.name: cost.code_reuse_bytes}),
+                                     "test")
         (back,) = back_graph.nodes
         assert back.target == node.target and back.name == node.name and back.inputs == node.inputs
         assert cost_graph(back_graph, "settled").ops[0][1] == cost

@@ -83,6 +83,21 @@ def test_overhead_is_added_once_per_op(predict_classes):
     assert high - low == pytest.approx(4e-6, rel=1e-6)
 
 
+def test_rewarm_adds_its_fixed_cost_to_ops_behind_a_layers_worth_of_weights_only(predict_classes):
+    """An MLP's two activations run 64 and 128 MB of weights after their previous calls at 4096
+    wide, 16 KB at 64 wide: rewarm_s (half of it at rewarm_half LLCs) reaches the first, hardly
+    the second, and never the GEMMs."""
+    base = {"gemm": table(), "activation": table(compute=0.4, memory=0.3, overhead=1e-6)}
+    rewarmed = copy.deepcopy(base)
+    rewarmed["activation"] |= {"rewarm_s": {4: 10e-6}, "rewarm_half": 1.0}
+    wide, narrow = "mlp:1:4096x4096x4096x4096", "mlp:1:64x64x64x64"
+    before, after = predict_classes(base, wide), predict_classes(rewarmed, wide)
+    assert after["gemm"] == before["gemm"]
+    assert 10e-6 < after["activation"] - before["activation"] < 20e-6  # two activations, each most of it
+    before, after = predict_classes(base, narrow), predict_classes(rewarmed, narrow)
+    assert 0 < after["activation"] - before["activation"] < 0.01 * 20e-6
+
+
 def test_half_rate_rows_slows_gemms_by_their_rows(predict_classes):
     big = "matmul:64x2048x2048"
     plain = predict_classes({"gemm": table(overhead=0.0)}, big)["matmul"]
@@ -293,6 +308,7 @@ def test_a_profile_without_the_operand_classes_prices_them_by_elementwise_and_sa
     ({"fp32": {"norm": table() | {"half_rate_rows": 8}}}, "unknown field 'half_rate_rows'"),
     ({"fp32": {"norm": table() | {"misaligned": {4: 0.5}}}}, "unknown field 'misaligned'"),
     ({"fp32": {"gemm": table() | {"in_model_rate": {4: 0.5}}}}, "need in_model_half_ops > 0"),
+    ({"fp32": {"norm": table() | {"rewarm_s": {4: 5e-6}}}}, "rewarm_s needs rewarm_half > 0"),
     ({"fp32": {"gemm": table() | {"misaligned": {4: 0}}}}, "misaligned: at 4 threads"),
     ({"fp32": {"gemm": table() | {"half_rate_depth": {0: 8}}}}, "half_rate_depth: thread count 0"),
     ({"fp32": {"gemm": table() | {"half_rate_depth": "wide"}}}, "half_rate_depth: must be a number >= 0"),
@@ -385,25 +401,62 @@ def test_fit_recovers_a_gemm_table_and_writes_it(run_cli, tmp_path):
     assert again["uncalibrated"] == [] and again["extrapolated"] == []
 
 
+def synthetic_columns(rng, kernel: str, inside: np.ndarray, **columns):
+    """OpColumns of one op per row, all of `kernel` at 1 thread, with random unit times; rows
+    `inside` ran in graphs of 200 ops, the others alone; `columns` replace the defaults."""
+    from graphcal.fit.kernels import OpColumns
+
+    n = len(inside)
+    values = dict(
+        row=np.arange(n), kernel_class=np.array([kernel] * n, dtype=object), threads=np.ones(n, dtype=int),
+        unit_compute=rng.uniform(1e-5, 1e-3, n), unit_memory=rng.uniform(1e-5, 1e-3, n),
+        unit_pack=np.zeros(n), unit_cold=np.zeros(n),
+        sizes={d: np.full(n, 512.0) for d in ("rows", "depth", "columns")}, steps=np.ones(n),
+        base_s=np.zeros(n), flops=np.ones(n), bytes=np.ones(n), graph_ops=np.where(inside, 200.0, 1.0),
+        misaligned=np.zeros(n), fault_s=np.zeros(n), code_reuse=np.zeros(n), n_rows=n)
+    return OpColumns(**(values | columns))
+
+
+def test_the_in_model_fit_recovers_rewarm_from_rows_far_from_their_codes_last_call():
+    """solve_context recovers a vector class's rewarm_s and rewarm_half from rows whose code
+    reuse distances span a few LLCs (a class timed only inside models: no in_model); a matrix
+    class gets no rewarm terms (its in-model terms describe its weights)."""
+    from graphcal.fit.kernels import class_times, solve_context
+
+    rng = np.random.default_rng(1)
+    n = 80
+    inside = np.ones(n, dtype=bool)
+    reuse = rng.uniform(0.0, 4.0, n)
+    ops = synthetic_columns(rng, "elementwise", inside, code_reuse=reuse,
+                            unit_compute=np.full(n, 1e-7), unit_memory=rng.uniform(1e-7, 2e-6, n))
+    start = {"compute": {1: 0.5}, "memory": {1: 1.0}, "overhead_s": {1: 2e-6}}
+    truth = start | {"rewarm_s": {1: 8e-6}, "rewarm_half": 0.8}
+    measured = class_times(ops, "elementwise", truth)
+    assert not np.allclose(measured, class_times(ops, "elementwise", start))
+    fitted = solve_context("elementwise", ops, np.arange(n), measured, np.ones(n), {"elementwise": start}, 1,
+                           in_model=False)
+    assert fitted["rewarm_s"][1] == pytest.approx(8e-6, rel=0.05)
+    assert fitted["rewarm_half"] == pytest.approx(0.8, rel=0.05)
+    assert "in_model" not in fitted
+    gemm = synthetic_columns(rng, "gemm", np.arange(n) >= 20, code_reuse=reuse)
+    fitted = solve_context("gemm", gemm, np.arange(n), class_times(gemm, "gemm", start), np.ones(n),
+                           {"gemm": start}, 1)
+    assert "rewarm_s" not in fitted and "in_model" in fitted
+
+
 def test_the_in_model_fit_recovers_cold_rate_from_rows_with_weights_beyond_the_cache():
     """solve_context (the in-model stage of the gemm fit) recovers a cold_rate from rows whose
     weights lie beyond the LLC, beside in_model, and then fits no in_model_rate (the two trade on
     the same rows); rows without such weights give cold_rate nothing to fit: it is left out and
     in_model_rate fitted."""
-    from graphcal.fit.kernels import OpColumns, class_times, solve_context
+    from graphcal.fit.kernels import class_times, solve_context
 
     rng = np.random.default_rng(0)
     n = 60
     inside = np.arange(n) >= 20                       # 20 rows timed alone, 40 inside models
 
-    def columns(cold: np.ndarray) -> OpColumns:
-        return OpColumns(
-            row=np.arange(n), kernel_class=np.array(["gemm"] * n, dtype=object), threads=np.ones(n, dtype=int),
-            unit_compute=rng.uniform(1e-5, 1e-3, n), unit_memory=rng.uniform(1e-5, 1e-3, n),
-            unit_pack=np.zeros(n), unit_cold=cold,
-            sizes={d: np.full(n, 512.0) for d in ("rows", "depth", "columns")}, steps=np.ones(n),
-            base_s=np.zeros(n), flops=np.ones(n), bytes=np.ones(n), graph_ops=np.where(inside, 200.0, 1.0),
-            misaligned=np.zeros(n), fault_s=np.zeros(n), n_rows=n)
+    def columns(cold: np.ndarray):
+        return synthetic_columns(rng, "gemm", inside, unit_cold=cold)
 
     start = {"compute": {1: 0.8}, "memory": {1: 1.0}, "overhead_s": {1: 5e-6}}
     truth = start | {"in_model": {1: 3.0}, "in_model_half_ops": 20.0, "in_model_from_ops": 1.0,

@@ -71,6 +71,9 @@ class OpCost:
     # an elementwise op's operands: "unary" (one tensor), "scalar" (one tensor and a Python
     # number, which ATen wraps into a tensor at every call), "" (two or more tensors; any other op)
     operands: str = ""
+    # the bytes the graph moves between the op's previous call and this one (cost.reuse): how far
+    # out of the caches its code and runtime state were pushed; set by cost_graph
+    code_reuse_bytes: float = 0.0
 
     @property
     def bytes(self) -> float:
@@ -213,9 +216,11 @@ def _load_formulas() -> None:
 
 def cost_graph(graph: OpGraph, heap: str = DEFAULT_HEAP) -> GraphCost:
     """Every op's cost, with the bytes it reads from the model's state and the graph's state
-    bytes (their reuse distance), and on its last part the pages the allocator faults in for it
-    on every call from the `heap` state (cost.allocations.call_faults)."""
-    from graphcal.cost.allocations import call_faults  # NB: deferred, it imports this module
+    bytes (their reuse distance), the reuse distance of its code (cost.reuse), and on its last
+    part the pages the allocator faults in for it on every call from the `heap` state
+    (cost.allocations.call_faults)."""
+    from graphcal.cost.allocations import call_faults  # NB: deferred, they import this module
+    from graphcal.cost.reuse import code_reuse_bytes
 
     _load_formulas()
     result = GraphCost()
@@ -238,6 +243,8 @@ def cost_graph(graph: OpGraph, heap: str = DEFAULT_HEAP) -> GraphCost:
         if faults.get(index):
             node, cost = result.ops[at]
             result.ops[at] = (node, replace(cost, fault_bytes=faults[index]))
+    reuse = code_reuse_bytes(graph, result.ops)
+    result.ops = [(node, replace(cost, code_reuse_bytes=reuse[node.name])) for node, cost in result.ops]
     return result
 
 

@@ -142,6 +142,10 @@ class Calibration:
                 f"{', '.join(shared)}: a profile has one of each for every precision; fitted here on "
                 f"{self.precision.value} rows, they serve its fp32 predictions too (--fix them to keep the base's)"
             )
+        unplaced = sum(1 for r in self.rows if r.is_op and '"code_reuse_bytes"' not in r.fields.get("ops", ""))
+        if unplaced:
+            notes.append(f"{unplaced} in-model row(s) carry no code reuse distance (swept before graphcal recorded "
+                         "it): their ops are priced as if timed alone, and no rewarm term learns from them")
         unsupported = sum(1 for t in self.costed.tables if t.unsupported)
         if unsupported:
             notes.append(f"{unsupported} row(s) have ops graphcal cannot cost; their predictions are understated")

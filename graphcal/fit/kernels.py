@@ -32,12 +32,14 @@ from graphcal.mapper import (
     class_shape_share,
     class_shares,
     class_unit_times,
+    code_reuse_llcs,
     cold_rates,
     context_factor,
     is_misaligned,
     kernel_target,
     op_time,
     pack_share,
+    rewarm_share,
     serial_time,
     shape_term,
     thread_bandwidth_share,
@@ -61,6 +63,8 @@ PLAUSIBLE = {
     "misaligned": (0.3, 1.2),    # share of the compute rate kept when N is not whole cache lines (gemm)
     "in_model_rate": (0.3, 1.2),  # share of the rates kept inside a model
     "cold_rate": (0.2, 10.0),    # share of the DRAM bandwidth cold weights are fetched at, serially (gemm)
+    "rewarm_s": (0.0, 30e-6),    # fixed cost added when the op's code comes back from DRAM
+    "rewarm_half": (0.1, 8.0),   # code reuse distance costing half of it, in last-level caches
 }
 PACK_TERMS = ("pack_rows", "pack_rate")
 # classes fitted on graphs timed alone that get in-model rates (mapper.context_rate): gemm, whose
@@ -102,6 +106,7 @@ class OpColumns:
     graph_ops: np.ndarray      # (m,) ops of the graph the op's row ran in (mapper.Target.graph_ops)
     misaligned: np.ndarray     # (m,) 0, 1/2 or 1: how far N is from whole cache lines (mapper.is_misaligned)
     fault_s: np.ndarray        # (m,) the page faults of its freshly mapped outputs (mapper.fault_time)
+    code_reuse: np.ndarray     # (m,) its code's reuse distance in last-level caches (mapper.code_reuse_llcs)
     n_rows: int
 
     def take(self, mask: np.ndarray) -> OpColumns:
@@ -110,7 +115,7 @@ class OpColumns:
                          {d: s[mask] for d, s in self.sizes.items()},
                          self.steps[mask],
                          self.base_s[mask], self.flops[mask], self.bytes[mask], self.graph_ops[mask],
-                         self.misaligned[mask], self.fault_s[mask], self.n_rows)
+                         self.misaligned[mask], self.fault_s[mask], self.code_reuse[mask], self.n_rows)
 
 
 def op_columns(rows: CostedRows, profile: HardwareProfile) -> OpColumns:
@@ -119,8 +124,8 @@ def op_columns(rows: CostedRows, profile: HardwareProfile) -> OpColumns:
     targets = {(int(t), int(g)): Target(profile, rows.precision, int(t), int(g))
                for t, g in set(zip(rows.threads.tolist(), rows.graph_ops.tolist()))}
     seen: dict = {}
-    row_of, classes, threads, compute, memory, pack, cold, steps, base, flops, nbytes, graph, faults = (
-        [] for _ in range(13))
+    row_of, classes, threads, compute, memory, pack, cold, steps, base, flops, nbytes, graph, faults, reuse = (
+        [] for _ in range(14))
     sizes = {d: [] for d in GEMM_DIMENSIONS}
     for i, (table, t, g) in enumerate(zip(rows.tables, rows.threads, rows.graph_ops)):
         for cost in table.costs:
@@ -143,6 +148,7 @@ def op_columns(rows: CostedRows, profile: HardwareProfile) -> OpColumns:
             nbytes.append(cost.bytes)
             graph.append(int(g))
             faults.append(fault_s)
+            reuse.append(code_reuse_llcs(cost, target))
             for d in GEMM_DIMENSIONS:
                 sizes[d].append(float(getattr(cost, d)))
     return OpColumns(
@@ -150,7 +156,8 @@ def op_columns(rows: CostedRows, profile: HardwareProfile) -> OpColumns:
         np.array(compute), np.array(memory), np.array(pack), np.array(cold), {d: np.array(s) for d, s in sizes.items()},
         np.array(steps, dtype=float), np.array(base), np.array(flops, dtype=float), np.array(nbytes, dtype=float),
         np.array(graph, dtype=float),
-        is_misaligned(np.array(sizes["columns"]), rows.precision.element_bytes), np.array(faults), rows.n,
+        is_misaligned(np.array(sizes["columns"]), rows.precision.element_bytes), np.array(faults), np.array(reuse),
+        rows.n,
     )
 
 
@@ -199,10 +206,11 @@ def class_times(ops: OpColumns, kernel: str, table: dict) -> np.ndarray:
     in_model = per_op("in_model") if "in_model" in table else 1.0
     misaligned = per_op("misaligned") if "misaligned" in table else 1.0
     in_model_rate = per_op("in_model_rate") if "in_model_rate" in table else 1.0
+    rewarm = per_op("rewarm_s") if "rewarm_s" in table else 0.0
     terms = KernelTerms(kernel, per_op("compute"), per_op("memory"), 0.0, halves, False,
                         float(table.get("pack_rows", 0.0)), float(table.get("pack_rate", 1.0)), in_model,
                         float(table.get("in_model_half_ops", 0.0)), float(table.get("in_model_from_ops", 0.0)),
-                        misaligned, in_model_rate)
+                        misaligned, in_model_rate, 0.0, 0.0, float(table.get("rewarm_half", 0.0)))
     shape = class_shape_share(ops.sizes, halves, kernel == "matvec")
     compute_share, memory_share = class_shares(terms, shape, ops.misaligned, ops.graph_ops)
     compute_s = np.divide(ops.unit_compute, compute_share, out=np.zeros(len(ops.row)), where=ops.unit_compute > 0)
@@ -212,6 +220,7 @@ def class_times(ops: OpColumns, kernel: str, table: dict) -> np.ndarray:
     packing = ops.unit_pack * pack_share(ops.sizes["rows"], terms)
     context = context_factor(ops.graph_ops, terms)
     return (context * per_op("overhead_s") * ops.steps + packing + cold + ops.fault_s
+            + rewarm * rewarm_share(ops.code_reuse, terms)
             + serial_time(compute_s, memory_s, kernel) + np.maximum(compute_s, memory_s))
 
 
@@ -407,20 +416,30 @@ def solve_class(
 
 
 CONTEXT_START_HALF_OPS = 16.0
+# rewarm_s's start, and its prior's centre; rewarm_half's bounds, in last-level caches
+REWARM_START_S = 2e-6
+REWARM_HALF_BOUNDS = (0.1, 8.0)
+# an op this many LLCs of reuse distance apart pays half of rewarm_s at the start
+REWARM_FAR_LLCS = 1.0
 
 
 def solve_context(
     kernel: str, ops: OpColumns, rows: np.ndarray, measured: np.ndarray, weights: np.ndarray,
     tables: dict[str, dict], alone_graph_ops: int, cold: bool = False, in_model_rate: bool = False,
+    in_model: bool = True,
 ) -> dict:
-    """`kernel`'s table with in_model (at each thread count of its in-model rows) and
-    in_model_half_ops fitted on `rows` (its rows timed alone and inside models), every value of
-    the table fitted before held: how much slower the class runs inside a model, and from how
-    many ops on. With `cold`, cold_rate at each thread count where MIN_ROWS rows have ops with
-    weights beyond the LLC; with `in_model_rate` (gemm), that rate where no thread count has
-    such rows: both describe a model's weights coming from farther than an MLP's, and fitted
-    together they trade on the same rows (two calibrations of one hour on an Emerald Rapids Xeon
-    fitted in_model_rate 1.33 and 0.33 at 2 threads beside cold_rate 0.73 and 0.87)."""
+    """`kernel`'s table with its context terms fitted on `rows` (its rows timed alone and inside
+    models), every value of the table fitted before held:
+    - in_model (at each thread count of its in-model rows) and in_model_half_ops: how much
+      slower the class runs inside a model, and from how many ops on (unless `in_model` is
+      False: a class without rows timed alone has no standalone fixed cost to scale);
+    - rewarm_s and rewarm_half (mapper.rewarm_share), at each thread count where MIN_ROWS rows
+      have ops REWARM_FAR_LLCS or more of code reuse distance apart;
+    - with `cold`, cold_rate at each thread count where MIN_ROWS rows have ops with weights
+      beyond the LLC; with `in_model_rate` (gemm), that rate where no thread count has such rows:
+      both describe a model's weights coming from farther than an MLP's, and fitted together they
+      trade on the same rows (two calibrations of one hour on an Emerald Rapids Xeon fitted
+      in_model_rate 1.33 and 0.33 at 2 threads beside cold_rate 0.73 and 0.87)."""
     from scipy.optimize import least_squares
 
     table = tables[kernel]
@@ -436,40 +455,67 @@ def solve_context(
     root_weights = np.sqrt(weights[rows])
     largest_alone = float(alone_graph_ops)
 
-    n = len(threads)
-    beyond = own.unit_cold > 0
-    cold_threads = [t for t in threads if cold and len(set(own.row[beyond & (own.threads == t)])) >= MIN_ROWS]
-    memory_rates = in_model_rate and not cold_threads
-    m = 2 * n if memory_rates else n
-    c = len(cold_threads)
-    held = {k: v for k, v in table.items() if k not in ("in_model_rate", "cold_rate")}
+    def rows_with(mask: np.ndarray, t: int) -> int:
+        return len(set(own.row[mask & (own.threads == t)].tolist()))
+
+    n = len(threads) if in_model else 0
+    cold_threads = [t for t in threads if cold and rows_with(own.unit_cold > 0, t) >= MIN_ROWS]
+    rewarm_threads = [t for t in threads if kernel not in MATRIX_CLASSES
+                      and rows_with(own.code_reuse >= REWARM_FAR_LLCS, t) >= MIN_ROWS]
+    rate_threads = threads if in_model and in_model_rate and not cold_threads else []
+    # x: log in_model (n), log in_model_rate, log cold_rate, log rewarm_s / REWARM_START_S, by
+    # thread count; then log rewarm_half, log in_model_half_ops (each where it has values)
+    sizes = (n, len(rate_threads), len(cold_threads), len(rewarm_threads))
+    edges = np.cumsum((0, *sizes))
+    halves_at = edges[-1]
+    held = {k: v for k, v in table.items() if k not in ("in_model_rate", "cold_rate", "rewarm_s", "rewarm_half")}
 
     def with_context(x: np.ndarray) -> dict:
-        out = {**held, "in_model": {t: float(np.exp(x[k])) for k, t in enumerate(threads)},
-               "in_model_half_ops": float(np.exp(x[-1])), "in_model_from_ops": largest_alone}
-        if memory_rates:
-            out["in_model_rate"] = {t: float(np.exp(x[n + k])) for k, t in enumerate(threads)}
+        blocks = [x[a:b] for a, b in zip(edges[:-1], edges[1:])]
+        out = dict(held)
+        at = halves_at
+        if rewarm_threads:
+            out["rewarm_s"] = {t: REWARM_START_S * float(np.exp(v)) for t, v in zip(rewarm_threads, blocks[3])}
+            out["rewarm_half"] = float(np.exp(x[at]))
+            at += 1
+        if n:
+            out.update({"in_model": {t: float(np.exp(v)) for t, v in zip(threads, blocks[0])},
+                        "in_model_half_ops": float(np.exp(x[at])), "in_model_from_ops": largest_alone})
+        if rate_threads:
+            out["in_model_rate"] = {t: float(np.exp(v)) for t, v in zip(rate_threads, blocks[1])}
         if cold_threads:
-            out["cold_rate"] = {t: float(np.exp(x[m + k])) for k, t in enumerate(cold_threads)}
+            out["cold_rate"] = {t: float(np.exp(v)) for t, v in zip(cold_threads, blocks[2])}
         return out
 
     def residuals(x: np.ndarray) -> np.ndarray:
         times = class_times(own, kernel, with_context(x))
         latency = fixed[rows] + np.bincount(own_rows, weights=times, minlength=len(rows))
-        return np.concatenate([(np.log(latency) - log_measured) * root_weights, PRIOR * x[:-1]])
+        # NB: every value but in_model_half_ops is pulled toward its start
+        pulled = x[:-1] if n else x
+        return np.concatenate([(np.log(latency) - log_measured) * root_weights, PRIOR * pulled])
 
-    lower = np.array([np.log(0.5)] * n + [np.log(0.2)] * (m - n) + [np.log(0.05)] * c + [0.0])
-    # NB: half-way no sooner than twice the largest graph timed alone: an MLP a layer deeper than
-    # the grid's deepest is not yet a model
-    lower[-1] = np.log(max(1.0, largest_alone))
-    upper = np.array([np.log(40.0)] * n + [np.log(2.0)] * (m - n) + [np.log(50.0)] * c + [np.log(4096.0)])
+    lower = np.r_[[np.log(0.5)] * sizes[0], [np.log(0.2)] * sizes[1], [np.log(0.05)] * sizes[2],
+                  [np.log(1e-3)] * sizes[3]]
+    upper = np.r_[[np.log(40.0)] * sizes[0], [np.log(2.0)] * sizes[1], [np.log(50.0)] * sizes[2],
+                  [np.log(15.0)] * sizes[3]]
+    if rewarm_threads:
+        lower, upper = np.r_[lower, np.log(REWARM_HALF_BOUNDS[0])], np.r_[upper, np.log(REWARM_HALF_BOUNDS[1])]
+    if n:
+        # NB: half-way no sooner than twice the largest graph timed alone: an MLP a layer deeper than
+        # the grid's deepest is not yet a model
+        lower, upper = np.r_[lower, np.log(max(1.0, largest_alone))], np.r_[upper, np.log(4096.0)]
+    if not len(lower):
+        return dict(table)
     best = None
     for start in (0.0, np.log(1.5), np.log(2.5)):
-        x0 = np.r_[[start] * n, [0.0] * (m - n + c), max(np.log(CONTEXT_START_HALF_OPS), lower[-1])]
+        x0 = np.r_[[start] * sizes[0], [0.0] * (sizes[1] + sizes[2] + sizes[3]), [0.0] * bool(rewarm_threads),
+                   [max(np.log(CONTEXT_START_HALF_OPS), lower[-1])] * bool(n)]
         trial = least_squares(residuals, x0, bounds=(lower, upper),
                               method="trf", loss="soft_l1", f_scale=0.1, x_scale="jac", max_nfev=200)
         if best is None or trial.cost < best.cost:
             best = trial
+        if not n:
+            break
     return with_context(best.x)
 
 
@@ -560,9 +606,12 @@ def staged_fit(
         owner = dominant_class(ops, tables)
         for kernel in found:
             ins, outs = inside[owner[inside] == kernel], alone[owner[alone] == kernel]
-            if len(ins) >= MIN_ROWS and len(outs) >= MIN_ROWS:
-                mine = np.concatenate([outs, ins])
-                tables[kernel] = solve_context(kernel, ops, mine, measured, weights, tables, int(graphs.max()))
+            if len(ins) >= MIN_ROWS:
+                # a class timed only inside models has no fixed cost alone for in_model to scale
+                alone_too = len(outs) >= MIN_ROWS
+                mine = np.concatenate([outs, ins]) if alone_too else ins
+                tables[kernel] = solve_context(kernel, ops, mine, measured, weights, tables,
+                                               int(graphs.max(initial=1)), in_model=alone_too)
                 solutions[kernel] = solve_class(kernel, ops, mine, measured, weights, tables, starts[kernel],
                                                 refine=True)
                 tables[kernel] = solutions[kernel].table
@@ -642,13 +691,13 @@ class ClassRow:
 
 def flatten(table: dict) -> dict[str, float]:
     out = {}
-    for name in ("compute", "memory", "overhead_s", "misaligned", "in_model_rate", "cold_rate"):
+    for name in ("compute", "memory", "overhead_s", "misaligned", "in_model_rate", "cold_rate", "rewarm_s"):
         for t, value in sorted(table.get(name, {}).items()):
             out[f"{name}@{t}"] = float(value)
     for name, value in table.items():
         if name.startswith("half_rate_") and isinstance(value, dict):
             out.update({f"{name}@{t}": float(v) for t, v in sorted(value.items())})
-        elif name.startswith("half_rate_") or name in PACK_TERMS:
+        elif name.startswith("half_rate_") or name in (*PACK_TERMS, "rewarm_half"):
             out[name] = float(value)
     return out
 

@@ -113,12 +113,13 @@ def _counts(v: list) -> str | None:
 # fixed cost at each calibrated thread count, shape terms, and what its calibration covered.
 KERNEL_THREAD_TERMS = {"compute": "positive", "memory": "positive", "overhead_s": "non-negative",
                        "in_model": "positive", "misaligned": "positive",
-                       "in_model_rate": "positive", "cold_rate": "positive"}
+                       "in_model_rate": "positive", "cold_rate": "positive", "rewarm_s": "non-negative"}
 GEMM_ONLY_TERMS = ("misaligned", "in_model_rate", "cold_rate")
 KERNEL_REQUIRED = ("compute", "memory", "overhead_s")
 KERNEL_SHAPE_TERMS = ("half_rate_rows", "half_rate_depth", "half_rate_columns")  # a number, or one per thread count
 KERNEL_PACK_TERMS = ("pack_rows", "pack_rate")  # gemm: packing the K x N matrix once per call
-KERNEL_CONTEXT_TERMS = ("in_model_half_ops", "in_model_from_ops")  # with in_model: the slowdown inside a model
+# with in_model: the slowdown inside a model; with rewarm_s: the code reuse distance costing half of it
+KERNEL_CONTEXT_TERMS = ("in_model_half_ops", "in_model_from_ops", "rewarm_half")
 KERNEL_RANGES = ("flops", "bytes")
 
 
@@ -161,6 +162,8 @@ def _kernel_table(kernel_class: str, v: dict) -> str | None:
             return f"{name}: must be a number >= 0{per_thread}, got {value!r}"
     if ("in_model" in v or "in_model_rate" in v) and not v.get("in_model_half_ops"):
         return "in_model and in_model_rate need in_model_half_ops > 0 (the graph size they ramp in by)"
+    if "rewarm_s" in v and not v.get("rewarm_half"):
+        return "rewarm_s needs rewarm_half > 0 (the code reuse distance, in last-level caches, costing half of it)"
     covers = v.get("covers", {})
     if not isinstance(covers, dict) or any(k not in ("threads", *KERNEL_RANGES) for k in covers):
         return f"covers: must map threads, {', '.join(KERNEL_RANGES)} to what the calibration saw"

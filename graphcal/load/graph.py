@@ -6,6 +6,7 @@ Everything downstream (costing, mapping) works on these values and never imports
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +89,9 @@ class OpGraph:
     # Bytes of the distinct persistent tensors the program reads (its weights, buffers and any
     # state passed in): between two reads of one weight, all of them stream through the caches.
     persistent_bytes: int = 0
+    # Reuse distances (cost.reuse) recorded where the ops ran inside a larger graph, by node name:
+    # an in-model sweep row's op, cut out of its model
+    code_reuse: Mapping[str, float] = field(default_factory=dict)
 
 
 def tensors_in(value: Any):

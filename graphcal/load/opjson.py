@@ -4,7 +4,8 @@ subgraph of several), which fit and compare cost with the same registry as predi
 
 A tensor is {"shape": [...], "dtype": "float32"}, with "persistent": true for the model's
 state (a weight, a buffer, a KV cache); an op document may carry "graph_persistent_bytes", the
-state of the whole model it ran in (graphcal.load.graph.OpGraph.persistent_bytes). Lists and
+state of the whole model it ran in (graphcal.load.graph.OpGraph.persistent_bytes), and
+"code_reuse_bytes", the op's reuse distance there (graphcal.cost.reuse). Lists and
 tuples are lists; numbers, strings, booleans and None are themselves. Anything else the call received (a torch.dtype,
 a device, a memory format) is {"repr": str(value)}: no cost formula reads those.
 """
@@ -12,6 +13,7 @@ a device, a memory format) is {"repr": str(value)}: no cost formula reads those.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from graphcal.errors import GraphcalError
@@ -44,7 +46,7 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def _op_document(node: OpNode, graph_persistent_bytes: int) -> dict:
+def _op_document(node: OpNode, graph_persistent_bytes: int, code_reuse: Mapping[str, float]) -> dict:
     document = {
         "name": node.name,
         "target": node.target,
@@ -54,13 +56,18 @@ def _op_document(node: OpNode, graph_persistent_bytes: int) -> dict:
     }
     if graph_persistent_bytes:
         document["graph_persistent_bytes"] = graph_persistent_bytes
+    if node.name in code_reuse:
+        document["code_reuse_bytes"] = code_reuse[node.name]
     return document
 
 
-def ops_to_json(nodes: list[OpNode] | tuple[OpNode, ...], graph_persistent_bytes: int = 0) -> str:
+def ops_to_json(nodes: list[OpNode] | tuple[OpNode, ...], graph_persistent_bytes: int = 0,
+                code_reuse: Mapping[str, float] | None = None) -> str:
     """The calls' names, targets, arguments and outputs, as one compact JSON list;
-    `graph_persistent_bytes`: the state of the model they ran in (0: not recorded)."""
-    return json.dumps([_op_document(node, graph_persistent_bytes) for node in nodes], separators=(",", ":"))
+    `graph_persistent_bytes`: the state of the model they ran in (0: not recorded); `code_reuse`:
+    their reuse distances there, by node name (cost.reuse; none: not recorded)."""
+    return json.dumps([_op_document(node, graph_persistent_bytes, code_reuse or {}) for node in nodes],
+                      separators=(",", ":"))
 
 
 def ops_from_json(text: str, where: str) -> tuple[OpNode, ...]:
@@ -86,6 +93,7 @@ def graph_from_json(text: str, where: str) -> OpGraph:
             for document in documents
         )
         state = max(int(document.get("graph_persistent_bytes") or 0) for document in documents)
+        reuse = {str(d["name"]): float(d["code_reuse_bytes"]) for d in documents if "code_reuse_bytes" in d}
     except (ValueError, KeyError, TypeError, AttributeError, GraphcalError) as exc:
         raise GraphcalError(f"{where}: the ops column is not a list of op calls graphcal wrote ({exc})") from None
-    return OpGraph(where, nodes, persistent_bytes=state)
+    return OpGraph(where, nodes, persistent_bytes=state, code_reuse=reuse)

@@ -244,6 +244,6 @@ def in_model_rows(module: Any, inputs: tuple, model_row: dict, protocol: Protoco
             "spread": f"{op.spread:.4f}", "calls_per_sample": "1", "rounds": str(timing.runs_run),
             "contention": f"{timing.contention:.3f}", "unsupported_ops": "",
             "scope": OP_SCOPE, "node": op.name, "target": op.target, "family": costs[0].family,
-            "ops": ops_to_json([node], state_bytes),
+            "ops": ops_to_json([node], state_bytes, {node.name: costs[0].code_reuse_bytes}),
         }))
     return rows
