@@ -210,7 +210,7 @@ def class_times(ops: OpColumns, kernel: str, table: dict) -> np.ndarray:
     terms = KernelTerms(kernel, per_op("compute"), per_op("memory"), 0.0, halves, False,
                         float(table.get("pack_rows", 0.0)), float(table.get("pack_rate", 1.0)), in_model,
                         float(table.get("in_model_half_ops", 0.0)), float(table.get("in_model_from_ops", 0.0)),
-                        misaligned, in_model_rate, 0.0, 0.0, float(table.get("rewarm_half", 0.0)))
+                        misaligned, in_model_rate, rewarm_half=float(table.get("rewarm_half", 0.0)))
     shape = class_shape_share(ops.sizes, halves, kernel == "matvec")
     compute_share, memory_share = class_shares(terms, shape, ops.misaligned, ops.graph_ops)
     compute_s = np.divide(ops.unit_compute, compute_share, out=np.zeros(len(ops.row)), where=ops.unit_compute > 0)
@@ -419,7 +419,8 @@ CONTEXT_START_HALF_OPS = 16.0
 # rewarm_s's start, and its prior's centre; rewarm_half's bounds, in last-level caches
 REWARM_START_S = 2e-6
 REWARM_HALF_BOUNDS = (0.1, 8.0)
-# an op this many LLCs of reuse distance apart pays half of rewarm_s at the start
+# rewarm is fitted at a thread count where MIN_ROWS rows hold ops at least this many LLCs from
+# their previous call (at the start, such an op pays half of rewarm_s)
 REWARM_FAR_LLCS = 1.0
 
 
