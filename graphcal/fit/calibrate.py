@@ -144,8 +144,8 @@ class Calibration:
             )
         unplaced = sum(1 for r in self.rows if r.is_op and '"code_reuse_bytes"' not in r.fields.get("ops", ""))
         if unplaced:
-            notes.append(f"{unplaced} in-model row(s) carry no code reuse distance (swept before graphcal recorded "
-                         "it): their ops are priced as if timed alone, and no rewarm term learns from them")
+            notes.append(f"{unplaced} in-model row(s) carry no code reuse distance (their ops column records "
+                         "none): their ops are priced as if timed alone, and no rewarm term learns from them")
         unsupported = sum(1 for t in self.costed.tables if t.unsupported)
         if unsupported:
             notes.append(f"{unsupported} row(s) have ops graphcal cannot cost; their predictions are understated")
