@@ -22,9 +22,10 @@ def costed_ops(graph):
     return [(node.name, node.target, node.module, cost) for node, cost in costed.ops], dict(costed.unsupported)
 
 
-def assert_same_graph(recorded, exported):
+def assert_same_graph(recorded, exported, stateless=False):
     assert costed_ops(recorded) == costed_ops(exported)
-    assert recorded.persistent_bytes == exported.persistent_bytes > 0
+    assert recorded.persistent_bytes == exported.persistent_bytes
+    assert (exported.persistent_bytes == 0) == stateless
     target = Target(load_profile("i7-12700k"), Precision.FP32, 2)
     assert predict_graph(recorded, target).latency_s == pytest.approx(predict_graph(exported, target).latency_s,
                                                                       rel=1e-12)
@@ -68,3 +69,37 @@ def test_a_shape_error_in_the_model_is_one_line():
     with pytest.raises(GraphcalError, match="could not trace net") as caught:
         graph_of_module(torch.nn.Linear(4, 2), (torch.zeros(3, 5),), "net", Precision.FP32)
     assert "\n" not in str(caught.value)
+
+
+def spec_shapes() -> list[str]:
+    """One workload of each shape of spec the shipped grids hold (digits aside), and one of each
+    kind of spec no grid holds."""
+    import re
+
+    import yaml
+
+    from graphcal.load.specs import SPEC_KINDS
+    from graphcal.sweep.grid import load_grid, resolve_grid, shipped_grids
+
+    found: dict[str, str] = {}
+    for name in shipped_grids():
+        kind = yaml.safe_load(resolve_grid(name).read_text())["kind"]
+        for workload in load_grid(name, kind).workloads:
+            found.setdefault(re.sub(r"\d+", "N", workload), workload)
+    kinds = {w.split(":")[0] for w in found.values()}
+    extra = {"linear": "linear:4x64x32", "matmul": "matmul:8x16x4", "add": "add:1024"}
+    return sorted(found.values()) + [extra[k] for k in sorted(SPEC_KINDS) if k not in kinds]
+
+
+@pytest.mark.parametrize("workload", spec_shapes())
+def test_a_workload_spec_is_recorded_as_torch_export_traces_it(workload, monkeypatch):
+    import graphcal.load.trace as trace
+    from graphcal.load.resolve import graph_of_spec
+    from graphcal.load.specs import parse_spec
+
+    spec = parse_spec(workload)
+    module, inputs = spec.build(dtype="float32", device="meta")
+    exported = export_module(module, inputs, spec.text)
+    monkeypatch.setattr(trace, "export_module", lambda *args: pytest.fail("the recorder fell back to torch.export"))
+    stateless = not any(True for _ in (*module.parameters(), *module.buffers()))
+    assert_same_graph(graph_of_spec(workload, Precision.FP32), exported, stateless)

@@ -138,13 +138,15 @@ def check_factory_kwargs(model: str, kind: ModelKind, factory_kwargs: Mapping[st
 
 
 def graph_of_spec(text: str, precision: Precision) -> OpGraph:
-    """Trace a workload spec on the meta device: nothing is allocated."""
+    """Trace a workload spec on the meta device, nothing allocated, with the recorder that gives
+    torch.export's graph (graphcal.load.capture): a fit costs every workload of its sweeps, 1-4 ms
+    each recorded against 7-160 ms exported."""
+    from graphcal.load.capture import graph_of_module
     from graphcal.load.formats.common import first_line
-    from graphcal.load.trace import export_module
 
     spec = parse_spec(text)
     try:
         module, inputs = spec.build(dtype=precision.torch_dtype_name, device="meta")
-        return export_module(module, inputs, spec.text)
+        return graph_of_module(module, inputs, spec.text, precision)
     except (RuntimeError, ValueError, OverflowError) as exc:  # e.g. sizes whose product overflows int64
         raise GraphcalError(f"workload spec {spec.text!r}: torch cannot build it ({first_line(exc)})") from None
