@@ -309,6 +309,10 @@ def test_a_profile_without_the_operand_classes_prices_them_by_elementwise_and_sa
     ({"fp32": {"norm": table() | {"misaligned": {4: 0.5}}}}, "unknown field 'misaligned'"),
     ({"fp32": {"gemm": table() | {"in_model_rate": {4: 0.5}}}}, "need in_model_half_ops > 0"),
     ({"fp32": {"norm": table() | {"rewarm_s": {4: 5e-6}}}}, "rewarm_s needs rewarm_half > 0"),
+    ({"fp32": {"matvec": table() | {"cold_half_depth": 200.0}}}, "cold_half_depth needs cold_rate"),
+    ({"fp32": {"gemm": table() | {"cold_half_depth": 200.0}}}, "unknown field 'cold_half_depth'"),
+    ({"fp32": {"norm": table() | {"cold_rate": {4: 0.5}}}}, "unknown field 'cold_rate'"),
+    ({"fp32": {"matvec": table() | {"cold_rate": {4: 0.5}, "cold_half_depth": -1.0}}}, "cold_half_depth: must be"),
     ({"fp32": {"gemm": table() | {"misaligned": {4: 0}}}}, "misaligned: at 4 threads"),
     ({"fp32": {"gemm": table() | {"half_rate_depth": {0: 8}}}}, "half_rate_depth: thread count 0"),
     ({"fp32": {"gemm": table() | {"half_rate_depth": "wide"}}}, "half_rate_depth: must be a number >= 0"),
@@ -477,6 +481,27 @@ def test_the_in_model_fit_recovers_cold_rate_from_rows_with_weights_beyond_the_c
     assert fitted["in_model_rate"][1] == pytest.approx(0.8, rel=0.05)
 
 
+def test_the_in_model_fit_recovers_matvecs_cold_rate_and_its_half_depth():
+    """solve_context recovers matvec's cold_rate and cold_half_depth from rows of several depths
+    whose weights lie beyond the LLC (a decode step's), beside in_model."""
+    from graphcal.fit.kernels import class_times, solve_context
+
+    rng = np.random.default_rng(2)
+    n = 60
+    inside = np.arange(n) >= 20
+    depth = rng.choice([320.0, 640.0, 1728.0, 4096.0], n)
+    cold = np.where(inside, rng.uniform(1e-4, 1e-3, n), 0.0)
+    ops = synthetic_columns(rng, "matvec", inside, unit_cold=cold, unit_compute=np.full(n, 1e-7),
+                            sizes={"rows": np.ones(n), "depth": depth, "columns": np.full(n, 512.0)})
+    start = {"compute": {1: 0.8}, "memory": {1: 1.0}, "overhead_s": {1: 5e-6}}
+    truth = start | {"in_model": {1: 1.5}, "in_model_half_ops": 20.0, "in_model_from_ops": 1.0,
+                     "cold_rate": {1: 0.3}, "cold_half_depth": 400.0}
+    measured = class_times(ops, "matvec", truth)
+    fitted = solve_context("matvec", ops, np.arange(n), measured, np.ones(n), {"matvec": start}, 1, cold=True)
+    assert fitted["cold_rate"][1] == pytest.approx(0.3, rel=0.05)
+    assert fitted["cold_half_depth"] == pytest.approx(400.0, rel=0.05)
+
+
 def test_conv1d_has_its_own_table_apart_from_2d_convolutions(run_cli, write_profile):
     """A 1-D convolution (audio front ends: one input channel, wide windows) is costed from
     kernels.<p>.conv1d and a 2-D one from kernels.<p>.conv: each table moves its own ops only."""
@@ -625,6 +650,9 @@ def test_a_gemm_with_a_cold_rate_fetches_its_cold_weights_serially_and_not_in_it
     assert class_memory_time(unit_memory, unit_cold, 0.5, None) == pytest.approx((5e-3 / 0.5, 0.0))
     assert class_memory_time(unit_memory, unit_cold, 0.5, 0.4)[1] == pytest.approx(2 * 4e-3 / 0.8)
     assert class_memory_time(unit_memory, unit_cold, 0.25, 0.8)[1] == pytest.approx(4e-3 / 0.8)
+    # a matrix-vector product streams them with its arithmetic: memory, not serial, seconds
+    assert class_memory_time(unit_memory, unit_cold, 0.5, 0.8, "matvec") == pytest.approx((1e-3 / 0.5 + 4e-3 / 0.8,
+                                                                                           0.0))
 
 
 def test_tanh_exp_and_gelus_tanh_approximation_are_classes_of_their_own():
@@ -765,3 +793,34 @@ def test_rows_holding_a_recurrent_gate_part_belong_to_the_recurrent_class():
               OpTable(("linear", "elementwise"), (), (gemm, add)))
     rows = CostedRows(FP32, ("gru", "mlp"), np.array([4, 4]), tables, ("gru", "mlp"))
     assert dominant_class(op_columns(rows, profile), {}).tolist() == ["recurrent", "gemm"]
+
+
+def test_a_matvec_streams_weights_beyond_the_llc_at_its_cold_rate_scaled_by_depth(write_profile):
+    """matvec's cold_rate and cold_half_depth: the weights its model keeps beyond the LLC (32 MiB
+    here) stream at DRAM bandwidth x cold_rate x K / (K + cold_half_depth), with the arithmetic
+    (in its memory term, no serial fetch); weights that fit, and the MLP's activations, do not
+    move."""
+    import graphcal
+
+    base = {"matvec": table(compute=1.0, memory=0.5, overhead=0.0),
+            "activation": table(compute=0.4, memory=0.3, overhead=1e-6)}
+
+    def times(spec: str, **cold):
+        tables = copy.deepcopy(base)
+        tables["matvec"] |= cold
+        path = write_profile("mv", profile_with(tables))
+        ops = graphcal.predict(spec, hw=path, threads=4).ops
+        return {c: [op.time for op in ops if kernel_class(op.cost, 4, FP32) == c] for c in ("matvec", "activation")}
+
+    beyond = "mlp:1:4096x4096x4096x4096"   # three 64 MiB matrices
+    matrix = (4096 * 4096 + 4096) * 4
+    plain, cold = times(beyond), times(beyond, cold_rate={4: 0.2})
+    assert len(cold["matvec"]) == 3 and cold["activation"] == plain["activation"]
+    for op in cold["matvec"]:
+        assert op.memory_s == pytest.approx(matrix / (100e9 * 0.2), rel=1e-3)   # DRAM: 100 GB/s
+        assert op.overhead_s == 0.0 and op.serial_s == 0.0
+    halved = times(beyond, cold_rate={4: 0.2}, cold_half_depth=4096.0)
+    for slow, fast in zip(halved["matvec"], cold["matvec"]):
+        assert slow.memory_s == pytest.approx(2 * fast.memory_s, rel=1e-3)   # K = 4096: half the rate
+    fits = "mlp:1:1024x1024x1024"   # 8 MiB of weights
+    assert times(fits, cold_rate={4: 0.2}, cold_half_depth=4096.0) == times(fits)

@@ -67,6 +67,11 @@ KINDRED_CLASSES = {"elementwise_scalar": "elementwise", "elementwise_unary": "el
 # layout at every eager call, and the reorder reads them first
 DRAM_FETCH_CLASSES = frozenset({"conv", "conv1d", "conv_native", "depthwise"})
 
+# classes with a cold_rate whose kernels stream their weights beyond the last-level cache with the
+# arithmetic (mapper.class_memory_time): a matrix-vector product reads each weight once, as it
+# multiplies it, where BLAS packs a GEMM's weights before computing on them
+STREAMED_COLD_CLASSES = frozenset({"matvec"})
+
 # classes whose compute and memory times add instead of overlapping (mapper.serial_time): each
 # step of oneDNN's LSTM streams the layer's hidden weights, then multiplies a few rows by them.
 # Measured on a Zen 5 EPYC (nn.LSTM, hidden 256-1536, batch 1-32, 32 steps, fp32 and bf16, 1 and

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from graphcal.cost.classes import kernel_class
+from graphcal.cost.classes import STREAMED_COLD_CLASSES, kernel_class
 from graphcal.evaluate.costing import CostedRows
 from graphcal.hardware.profile import MATRIX_CLASSES, HardwareProfile
 from graphcal.mapper import (
@@ -34,6 +34,7 @@ from graphcal.mapper import (
     class_unit_times,
     code_reuse_llcs,
     cold_rates,
+    cold_stream_rate,
     context_factor,
     is_misaligned,
     kernel_target,
@@ -62,9 +63,10 @@ PLAUSIBLE = {
     "pack_rate": (0.05, 4.0),
     "misaligned": (0.3, 1.2),    # share of the compute rate kept when N is not whole cache lines (gemm)
     "in_model_rate": (0.3, 1.2),  # share of the rates kept inside a model
-    "cold_rate": (0.2, 10.0),    # share of the DRAM bandwidth cold weights are fetched at, serially (gemm)
+    "cold_rate": (0.1, 10.0),    # share of the DRAM bandwidth cold weights come at (gemm: serially; matvec: streamed)
     "rewarm_s": (0.0, 30e-6),    # fixed cost added when the op's code comes back from DRAM
     "rewarm_half": (0.1, 8.0),   # code reuse distance costing half of it, in last-level caches
+    "cold_half_depth": (8.0, 2048.0),  # depth at which matvec streams cold weights at half its cold_rate
 }
 PACK_TERMS = ("pack_rows", "pack_rate")
 # classes fitted on graphs timed alone that get in-model rates (mapper.context_rate): gemm, whose
@@ -72,11 +74,10 @@ PACK_TERMS = ("pack_rows", "pack_rate")
 # its weights alone or in a model alike), and an in-model rate fitted for it misread LLM decoding
 IN_MODEL_RATE_CLASSES = ("gemm",)
 # classes fitted on graphs timed alone that get cold_rate (mapper.class_memory_time) where their
-# in-model rows have weights beyond the LLC: gemm. Fitted for matvec too, on the rows of an LLM
-# decode step (net:decoder-step-wide), it followed whichever rows the probed LLC called cold:
-# 2.0 at 2 threads where 188 MB decode steps counted (LLM decoding predicted 38% fast), 1.2
-# where only 385 MB ones did
-COLD_CLASSES = ("gemm",)
+# in-model rows have weights beyond the LLC: gemm, and matvec with cold_half_depth too, from the
+# grid's decode steps. Without it, matvec's DRAM stream was its memory share of the probed DRAM
+# bandwidth: one copy probe of 104 GB/s where another gave 73 predicted LLM decoding 50% fast
+COLD_CLASSES = ("gemm", "matvec")
 PACK_START = {"pack_rows": 6.0, "pack_rate": 0.5}  # where the fit starts packing from (gemm)
 SHAPE_TERMS = {
     "gemm": ("rows", "depth", "columns"), "bmm": ("rows", "depth", "columns"),
@@ -207,16 +208,22 @@ def class_times(ops: OpColumns, kernel: str, table: dict) -> np.ndarray:
     misaligned = per_op("misaligned") if "misaligned" in table else 1.0
     in_model_rate = per_op("in_model_rate") if "in_model_rate" in table else 1.0
     rewarm = per_op("rewarm_s") if "rewarm_s" in table else 0.0
+    rates = cold_rates(table, kernel)
     terms = KernelTerms(kernel, per_op("compute"), per_op("memory"), 0.0, halves, False,
                         float(table.get("pack_rows", 0.0)), float(table.get("pack_rate", 1.0)), in_model,
                         float(table.get("in_model_half_ops", 0.0)), float(table.get("in_model_from_ops", 0.0)),
-                        misaligned, in_model_rate, rewarm_half=float(table.get("rewarm_half", 0.0)))
+                        misaligned, in_model_rate,
+                        0.0 if rates is None else np.array([at_threads(rates, t)[0] for t in ops.threads]),
+                        rewarm_half=float(table.get("rewarm_half", 0.0)),
+                        cold_half_depth=float(table.get("cold_half_depth", 0.0)))
     shape = class_shape_share(ops.sizes, halves, kernel == "matvec")
     compute_share, memory_share = class_shares(terms, shape, ops.misaligned, ops.graph_ops)
     compute_s = np.divide(ops.unit_compute, compute_share, out=np.zeros(len(ops.row)), where=ops.unit_compute > 0)
-    rates = cold_rates(table, kernel)
-    cold_rate = None if rates is None else np.array([at_threads(rates, t)[0] for t in ops.threads])
-    memory_s, cold = class_memory_time(ops.unit_memory, ops.unit_cold, memory_share, cold_rate)
+    cold_rate = None
+    if rates is not None:
+        cold_rate = (cold_stream_rate(ops.sizes["depth"], terms) if kernel in STREAMED_COLD_CLASSES
+                     else terms.cold_rate)
+    memory_s, cold = class_memory_time(ops.unit_memory, ops.unit_cold, memory_share, cold_rate, kernel)
     packing = ops.unit_pack * pack_share(ops.sizes["rows"], terms)
     context = context_factor(ops.graph_ops, terms)
     return (context * per_op("overhead_s") * ops.steps + packing + cold + ops.fault_s
@@ -422,6 +429,9 @@ REWARM_HALF_BOUNDS = (0.1, 8.0)
 # rewarm is fitted at a thread count where MIN_ROWS rows hold ops at least this many LLCs from
 # their previous call (at the start, such an op pays half of rewarm_s)
 REWARM_FAR_LLCS = 1.0
+# cold_half_depth's start (its prior's centre) and bounds
+COLD_HALF_DEPTH_START = 256.0
+COLD_HALF_DEPTH_BOUNDS = (8.0, 4096.0)
 
 
 def solve_context(
@@ -437,10 +447,11 @@ def solve_context(
     - rewarm_s and rewarm_half (mapper.rewarm_share), at each thread count where MIN_ROWS rows
       have ops REWARM_FAR_LLCS or more of code reuse distance apart;
     - with `cold`, cold_rate at each thread count where MIN_ROWS rows have ops with weights
-      beyond the LLC; with `in_model_rate` (gemm), that rate where no thread count has such rows:
-      both describe a model's weights coming from farther than an MLP's, and fitted together they
-      trade on the same rows (two calibrations of one hour on an Emerald Rapids Xeon fitted
-      in_model_rate 1.33 and 0.33 at 2 threads beside cold_rate 0.73 and 0.87)."""
+      beyond the LLC, and for a class of STREAMED_COLD_CLASSES cold_half_depth; with
+      `in_model_rate` (gemm), that rate where no thread count has such rows: both describe a
+      model's weights coming from farther than an MLP's, and fitted together they trade on the
+      same rows (two calibrations of one hour on an Emerald Rapids Xeon fitted in_model_rate 1.33
+      and 0.33 at 2 threads beside cold_rate 0.73 and 0.87)."""
     from scipy.optimize import least_squares
 
     table = tables[kernel]
@@ -461,15 +472,18 @@ def solve_context(
 
     n = len(threads) if in_model else 0
     cold_threads = [t for t in threads if cold and rows_with(own.unit_cold > 0, t) >= MIN_ROWS]
+    cold_half = bool(cold_threads) and kernel in STREAMED_COLD_CLASSES
     rewarm_threads = [t for t in threads if kernel not in MATRIX_CLASSES
                       and rows_with(own.code_reuse >= REWARM_FAR_LLCS, t) >= MIN_ROWS]
     rate_threads = threads if in_model and in_model_rate and not cold_threads else []
     # x: log in_model (n), log in_model_rate, log cold_rate, log rewarm_s / REWARM_START_S, by
-    # thread count; then log rewarm_half, log in_model_half_ops (each where it has values)
+    # thread count; then log rewarm_half, log cold_half_depth / COLD_HALF_DEPTH_START, log
+    # in_model_half_ops (each where it has values)
     sizes = (n, len(rate_threads), len(cold_threads), len(rewarm_threads))
     edges = np.cumsum((0, *sizes))
     halves_at = edges[-1]
-    held = {k: v for k, v in table.items() if k not in ("in_model_rate", "cold_rate", "rewarm_s", "rewarm_half")}
+    held = {k: v for k, v in table.items()
+            if k not in ("in_model_rate", "cold_rate", "cold_half_depth", "rewarm_s", "rewarm_half")}
 
     def with_context(x: np.ndarray) -> dict:
         blocks = [x[a:b] for a, b in zip(edges[:-1], edges[1:])]
@@ -478,6 +492,9 @@ def solve_context(
         if rewarm_threads:
             out["rewarm_s"] = {t: REWARM_START_S * float(np.exp(v)) for t, v in zip(rewarm_threads, blocks[3])}
             out["rewarm_half"] = float(np.exp(x[at]))
+            at += 1
+        if cold_half:
+            out["cold_half_depth"] = COLD_HALF_DEPTH_START * float(np.exp(x[at]))
             at += 1
         if n:
             out.update({"in_model": {t: float(np.exp(v)) for t, v in zip(threads, blocks[0])},
@@ -501,6 +518,9 @@ def solve_context(
                   [np.log(15.0)] * sizes[3]]
     if rewarm_threads:
         lower, upper = np.r_[lower, np.log(REWARM_HALF_BOUNDS[0])], np.r_[upper, np.log(REWARM_HALF_BOUNDS[1])]
+    if cold_half:
+        lower = np.r_[lower, np.log(COLD_HALF_DEPTH_BOUNDS[0] / COLD_HALF_DEPTH_START)]
+        upper = np.r_[upper, np.log(COLD_HALF_DEPTH_BOUNDS[1] / COLD_HALF_DEPTH_START)]
     if n:
         # NB: half-way no sooner than twice the largest graph timed alone: an MLP a layer deeper than
         # the grid's deepest is not yet a model
@@ -510,7 +530,7 @@ def solve_context(
     best = None
     for start in (0.0, np.log(1.5), np.log(2.5)):
         x0 = np.r_[[start] * sizes[0], [0.0] * (sizes[1] + sizes[2] + sizes[3]), [0.0] * bool(rewarm_threads),
-                   [max(np.log(CONTEXT_START_HALF_OPS), lower[-1])] * bool(n)]
+                   [0.0] * cold_half, [max(np.log(CONTEXT_START_HALF_OPS), lower[-1])] * bool(n)]
         trial = least_squares(residuals, x0, bounds=(lower, upper),
                               method="trf", loss="soft_l1", f_scale=0.1, x_scale="jac", max_nfev=200)
         if best is None or trial.cost < best.cost:
@@ -698,7 +718,7 @@ def flatten(table: dict) -> dict[str, float]:
     for name, value in table.items():
         if name.startswith("half_rate_") and isinstance(value, dict):
             out.update({f"{name}@{t}": float(v) for t, v in sorted(value.items())})
-        elif name.startswith("half_rate_") or name in (*PACK_TERMS, "rewarm_half"):
+        elif name.startswith("half_rate_") or name in (*PACK_TERMS, "rewarm_half", "cold_half_depth"):
             out[name] = float(value)
     return out
 

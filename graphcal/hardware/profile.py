@@ -114,7 +114,9 @@ def _counts(v: list) -> str | None:
 KERNEL_THREAD_TERMS = {"compute": "positive", "memory": "positive", "overhead_s": "non-negative",
                        "in_model": "positive", "misaligned": "positive",
                        "in_model_rate": "positive", "cold_rate": "positive", "rewarm_s": "non-negative"}
-GEMM_ONLY_TERMS = ("misaligned", "in_model_rate", "cold_rate")
+# terms of some classes only: which (graphcal.mapper reads each for these classes alone)
+CLASS_ONLY_TERMS = {"misaligned": ("gemm",), "in_model_rate": ("gemm",), "cold_rate": ("gemm", "matvec"),
+                    "cold_half_depth": ("matvec",)}
 KERNEL_REQUIRED = ("compute", "memory", "overhead_s")
 KERNEL_SHAPE_TERMS = ("half_rate_rows", "half_rate_depth", "half_rate_columns")  # a number, or one per thread count
 KERNEL_PACK_TERMS = ("pack_rows", "pack_rate")  # gemm: packing the K x N matrix once per call
@@ -138,8 +140,8 @@ def _kernel_table(kernel_class: str, v: dict) -> str | None:
     shape_terms = KERNEL_SHAPE_TERMS if kernel_class in MATRIX_CLASSES else ()
     shape_terms += KERNEL_PACK_TERMS if kernel_class == "gemm" else ()
     shape_terms += KERNEL_CONTEXT_TERMS
-    thread_terms = [k for k in KERNEL_THREAD_TERMS
-                    if k not in GEMM_ONLY_TERMS or kernel_class == "gemm"]
+    shape_terms += ("cold_half_depth",) if kernel_class in CLASS_ONLY_TERMS["cold_half_depth"] else ()
+    thread_terms = [k for k in KERNEL_THREAD_TERMS if kernel_class in CLASS_ONLY_TERMS.get(k, (kernel_class,))]
     allowed = (*thread_terms, *shape_terms, "covers")
     unknown = [k for k in v if k not in allowed]
     if unknown:
@@ -162,6 +164,8 @@ def _kernel_table(kernel_class: str, v: dict) -> str | None:
             return f"{name}: must be a number >= 0{per_thread}, got {value!r}"
     if ("in_model" in v or "in_model_rate" in v) and not v.get("in_model_half_ops"):
         return "in_model and in_model_rate need in_model_half_ops > 0 (the graph size they ramp in by)"
+    if "cold_half_depth" in v and "cold_rate" not in v:
+        return "cold_half_depth needs cold_rate (the rate it scales by the depth of each row)"
     if "rewarm_s" in v and not v.get("rewarm_half"):
         return "rewarm_s needs rewarm_half > 0 (the code reuse distance, in last-level caches, costing half of it)"
     covers = v.get("covers", {})
