@@ -75,8 +75,9 @@ PACK_TERMS = ("pack_rows", "pack_rate")
 IN_MODEL_RATE_CLASSES = ("gemm",)
 # classes fitted on graphs timed alone that get cold_rate (mapper.class_memory_time) where their
 # in-model rows have weights beyond the LLC: gemm, and matvec with cold_half_depth too, from the
-# grid's decode steps. Without it, matvec's DRAM stream was its memory share of the probed DRAM
-# bandwidth: one copy probe of 104 GB/s where another gave 73 predicted LLM decoding 50% fast
+# grid's decode steps. Without them, matvec streamed from DRAM at its memory share of the copy
+# probe, which neighbours move: a probe that read 104 GB/s (73 in the next calibration) had LLM
+# decoding predicted 50% fast
 COLD_CLASSES = ("gemm", "matvec")
 PACK_START = {"pack_rows": 6.0, "pack_rate": 0.5}  # where the fit starts packing from (gemm)
 SHAPE_TERMS = {

@@ -114,7 +114,7 @@ def _counts(v: list) -> str | None:
 KERNEL_THREAD_TERMS = {"compute": "positive", "memory": "positive", "overhead_s": "non-negative",
                        "in_model": "positive", "misaligned": "positive",
                        "in_model_rate": "positive", "cold_rate": "positive", "rewarm_s": "non-negative"}
-# terms of some classes only: which (graphcal.mapper reads each for these classes alone)
+# terms that only some classes carry, and which (graphcal.mapper reads each for those classes only)
 CLASS_ONLY_TERMS = {"misaligned": ("gemm",), "in_model_rate": ("gemm",), "cold_rate": ("gemm", "matvec"),
                     "cold_half_depth": ("matvec",)}
 KERNEL_REQUIRED = ("compute", "memory", "overhead_s")
