@@ -45,7 +45,7 @@ cache size) reaches it:
     kernels.<p>.gemm.cold_rate[threads]        class_memory_time()   gemm: weights fetched from beyond the LLC
                                                                      (convolutions: 1, classes.DRAM_FETCH_CLASSES)
     kernels.<p>.matvec.cold_rate[threads], cold_half_depth
-                                               cold_stream_rate()    matvec: weights streamed from beyond the LLC
+                                               cold_rate_at_depth()  matvec: weights streamed from beyond the LLC
     kernels.<p>.<class>.rewarm_s[threads], rewarm_half
                                                rewarm_share()        the fixed cost of code fetched again
 
@@ -452,13 +452,14 @@ def cold_fetch_time(unit_cold, cold_rate):
     return unit_cold / cold_rate
 
 
-def cold_stream_rate(depth, terms: KernelTerms):
-    """The cold_rate of a class of classes.STREAMED_COLD_CLASSES at a reduction depth K: cold_rate
-    x K / (K + cold_half_depth) (0: no term). Each output of a matrix-vector product reads one
-    row of K weights and reduces it: the shorter the row, the more of its stream is ramp-up and
-    reduction. Measured on a Zen 5 EPYC, 2 vCPUs, in a decode step's weights from DRAM: rows of
-    320 streamed at 13-14 GB/s, of 640 at 15-16, of 1728 at 18-19, and a 1.1B-parameter LLM's
-    decode (rows of 2048 and 5632) at 21 GB/s and more. Floats or arrays."""
+def cold_rate_at_depth(depth, terms: KernelTerms):
+    """The class's cold_rate for an op of reduction depth K: cold_rate x K / (K + cold_half_depth)
+    where the class states a cold_half_depth (matvec), else cold_rate (0: no term). Each output of
+    a matrix-vector product reads one row of K weights and reduces it: the shorter the row, the
+    more of its stream is ramp-up and reduction. Measured on a Zen 5 EPYC, 2 vCPUs, in a decode
+    step's weights from DRAM: rows of 320 streamed at 13-14 GB/s, of 640 at 15-16, of 1728 at
+    18-19, and a 1.1B-parameter LLM's decode (rows of 2048 and 5632) at 21 GB/s and more. Floats
+    or arrays."""
     if not terms.cold_half_depth:
         return terms.cold_rate + 0.0 * depth
     return terms.cold_rate * depth / (depth + terms.cold_half_depth)
@@ -469,7 +470,7 @@ def class_memory_time(unit_memory, unit_cold, memory_share, cold_rate, kernel: s
     weights are part of its memory time, at the DRAM tier (memory_time), over the memory share.
     With one, the memory term keeps the other bytes over the memory share (fitted on weights in
     the caches, it says nothing of DRAM) and the cold weights take unit cold / cold_rate: for a
-    class of classes.STREAMED_COLD_CLASSES (matvec, whose cold_rate is cold_stream_rate's),
+    class of classes.STREAMED_COLD_CLASSES (matvec, whose cold_rate is cold_rate_at_depth's),
     streamed with the arithmetic, in the memory term; for any other (gemm), fetched before it
     (cold_fetch_time, serial). Floats or arrays."""
     if cold_rate is None:
@@ -579,8 +580,7 @@ def class_op_time(cost: OpCost, target: Target, terms: KernelTerms) -> OpTime:
     misaligned = is_misaligned(cost.columns, target.precision.element_bytes)
     compute_share, memory_share = class_shares(terms, shape, misaligned, target.graph_ops)
     context = context_factor(target.graph_ops, terms)
-    cold_rate = (cold_stream_rate(cost.depth, terms) if terms.kernel_class in STREAMED_COLD_CLASSES
-                 else terms.cold_rate) or None
+    cold_rate = cold_rate_at_depth(cost.depth, terms) or None
     memory_s, cold_s = class_memory_time(unit_memory, unit_cold, memory_share, cold_rate, terms.kernel_class)
     compute_s = unit_compute / compute_share if unit_compute else 0.0
     return OpTime(

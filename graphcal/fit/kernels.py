@@ -33,8 +33,8 @@ from graphcal.mapper import (
     class_shares,
     class_unit_times,
     code_reuse_llcs,
+    cold_rate_at_depth,
     cold_rates,
-    cold_stream_rate,
     context_factor,
     is_misaligned,
     kernel_target,
@@ -220,10 +220,7 @@ def class_times(ops: OpColumns, kernel: str, table: dict) -> np.ndarray:
     shape = class_shape_share(ops.sizes, halves, kernel == "matvec")
     compute_share, memory_share = class_shares(terms, shape, ops.misaligned, ops.graph_ops)
     compute_s = np.divide(ops.unit_compute, compute_share, out=np.zeros(len(ops.row)), where=ops.unit_compute > 0)
-    cold_rate = None
-    if rates is not None:
-        cold_rate = (cold_stream_rate(ops.sizes["depth"], terms) if kernel in STREAMED_COLD_CLASSES
-                     else terms.cold_rate)
+    cold_rate = None if rates is None else cold_rate_at_depth(ops.sizes["depth"], terms)
     memory_s, cold = class_memory_time(ops.unit_memory, ops.unit_cold, memory_share, cold_rate, kernel)
     packing = ops.unit_pack * pack_share(ops.sizes["rows"], terms)
     context = context_factor(ops.graph_ops, terms)
