@@ -38,7 +38,7 @@ cache size) reaches it:
     kernels.<p>.<class>.overhead_s[threads]    class_op_time()       the class's fixed cost per call
     kernels.<p>.<class>.half_rate_<dim>[threads]  class_shape_share()  matrix classes, by GEMM shape
     kernels.<p>.gemm.pack_rows, pack_rate      class_op_time()       gemm: packing its K x N matrix
-    kernels.<p>.gemm.misaligned[threads]       class_shares()        gemm: N not whole cache lines
+    kernels.<p>.gemm.misaligned_columns        alignment_share()     gemm: N not whole cache lines
     kernels.<p>.<class>.in_model[threads], in_model_half_ops, in_model_from_ops
                                                context_factor()      ops inside models
     kernels.<p>.gemm.in_model_rate[threads]    context_rate()        gemm: its memory rate inside models
@@ -321,7 +321,7 @@ class KernelTerms:
     in_model: float = 1.0    # the class's slowdown inside a model (at the thread count)
     in_model_half_ops: float = 0.0
     in_model_from_ops: float = 0.0
-    misaligned: float = 1.0  # share of the compute rate kept when N is not whole cache lines
+    misaligned_columns: float = 0.0  # columns of work each partial vector ending an output row costs (0: none)
     in_model_rate: float = 1.0  # share of the class's rates kept inside a model (at the thread count)
     cold_rate: float = 0.0   # share of the DRAM bandwidth cold weights come at (0: no term)
     rewarm_s: float = 0.0    # fixed cost added once the op's code has left the caches (at the thread count)
@@ -373,7 +373,6 @@ def kernel_terms(cost: OpCost, target: Target) -> KernelTerms | None:
         halves[d], off = shape_term(table.get(f"half_rate_{d}", 0.0), target.threads)
         off_shape = off_shape or off
     in_model = at_threads(table["in_model"], target.threads)[0] if "in_model" in table else 1.0
-    misaligned = at_threads(table["misaligned"], target.threads)[0] if "misaligned" in table else 1.0
     in_model_rate = at_threads(table["in_model_rate"], target.threads)[0] if "in_model_rate" in table else 1.0
     rates = cold_rates(table, name)
     cold_rate = at_threads(rates, target.threads)[0] if rates else 0.0
@@ -382,7 +381,8 @@ def kernel_terms(cost: OpCost, target: Target) -> KernelTerms | None:
                        borrowed or off_compute or off_memory or off_overhead or off_shape,
                        float(table.get("pack_rows", 0.0)), float(table.get("pack_rate", 1.0)), in_model,
                        float(table.get("in_model_half_ops", 0.0)), float(table.get("in_model_from_ops", 0.0)),
-                       misaligned, in_model_rate, cold_rate, rewarm, float(table.get("rewarm_half", 0.0)),
+                       float(table.get("misaligned_columns", 0.0)), in_model_rate, cold_rate, rewarm,
+                       float(table.get("rewarm_half", 0.0)),
                        float(table.get("cold_half_depth", 0.0)))
 
 
@@ -492,31 +492,44 @@ def pack_share(rows, terms: KernelTerms):
 
 
 CACHE_LINE_BYTES = 64
-LANE_BYTES = 16
 
 
-def is_misaligned(columns, element_bytes: int):
-    """How far a GEMM's output rows (N values) are from whole 64-byte cache lines (floats or
-    arrays): 0 when they are, 1/2 when they are whole 16-byte lanes, else 1. The kernel stores a
-    partial vector at the end of every row, and rows that start off a lane boundary split their
-    stores across lines. Measured on an Emerald Rapids Xeon, linear 362 x 256 -> N, N from 176
-    to 260: rows of whole lines ran at the full rate, of whole lanes at 0.89-0.90x, the others
-    at 0.82-0.83x (one and two threads); at K = 32, 0.79x and 0.72x. A K that is not whole
-    lines (17, 35, 263 against 16, 32, 256) costs nothing."""
+def partial_vectors(columns, element_bytes: int):
+    """How many partial vector stores end each of a GEMM's output rows (N values, floats or
+    arrays): 0 where a row is whole 64-byte cache lines or shorter than one; else, for fp32, one
+    per set bit of the remainder (8, 4, 2, 1 floats), and for 2-byte types, one. Measured on a
+    Zen 5 EPYC, linear 256 x 1024 -> N at one and two threads: N = 17, 20, 28 and 31 cost 13-16,
+    13, 18 and 40 columns more than N = 16 or 32 at the full rate (1, 1, 2 and 4 such stores),
+    N = 47 and 63 40 columns, 177 and 257 13; in bf16, N = 17 to 31 cost alike whatever the
+    remainder (35-48 columns). An Emerald Rapids Xeon ran N of 176-260 at 0.89-0.90x where
+    the remainder was whole 16-byte lanes and 0.82-0.83x where it was not. Rows under one
+    line (N < 16 floats) take a narrow kernel whose time grows with N."""
     row_bytes = columns * element_bytes
-    return 0.5 * (row_bytes % CACHE_LINE_BYTES != 0) + 0.5 * (row_bytes % LANE_BYTES != 0)
+    remainder = (row_bytes % CACHE_LINE_BYTES) // element_bytes
+    if element_bytes == 4:
+        stores = sum((remainder // 2 ** bit) % 2 for bit in range(4))
+    else:
+        stores = 1.0 * (remainder > 0)
+    return stores * (row_bytes >= CACHE_LINE_BYTES)
 
 
-def class_shares(terms: KernelTerms, shape, misaligned, graph_ops):
+def alignment_share(columns, stores, terms: KernelTerms):
+    """Share of the compute rate a GEMM keeps when its output rows end in `stores` partial vector
+    stores (partial_vectors): N / (N + misaligned_columns x stores), each store costing the
+    work of misaligned_columns whole columns; 1 where the table states none. Floats or arrays."""
+    extra = terms.misaligned_columns * stores
+    return 1.0 - extra / (columns + extra + (extra == 0))
+
+
+def class_shares(terms: KernelTerms, shape, alignment, graph_ops):
     """(compute share, memory share): the class's compute and memory values, times the shape
     share on the compute rate of a matrix class, or on the memory rate of a matrix-vector
-    product (each output streams one row of the matrix); a misaligned GEMM (is_misaligned)
-    keeps the class's `misaligned` share of its compute rate, and an op inside a graph of
-    `graph_ops` ops the context_rate share of its memory rate. Floats or arrays."""
+    product (each output streams one row of the matrix); times a GEMM's alignment_share on its
+    compute rate, and for an op inside a graph of `graph_ops` ops the context_rate share on
+    its memory rate. Floats or arrays."""
     memory = terms.memory * context_rate(graph_ops, terms)
     if terms.kernel_class == "matvec":
         return terms.compute, memory * shape
-    alignment = 1.0 + (terms.misaligned - 1.0) * misaligned
     return terms.compute * shape * alignment, memory
 
 
@@ -577,8 +590,9 @@ def class_op_time(cost: OpCost, target: Target, terms: KernelTerms) -> OpTime:
     unit_compute, unit_memory, unit_pack, unit_cold = class_unit_times(cost, target)
     sizes = {d: getattr(cost, d) for d in GEMM_DIMENSIONS}
     shape = class_shape_share(sizes, terms.half_rates, terms.kernel_class == "matvec")
-    misaligned = is_misaligned(cost.columns, target.precision.element_bytes)
-    compute_share, memory_share = class_shares(terms, shape, misaligned, target.graph_ops)
+    stores = partial_vectors(cost.columns, target.precision.element_bytes)
+    alignment = alignment_share(cost.columns, stores, terms)
+    compute_share, memory_share = class_shares(terms, shape, alignment, target.graph_ops)
     context = context_factor(target.graph_ops, terms)
     cold_rate = cold_rate_at_depth(cost.depth, terms) or None
     memory_s, cold_s = class_memory_time(unit_memory, unit_cold, memory_share, cold_rate, terms.kernel_class)

@@ -116,20 +116,33 @@ def test_a_half_rate_per_thread_count_moves_only_that_thread_count(predict_class
     assert at[4][1] / at[4][0] == pytest.approx(2.0, rel=1e-9)  # 1024 / (1024 + 1024)
 
 
-def test_misaligned_slows_gemms_by_how_far_their_output_rows_are_from_whole_cache_lines(predict_classes):
+def test_misaligned_columns_slows_gemms_by_the_partial_vectors_ending_their_output_rows(predict_classes):
     base = {"gemm": table(overhead=0.0)}
-    slowed = {"gemm": table(overhead=0.0) | {"misaligned": {4: 0.5}}}
+    slowed = {"gemm": table(overhead=0.0) | {"misaligned_columns": 12.0}}
 
     def slowdown(spec, *dtype):
         return predict_classes(slowed, spec, *dtype)["matmul"] / predict_classes(base, spec, *dtype)["matmul"]
 
     assert slowdown("matmul:2048x1024x2048") == pytest.approx(1.0, rel=1e-12)  # N rows of 8192 bytes
     assert slowdown("matmul:2048x1000x2048") == pytest.approx(1.0, rel=1e-12)  # K of 4000 bytes: not counted
-    assert slowdown("matmul:2048x2048x1000") == pytest.approx(1 / 0.75, rel=1e-9)  # whole lanes, not lines
-    assert slowdown("matmul:2048x2048x1001") == pytest.approx(2.0, rel=1e-9)       # not even whole lanes
-    # bf16 rows of 1000 elements are 2000 bytes: whole lanes; of 1001, 2002 bytes: not
-    assert slowdown("matmul:2048x2048x1000", "bf16", "--dtype", "bf16") == pytest.approx(1 / 0.75, rel=1e-9)
-    assert slowdown("matmul:2048x2048x1001", "bf16", "--dtype", "bf16") == pytest.approx(2.0, rel=1e-9)
+    assert slowdown("matmul:2048x2048x15") == pytest.approx(1.0, rel=1e-12)    # rows under one line
+    # fp32: one partial store per set bit of N mod 16 (1000: 8; 1001: 9 = 8 + 1; 31: 15 = 8 + 4 + 2 + 1)
+    assert slowdown("matmul:2048x2048x1000") == pytest.approx((1000 + 12) / 1000, rel=1e-9)
+    assert slowdown("matmul:2048x2048x1001") == pytest.approx((1001 + 24) / 1001, rel=1e-9)
+    assert slowdown("matmul:2048x2048x31") == pytest.approx((31 + 48) / 31, rel=1e-9)
+    # bf16: one, whatever the remainder of N mod 32
+    assert slowdown("matmul:2048x2048x1001", "bf16", "--dtype", "bf16") == pytest.approx(1013 / 1001, rel=1e-9)
+    assert slowdown("matmul:2048x2048x63", "bf16", "--dtype", "bf16") == pytest.approx(75 / 63, rel=1e-9)
+    assert slowdown("matmul:2048x2048x1024", "bf16", "--dtype", "bf16") == pytest.approx(1.0, rel=1e-12)
+
+
+def test_a_gemm_table_stating_the_replaced_misaligned_share_is_refused_with_what_replaces_it(write_profile):
+    from graphcal.errors import GraphcalError
+    from graphcal.hardware.profile import load_profile
+
+    path = write_profile("old", profile_with({"gemm": table() | {"misaligned": {4: 0.5}}}))
+    with pytest.raises(GraphcalError, match="replaced by misaligned_columns.*refit"):
+        load_profile(path)
 
 
 def test_a_convolution_fetches_weights_beyond_the_llc_at_dram_bandwidth_before_its_arithmetic(write_profile):
@@ -306,14 +319,14 @@ def test_a_profile_without_the_operand_classes_prices_them_by_elementwise_and_sa
     ({"fp32": {"gemm": table() | {"compute": {0: 0.5}}}}, "positive integer"),
     ({"fp32": {"gemm": table() | {"compute": {4: 0}}}}, "positive number"),
     ({"fp32": {"norm": table() | {"half_rate_rows": 8}}}, "unknown field 'half_rate_rows'"),
-    ({"fp32": {"norm": table() | {"misaligned": {4: 0.5}}}}, "unknown field 'misaligned'"),
+    ({"fp32": {"norm": table() | {"misaligned_columns": 12.0}}}, "unknown field 'misaligned_columns'"),
     ({"fp32": {"gemm": table() | {"in_model_rate": {4: 0.5}}}}, "need in_model_half_ops > 0"),
     ({"fp32": {"norm": table() | {"rewarm_s": {4: 5e-6}}}}, "rewarm_s needs rewarm_half > 0"),
     ({"fp32": {"matvec": table() | {"cold_half_depth": 200.0}}}, "cold_half_depth needs cold_rate"),
     ({"fp32": {"gemm": table() | {"cold_half_depth": 200.0}}}, "unknown field 'cold_half_depth'"),
     ({"fp32": {"norm": table() | {"cold_rate": {4: 0.5}}}}, "unknown field 'cold_rate'"),
     ({"fp32": {"matvec": table() | {"cold_rate": {4: 0.5}, "cold_half_depth": -1.0}}}, "cold_half_depth: must be"),
-    ({"fp32": {"gemm": table() | {"misaligned": {4: 0}}}}, "misaligned: at 4 threads"),
+    ({"fp32": {"gemm": table() | {"misaligned_columns": -1}}}, "misaligned_columns: must be a number >= 0"),
     ({"fp32": {"gemm": table() | {"half_rate_depth": {0: 8}}}}, "half_rate_depth: thread count 0"),
     ({"fp32": {"gemm": table() | {"half_rate_depth": "wide"}}}, "half_rate_depth: must be a number >= 0"),
     ({"fp16": {"gemm": table()}}, "no coefficients.fp16"),
@@ -348,7 +361,7 @@ def test_fit_arrays_equal_the_mapper(tmp_path):
 
     tables = {
         "gemm": table(threads=(1, 4), half_rate_rows=12.0, half_rate_depth={1: 30.0, 4: 70.0})
-        | {"compute": {1: 0.9, 4: 0.6}, "misaligned": {1: 0.8, 4: 0.55}, "in_model": {1: 1.5, 4: 2.0},
+        | {"compute": {1: 0.9, 4: 0.6}, "misaligned_columns": 14.0, "in_model": {1: 1.5, 4: 2.0},
            "in_model_rate": {1: 0.7, 4: 0.5}, "in_model_half_ops": 2.0, "in_model_from_ops": 1.0},
         "matvec": table(threads=(1, 4), half_rate_depth=200.0),
         "activation": table(threads=(1, 4), compute=0.3, memory=1.7, overhead=3e-6),
@@ -370,7 +383,7 @@ def test_fit_arrays_equal_the_mapper(tmp_path):
 
 def test_fit_recovers_a_gemm_table_and_writes_it(run_cli, tmp_path):
     """A sweep timed by a profile with a known gemm table (1% noise): fit recovers the table's
-    values at both thread counts, the misaligned share from widths that are not whole lines,
+    values at both thread counts, misaligned_columns from outputs that end in partial vectors,
     and the profile it writes predicts what its report says."""
     import yaml
 
@@ -380,13 +393,15 @@ def test_fit_recovers_a_gemm_table_and_writes_it(run_cli, tmp_path):
 
     truth_table = {"compute": {1: 0.9, 8: 0.6}, "memory": {1: 0.06, 8: 0.1}, "overhead_s": {1: 3e-6, 8: 9e-6},
                    "half_rate_rows": 0.5, "half_rate_depth": 0.0, "half_rate_columns": 0.0,
-                   "misaligned": {1: 0.7, 8: 0.7}}
+                   "misaligned_columns": 20.0}
     base = tmp_path / "base.yaml"
     base.write_text(yaml.safe_dump(S.profile_data("base", S.BASE)))
     truth = tmp_path / "truth.yaml"
     truth.write_text(yaml.safe_dump(S.profile_data("truth", S.BASE) | {"kernels": {"fp32": {"gemm": truth_table}}}))
     workloads = [(f"mlp:{b}:{d}x{d}", t) for b in (1, 2, 8, 32, 128, 512) for d in (64, 333, 512, 1000, 2048, 4096)
                  for t in (1, 8)]
+    workloads += [(f"mlp:{b}:{d}x{n}", t) for b in (32, 128, 512) for d in (512, 2048) for n in (23, 47)
+                  for t in (1, 8)]
     sweep = S.write_sweep(tmp_path / "mlp.csv", S.sweep_rows(truth, workloads, sigma=0.01, seed=0))
     out = tmp_path / "fitted.yaml"
     result = run_cli("fit", sweep, "--base", base, "--out", out, "--json")
@@ -395,7 +410,7 @@ def test_fit_recovers_a_gemm_table_and_writes_it(run_cli, tmp_path):
     gemm = next(k for k in report["kernels"] if k["class"] == "gemm")
     assert gemm["fitted_on"].startswith("standalone")
     for name, value in (("compute@1", 0.9), ("compute@8", 0.6), ("memory@1", 0.06), ("memory@8", 0.1),
-                        ("overhead_s@8", 9e-6), ("misaligned@1", 0.7), ("misaligned@8", 0.7)):
+                        ("overhead_s@8", 9e-6), ("misaligned_columns", 20.0)):
         # NB: 10%: the shape and packing terms (free in the fit, absent in the truth) trade a little with these
         assert gemm["values"][name] == pytest.approx(value, rel=0.1), name
     assert report["train"]["mape"] < 0.02 and report["holdout"]["mape"] < 0.03
@@ -417,7 +432,7 @@ def synthetic_columns(rng, kernel: str, inside: np.ndarray, **columns):
         unit_pack=np.zeros(n), unit_cold=np.zeros(n),
         sizes={d: np.full(n, 512.0) for d in ("rows", "depth", "columns")}, steps=np.ones(n),
         base_s=np.zeros(n), flops=np.ones(n), bytes=np.ones(n), graph_ops=np.where(inside, 200.0, 1.0),
-        misaligned=np.zeros(n), fault_s=np.zeros(n), code_reuse=np.zeros(n), n_rows=n)
+        stores=np.zeros(n), fault_s=np.zeros(n), code_reuse=np.zeros(n), n_rows=n)
     return OpColumns(**(values | columns))
 
 

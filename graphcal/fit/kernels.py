@@ -27,6 +27,7 @@ from graphcal.mapper import (
     GEMM_DIMENSIONS,
     KernelTerms,
     Target,
+    alignment_share,
     at_threads,
     class_memory_time,
     class_shape_share,
@@ -36,10 +37,10 @@ from graphcal.mapper import (
     cold_rate_at_depth,
     cold_rates,
     context_factor,
-    is_misaligned,
     kernel_target,
     op_time,
     pack_share,
+    partial_vectors,
     rewarm_share,
     serial_time,
     shape_term,
@@ -61,7 +62,7 @@ PLAUSIBLE = {
     "half_rate": (0.0, 2048.0),
     "pack_rows": (1.0, 256.0),
     "pack_rate": (0.05, 4.0),
-    "misaligned": (0.3, 1.2),    # share of the compute rate kept when N is not whole cache lines (gemm)
+    "misaligned_columns": (1.0, 96.0),  # columns of work each partial vector ending an output row costs (gemm)
     "in_model_rate": (0.3, 1.2),  # share of the rates kept inside a model
     "cold_rate": (0.1, 10.0),    # share of the DRAM bandwidth cold weights come at (gemm: serially; matvec: streamed)
     "rewarm_s": (0.0, 30e-6),    # fixed cost added when the op's code comes back from DRAM
@@ -79,7 +80,8 @@ IN_MODEL_RATE_CLASSES = ("gemm",)
 # probe, which neighbours move: a probe that read 104 GB/s (73 in the next calibration) had LLM
 # decoding predicted 50% fast
 COLD_CLASSES = ("gemm", "matvec")
-PACK_START = {"pack_rows": 6.0, "pack_rate": 0.5}  # where the fit starts packing from (gemm)
+# where the fit starts gemm's packing and partial-vector terms from
+PACK_START = {"pack_rows": 6.0, "pack_rate": 0.5, "misaligned_columns": 16.0}
 SHAPE_TERMS = {
     "gemm": ("rows", "depth", "columns"), "bmm": ("rows", "depth", "columns"),
     "conv": ("rows", "depth", "columns"), "conv1d": ("rows", "depth", "columns"),
@@ -106,7 +108,7 @@ class OpColumns:
     flops: np.ndarray          # (m,)
     bytes: np.ndarray          # (m,)
     graph_ops: np.ndarray      # (m,) ops of the graph the op's row ran in (mapper.Target.graph_ops)
-    misaligned: np.ndarray     # (m,) 0, 1/2 or 1: how far N is from whole cache lines (mapper.is_misaligned)
+    stores: np.ndarray         # (m,) partial vector stores ending each output row (mapper.partial_vectors)
     fault_s: np.ndarray        # (m,) the page faults of its freshly mapped outputs (mapper.fault_time)
     code_reuse: np.ndarray     # (m,) its code's reuse distance in last-level caches (mapper.code_reuse_llcs)
     n_rows: int
@@ -117,7 +119,7 @@ class OpColumns:
                          {d: s[mask] for d, s in self.sizes.items()},
                          self.steps[mask],
                          self.base_s[mask], self.flops[mask], self.bytes[mask], self.graph_ops[mask],
-                         self.misaligned[mask], self.fault_s[mask], self.code_reuse[mask], self.n_rows)
+                         self.stores[mask], self.fault_s[mask], self.code_reuse[mask], self.n_rows)
 
 
 def op_columns(rows: CostedRows, profile: HardwareProfile) -> OpColumns:
@@ -158,7 +160,7 @@ def op_columns(rows: CostedRows, profile: HardwareProfile) -> OpColumns:
         np.array(compute), np.array(memory), np.array(pack), np.array(cold), {d: np.array(s) for d, s in sizes.items()},
         np.array(steps, dtype=float), np.array(base), np.array(flops, dtype=float), np.array(nbytes, dtype=float),
         np.array(graph, dtype=float),
-        is_misaligned(np.array(sizes["columns"]), rows.precision.element_bytes), np.array(faults), np.array(reuse),
+        partial_vectors(np.array(sizes["columns"]), rows.precision.element_bytes), np.array(faults), np.array(reuse),
         rows.n,
     )
 
@@ -192,8 +194,6 @@ def base_table(profile: HardwareProfile, rows: CostedRows, kernel: str, threads:
              for name in ("compute", "memory", "overhead_s")}
     for d in SHAPE_TERMS.get(kernel, ()):
         table[f"half_rate_{d}"] = {t: shape_term(stated.get(f"half_rate_{d}", 0.0), t)[0] for t in threads}
-    if "misaligned" in stated:
-        table["misaligned"] = {t: at_threads(stated["misaligned"], t)[0] for t in threads}
     return table
 
 
@@ -206,19 +206,19 @@ def class_times(ops: OpColumns, kernel: str, table: dict) -> np.ndarray:
 
     halves = {d: per_op(f"half_rate_{d}") if f"half_rate_{d}" in table else 0.0 for d in GEMM_DIMENSIONS}
     in_model = per_op("in_model") if "in_model" in table else 1.0
-    misaligned = per_op("misaligned") if "misaligned" in table else 1.0
     in_model_rate = per_op("in_model_rate") if "in_model_rate" in table else 1.0
     rewarm = per_op("rewarm_s") if "rewarm_s" in table else 0.0
     rates = cold_rates(table, kernel)
     terms = KernelTerms(kernel, per_op("compute"), per_op("memory"), 0.0, halves, False,
                         float(table.get("pack_rows", 0.0)), float(table.get("pack_rate", 1.0)), in_model,
                         float(table.get("in_model_half_ops", 0.0)), float(table.get("in_model_from_ops", 0.0)),
-                        misaligned, in_model_rate,
+                        float(table.get("misaligned_columns", 0.0)), in_model_rate,
                         0.0 if rates is None else np.array([at_threads(rates, t)[0] for t in ops.threads]),
                         rewarm_half=float(table.get("rewarm_half", 0.0)),
                         cold_half_depth=float(table.get("cold_half_depth", 0.0)))
     shape = class_shape_share(ops.sizes, halves, kernel == "matvec")
-    compute_share, memory_share = class_shares(terms, shape, ops.misaligned, ops.graph_ops)
+    alignment = alignment_share(ops.sizes["columns"], ops.stores, terms)
+    compute_share, memory_share = class_shares(terms, shape, alignment, ops.graph_ops)
     compute_s = np.divide(ops.unit_compute, compute_share, out=np.zeros(len(ops.row)), where=ops.unit_compute > 0)
     cold_rate = None if rates is None else cold_rate_at_depth(ops.sizes["depth"], terms)
     memory_s, cold = class_memory_time(ops.unit_memory, ops.unit_cold, memory_share, cold_rate, kernel)
@@ -276,7 +276,7 @@ class Layout:
 
     @property
     def packs(self) -> bool:
-        """gemm: its packing terms and one misaligned share for every thread count, beside its shape terms."""
+        """gemm: its packing terms and misaligned_columns, beside its shape terms."""
         return self.kernel == "gemm"
 
     def to_vector(self, table: dict) -> np.ndarray:
@@ -287,7 +287,7 @@ class Layout:
         if self.packs:
             x += [np.log(table.get("pack_rows", PACK_START["pack_rows"])),
                   np.log(table.get("pack_rate", PACK_START["pack_rate"]))]
-            x += [np.log(np.mean([at_threads(table.get("misaligned", {t: 1.0}), t)[0] for t in self.threads]))]
+            x += [np.log(table.get("misaligned_columns", PACK_START["misaligned_columns"]))]
         return np.array(x)
 
     def to_table(self, x: np.ndarray, like: dict) -> dict:
@@ -307,7 +307,7 @@ class Layout:
             first = base + self.n_shape
             table["pack_rows"] = float(np.exp(x[first]))
             table["pack_rate"] = float(np.exp(x[first + 1]))
-            table["misaligned"] = dict.fromkeys(self.threads, float(np.exp(x[first + 2])))
+            table["misaligned_columns"] = float(np.exp(x[first + 2]))
         return table
 
     @property
@@ -324,8 +324,8 @@ class Layout:
         lower += [0.0] * self.n_shape
         upper += [4096.0 / 16.0] * self.n_shape
         if self.packs:
-            lower += [np.log(0.5), np.log(0.02), np.log(PLAUSIBLE["misaligned"][0])]
-            upper += [np.log(4096.0), np.log(20.0), np.log(PLAUSIBLE["misaligned"][1])]
+            lower += [np.log(0.5), np.log(0.02), np.log(PLAUSIBLE["misaligned_columns"][0])]
+            upper += [np.log(4096.0), np.log(20.0), np.log(PLAUSIBLE["misaligned_columns"][1])]
         return np.array(lower), np.array(upper)
 
     def standard_errors(self, x: np.ndarray, stderr_x: np.ndarray) -> dict[str, float]:
@@ -344,7 +344,7 @@ class Layout:
             for j, name in enumerate(PACK_TERMS):
                 out[name] = float(np.exp(x[first + j]) * stderr_x[first + j])
             j = first + len(PACK_TERMS)
-            out.update(dict.fromkeys((f"misaligned@{t}" for t in self.threads), float(np.exp(x[j]) * stderr_x[j])))
+            out["misaligned_columns"] = float(np.exp(x[j]) * stderr_x[j])
         return out
 
 
@@ -710,13 +710,13 @@ class ClassRow:
 
 def flatten(table: dict) -> dict[str, float]:
     out = {}
-    for name in ("compute", "memory", "overhead_s", "misaligned", "in_model_rate", "cold_rate", "rewarm_s"):
+    for name in ("compute", "memory", "overhead_s", "in_model_rate", "cold_rate", "rewarm_s"):
         for t, value in sorted(table.get(name, {}).items()):
             out[f"{name}@{t}"] = float(value)
     for name, value in table.items():
         if name.startswith("half_rate_") and isinstance(value, dict):
             out.update({f"{name}@{t}": float(v) for t, v in sorted(value.items())})
-        elif name.startswith("half_rate_") or name in (*PACK_TERMS, "rewarm_half", "cold_half_depth"):
+        elif name.startswith("half_rate_") or name in (*PACK_START, "rewarm_half", "cold_half_depth"):
             out[name] = float(value)
     return out
 

@@ -112,14 +112,15 @@ def _counts(v: list) -> str | None:
 # A kernel class's table (`kernels.<precision>.<class>`, applied by graphcal.mapper): rates and
 # fixed cost at each calibrated thread count, shape terms, and what its calibration covered.
 KERNEL_THREAD_TERMS = {"compute": "positive", "memory": "positive", "overhead_s": "non-negative",
-                       "in_model": "positive", "misaligned": "positive",
+                       "in_model": "positive",
                        "in_model_rate": "positive", "cold_rate": "positive", "rewarm_s": "non-negative"}
 # terms that only some classes carry, and which (graphcal.mapper reads each for those classes only)
-CLASS_ONLY_TERMS = {"misaligned": ("gemm",), "in_model_rate": ("gemm",), "cold_rate": ("gemm", "matvec"),
+CLASS_ONLY_TERMS = {"in_model_rate": ("gemm",), "cold_rate": ("gemm", "matvec"),
                     "cold_half_depth": ("matvec",)}
 KERNEL_REQUIRED = ("compute", "memory", "overhead_s")
 KERNEL_SHAPE_TERMS = ("half_rate_rows", "half_rate_depth", "half_rate_columns")  # a number, or one per thread count
 KERNEL_PACK_TERMS = ("pack_rows", "pack_rate")  # gemm: packing the K x N matrix once per call
+KERNEL_GEMM_TERMS = (*KERNEL_PACK_TERMS, "misaligned_columns")  # and the partial vectors ending its output rows
 # with in_model: the slowdown inside a model; with rewarm_s: the code reuse distance costing half of it
 KERNEL_CONTEXT_TERMS = ("in_model_half_ops", "in_model_from_ops", "rewarm_half")
 KERNEL_RANGES = ("flops", "bytes")
@@ -138,12 +139,15 @@ def _thread_map(v: Any, sign: str) -> str | None:
 
 def _kernel_table(kernel_class: str, v: dict) -> str | None:
     shape_terms = KERNEL_SHAPE_TERMS if kernel_class in MATRIX_CLASSES else ()
-    shape_terms += KERNEL_PACK_TERMS if kernel_class == "gemm" else ()
+    shape_terms += KERNEL_GEMM_TERMS if kernel_class == "gemm" else ()
     shape_terms += KERNEL_CONTEXT_TERMS
     shape_terms += ("cold_half_depth",) if kernel_class in CLASS_ONLY_TERMS["cold_half_depth"] else ()
     thread_terms = [k for k in KERNEL_THREAD_TERMS if kernel_class in CLASS_ONLY_TERMS.get(k, (kernel_class,))]
     allowed = (*thread_terms, *shape_terms, "covers")
     unknown = [k for k in v if k not in allowed]
+    if "misaligned" in unknown and kernel_class == "gemm":
+        return ("'misaligned' (a share of the compute rate) is replaced by misaligned_columns (the work of each "
+                "partial vector ending an output row): refit the profile with graphcal fit")
     if unknown:
         return f"unknown field {unknown[0]!r} (allowed: {', '.join(allowed)})"
     missing = [k for k in KERNEL_REQUIRED if k not in v]
