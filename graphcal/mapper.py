@@ -496,18 +496,19 @@ CACHE_LINE_BYTES = 64
 
 def partial_vectors(columns, element_bytes: int):
     """How many partial vector stores end each of a GEMM's output rows (N values, floats or
-    arrays): 0 where a row is whole 64-byte cache lines or shorter than one; else, for fp32, one
-    per set bit of the remainder (8, 4, 2, 1 floats), and for 2-byte types, one. Measured on a
-    Zen 5 EPYC, linear 256 x 1024 -> N at one and two threads: N = 17, 20, 28 and 31 cost 13-16,
-    13, 18 and 40 columns more than N = 16 or 32 at the full rate (1, 1, 2 and 4 such stores),
-    N = 47 and 63 40 columns, 177 and 257 13; in bf16, N = 17 to 31 cost alike whatever the
-    remainder (35-48 columns). An Emerald Rapids Xeon ran N of 176-260 at 0.89-0.90x where
-    the remainder was whole 16-byte lanes and 0.82-0.83x where it was not. Rows under one
-    line (N < 16 floats) take a narrow kernel whose time grows with N."""
+    arrays) at a cost: 0 where a row is whole 64-byte cache lines or shorter than one; else, for
+    fp32, one per set bit of N mod 8 (4, 2, 1 floats; a remainder's half-line store of 8 floats
+    costs little), and for 2-byte types, one. Measured on a Zen 5 EPYC, linear 256 x 1024 -> N,
+    one and two threads (benchmarks/partial_stores.py): beyond the aligned rate, a remainder
+    (N mod 16) of 8 floats cost 3-4 columns, of 1 or 4 floats 7-15, of 12 (8 + 4) 9-10, of 7
+    (4 + 2 + 1) 24-27, of 15 (8 + 4 + 2 + 1) 26-33; in bf16, N = 177 to 260 cost 17-27 columns
+    whatever the remainder. An Emerald Rapids Xeon ran N of 176-260 at 0.89-0.90x where the
+    remainder was whole 16-byte lanes and 0.82-0.83x where it was not. Rows under one line
+    (N < 16 floats) take a narrow kernel whose time grows with N."""
     row_bytes = columns * element_bytes
     remainder = (row_bytes % CACHE_LINE_BYTES) // element_bytes
     if element_bytes == 4:
-        stores = sum((remainder // 2 ** bit) % 2 for bit in range(4))
+        stores = sum((remainder // 2 ** bit) % 2 for bit in range(3))
     else:
         stores = 1.0 * (remainder > 0)
     return stores * (row_bytes >= CACHE_LINE_BYTES)
