@@ -81,7 +81,7 @@ IN_MODEL_RATE_CLASSES = ("gemm",)
 # decoding predicted 50% fast
 COLD_CLASSES = ("gemm", "matvec")
 # where the fit starts gemm's packing and partial-vector terms from
-PACK_START = {"pack_rows": 6.0, "pack_rate": 0.5, "misaligned_columns": 16.0}
+GEMM_TERM_START = {"pack_rows": 6.0, "pack_rate": 0.5, "misaligned_columns": 16.0}
 SHAPE_TERMS = {
     "gemm": ("rows", "depth", "columns"), "bmm": ("rows", "depth", "columns"),
     "conv": ("rows", "depth", "columns"), "conv1d": ("rows", "depth", "columns"),
@@ -285,9 +285,9 @@ class Layout:
             x += [np.log(table["compute"][t]), np.log(table["memory"][t]), table["overhead_s"][t] / 1e-6]
         x += [shape_term(table[f"half_rate_{d}"], t)[0] / 16.0 for d in self.shape_terms for t in self.threads]
         if self.packs:
-            x += [np.log(table.get("pack_rows", PACK_START["pack_rows"])),
-                  np.log(table.get("pack_rate", PACK_START["pack_rate"]))]
-            x += [np.log(table.get("misaligned_columns", PACK_START["misaligned_columns"]))]
+            x += [np.log(table.get("pack_rows", GEMM_TERM_START["pack_rows"])),
+                  np.log(table.get("pack_rate", GEMM_TERM_START["pack_rate"]))]
+            x += [np.log(table.get("misaligned_columns", GEMM_TERM_START["misaligned_columns"]))]
         return np.array(x)
 
     def to_table(self, x: np.ndarray, like: dict) -> dict:
@@ -716,7 +716,7 @@ def flatten(table: dict) -> dict[str, float]:
     for name, value in table.items():
         if name.startswith("half_rate_") and isinstance(value, dict):
             out.update({f"{name}@{t}": float(v) for t, v in sorted(value.items())})
-        elif name.startswith("half_rate_") or name in (*PACK_START, "rewarm_half", "cold_half_depth"):
+        elif name.startswith("half_rate_") or name in (*GEMM_TERM_START, "rewarm_half", "cold_half_depth"):
             out[name] = float(value)
     return out
 
