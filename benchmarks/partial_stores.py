@@ -20,8 +20,6 @@ import argparse
 import statistics
 import time
 
-import torch
-
 from graphcal.hardware.profile import load_profile
 from graphcal.mapper import CACHE_LINE_BYTES, partial_vectors
 from graphcal.precision import Precision
@@ -31,27 +29,28 @@ WIDTHS = (16, 17, 20, 23, 24, 28, 31, 32, 39, 40, 47, 48, 63, 64, 127, 128, 176,
 
 def call_time(layer, x, seconds: float = 2e-3) -> float:
     """Median seconds of one call, over calls filling about `seconds`."""
-    with torch.no_grad():
-        layer(x)
+    layer(x)
+    start = time.perf_counter()
+    layer(x)
+    once = max(time.perf_counter() - start, 1e-7)
+    times = []
+    for _ in range(max(3, int(seconds / once))):
         start = time.perf_counter()
         layer(x)
-        once = max(time.perf_counter() - start, 1e-7)
-        calls = max(3, int(seconds / once))
-        times = []
-        for _ in range(calls):
-            start = time.perf_counter()
-            layer(x)
-            times.append(time.perf_counter() - start)
+        times.append(time.perf_counter() - start)
     return statistics.median(times)
 
 
 def measure(rows: int, depth: int, widths, dtype, rounds: int) -> dict[int, float]:
+    import torch
+
     x = torch.randn(rows, depth, dtype=dtype)
     layers = {n: torch.nn.Linear(depth, n).eval().to(dtype) for n in widths}
     times: dict[int, list[float]] = {n: [] for n in widths}
-    for _ in range(rounds):
-        for n in widths:
-            times[n].append(call_time(layers[n], x))
+    with torch.no_grad():
+        for _ in range(rounds):
+            for n in widths:
+                times[n].append(call_time(layers[n], x))
     return {n: statistics.median(t) for n, t in times.items()}
 
 
@@ -75,9 +74,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--hw", help="profile whose gemm table's misaligned_columns to print beside")
     args = parser.parse_args()
+    import torch
+
     precision = Precision.parse(args.dtype)
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[args.dtype]
-    line = CACHE_LINE_BYTES // precision.element_bytes
+    line_elements = CACHE_LINE_BYTES // precision.element_bytes
     charged_per_store = None
     if args.hw:
         table = load_profile(args.hw).kernel_table(precision, "gemm") or {}
@@ -92,12 +93,12 @@ def main() -> None:
         for n in WIDTHS:
             rate = 2 * args.rows * args.depth * n / times[n] / 1e9
             stores = int(partial_vectors(n, precision.element_bytes))
-            column = aligned_column_time(n, times, line)
-            extra = "" if column is None or n % line == 0 else f"{times[n] / column - n:.1f}"
-            line_out = f"{n:>5} {rate:>8.1f} {stores:>6} {extra:>13}"
+            column = aligned_column_time(n, times, line_elements)
+            extra = "" if column is None or n % line_elements == 0 else f"{times[n] / column - n:.1f}"
+            row = f"{n:>5} {rate:>8.1f} {stores:>6} {extra:>13}"
             if charged_per_store is not None:
-                line_out += f" {charged_per_store * stores:>8.1f}"
-            print(line_out)
+                row += f" {charged_per_store * stores:>8.1f}"
+            print(row)
 
 
 if __name__ == "__main__":

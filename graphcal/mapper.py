@@ -519,6 +519,7 @@ def alignment_share(columns, stores, terms: KernelTerms):
     stores (partial_vectors): N / (N + misaligned_columns x stores), each store costing the
     work of misaligned_columns whole columns; 1 where the table states none. Floats or arrays."""
     extra = terms.misaligned_columns * stores
+    # NB: + (extra == 0) keeps a row without stores (N = 0 included) at 1, without dividing by zero
     return 1.0 - extra / (columns + extra + (extra == 0))
 
 

@@ -124,6 +124,8 @@ KERNEL_GEMM_TERMS = (*KERNEL_PACK_TERMS, "misaligned_columns")  # and the partia
 # with in_model: the slowdown inside a model; with rewarm_s: the code reuse distance costing half of it
 KERNEL_CONTEXT_TERMS = ("in_model_half_ops", "in_model_from_ops", "rewarm_half")
 KERNEL_RANGES = ("flops", "bytes")
+# table fields a later form replaced, and what replaced them: a profile stating one must be refitted
+REPLACED_TERMS = {"misaligned": "misaligned_columns (the work of each partial vector ending an output row)"}
 
 
 def _thread_map(v: Any, sign: str) -> str | None:
@@ -145,9 +147,9 @@ def _kernel_table(kernel_class: str, v: dict) -> str | None:
     thread_terms = [k for k in KERNEL_THREAD_TERMS if kernel_class in CLASS_ONLY_TERMS.get(k, (kernel_class,))]
     allowed = (*thread_terms, *shape_terms, "covers")
     unknown = [k for k in v if k not in allowed]
-    if "misaligned" in unknown and kernel_class == "gemm":
-        return ("'misaligned' (a share of the compute rate) is replaced by misaligned_columns (the work of each "
-                "partial vector ending an output row): refit the profile with graphcal fit")
+    replaced = [k for k in unknown if k in REPLACED_TERMS]
+    if replaced:
+        return f"{replaced[0]!r} is replaced by {REPLACED_TERMS[replaced[0]]}: refit the profile with graphcal fit"
     if unknown:
         return f"unknown field {unknown[0]!r} (allowed: {', '.join(allowed)})"
     missing = [k for k in KERNEL_REQUIRED if k not in v]
