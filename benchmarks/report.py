@@ -38,8 +38,10 @@ TABLE_END = "<!-- accuracy-table:end -->"
 # The population names a results.yaml may use, in the order the report lists them, with a label.
 POPULATIONS = {
     "mlp": "random MLPs, all cores",
+    "mlp-rested": "random MLPs, all cores, after the host rests",
     "mlp-threads1": "random MLPs, 1 thread",
     "models": "full-size models",
+    "models-rested": "full-size models, after the host rests",
     "models-fresh": "full-size models, each in a process of its own",
     "models-fresh-loaded": "full-size models, each in a process of its own, weights loaded from a checkpoint",
     "models-fresh-no-trim": "full-size models, each in a process of its own, no heap trimming",
