@@ -309,7 +309,8 @@ def _build_net(params, dtype, device):
     import torch
 
     name, batch = params
-    module, inputs = NETS[name][1](batch, device)
+    with torch.device(device):  # on the meta device no weight is drawn: costing a net takes milliseconds
+        module, inputs = NETS[name][1](batch, device)
     t = getattr(torch, dtype)
     module = module.to(t).eval()
     return module, tuple(x.to(t) if x.is_floating_point() else x for x in inputs)
