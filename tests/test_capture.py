@@ -51,6 +51,43 @@ def test_torchvision_models_on_the_meta_device(name):
     assert_same_graph(record_module(module, (x,), name), export_module(module, (x,), name))
 
 
+RECURRENT_LAYERS = {
+    "lstm": lambda: torch.nn.LSTM(16, 32, num_layers=2, batch_first=True),
+    "lstm time-first": lambda: torch.nn.LSTM(16, 32),
+    "lstm bidirectional, projected": lambda: torch.nn.LSTM(16, 32, batch_first=True, bidirectional=True, proj_size=8),
+    "gru bidirectional": lambda: torch.nn.GRU(16, 24, num_layers=2, bidirectional=True),
+    "rnn tanh": lambda: torch.nn.RNN(16, 24, batch_first=True),
+    "rnn relu": lambda: torch.nn.RNN(16, 24, nonlinearity="relu"),
+}
+
+
+class _Recurrent(torch.nn.Module):
+    """A recurrent layer whose every result feeds an op: their shapes and strides reach the graph."""
+
+    def __init__(self, layer):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, x):
+        out, state = self.layer(x)
+        states = state if isinstance(state, tuple) else (state,)
+        return out.reshape(-1).sum() + sum(s.reshape(-1).sum() for s in states)
+
+
+@pytest.mark.parametrize("name", sorted(RECURRENT_LAYERS))
+def test_a_recurrent_layer_on_the_meta_device_is_recorded_as_exported(name, monkeypatch):
+    import graphcal.load.capture as capture
+
+    with torch.device("meta"):
+        module = _Recurrent(RECURRENT_LAYERS[name]()).eval()
+    x = torch.empty(3, 5, 16, device="meta")
+    exported = export_module(module, (x,), name)
+    made, real = [], capture._recurrent_result
+    monkeypatch.setattr(capture, "_recurrent_result", lambda args: made.append(args) or real(args))
+    assert_same_graph(record_module(module, (x,), name), exported)
+    assert made  # the results were made from the shapes, not run
+
+
 def test_a_module_the_recorder_cannot_follow_is_exported(monkeypatch):
     import graphcal.load.capture as capture
 
