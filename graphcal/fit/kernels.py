@@ -115,15 +115,16 @@ class OpColumns:
     n_rows: int
 
     @functools.cached_property
-    def thread_counts(self) -> list[int]:
-        """The thread counts among the ops, ascending."""
-        return sorted(set(self.threads.tolist()))
+    def _thread_counts(self) -> tuple[list[int], np.ndarray]:
+        """The thread counts among the ops, ascending, and each op's index into them."""
+        counts = sorted(set(self.threads.tolist()))
+        return counts, np.searchsorted(np.array(counts, dtype=self.threads.dtype), self.threads)
 
-    @functools.cached_property
-    def thread_index(self) -> np.ndarray:
-        """(m,) each op's thread count as an index into thread_counts: a table's per-thread
-        values become per-op arrays by one take, where a fit evaluates them thousands of times."""
-        return np.searchsorted(np.array(self.thread_counts, dtype=self.threads.dtype), self.threads)
+    def by_threads(self, value_at) -> np.ndarray:
+        """(m,) `value_at(threads)` for each op, called once per thread count: a fit evaluates a
+        table's per-thread values thousands of times."""
+        counts, index = self._thread_counts
+        return np.array([value_at(t) for t in counts])[index]
 
     def take(self, mask: np.ndarray) -> OpColumns:
         return OpColumns(self.row[mask], self.kernel_class[mask], self.threads[mask], self.unit_compute[mask],
@@ -213,7 +214,7 @@ def class_times(ops: OpColumns, kernel: str, table: dict) -> np.ndarray:
     """Time of each op of `ops` (all of class `kernel`) under `table`: the mapper's
     class_op_time, on arrays, with the ops' page faults (fixed by the profile, not fitted)."""
     def per_op(name: str) -> np.ndarray:
-        return np.array([shape_term(table[name], t)[0] for t in ops.thread_counts])[ops.thread_index]
+        return ops.by_threads(lambda t: shape_term(table[name], t)[0])
 
     halves = {d: per_op(f"half_rate_{d}") if f"half_rate_{d}" in table else 0.0 for d in GEMM_DIMENSIONS}
     in_model = per_op("in_model") if "in_model" in table else 1.0
@@ -224,8 +225,7 @@ def class_times(ops: OpColumns, kernel: str, table: dict) -> np.ndarray:
                         float(table.get("pack_rows", 0.0)), float(table.get("pack_rate", 1.0)), in_model,
                         float(table.get("in_model_half_ops", 0.0)), float(table.get("in_model_from_ops", 0.0)),
                         float(table.get("misaligned_columns", 0.0)), in_model_rate,
-                        0.0 if rates is None else np.array([at_threads(rates, t)[0] for t in ops.thread_counts])[
-                            ops.thread_index],
+                        0.0 if rates is None else ops.by_threads(lambda t: at_threads(rates, t)[0]),
                         rewarm_half=float(table.get("rewarm_half", 0.0)),
                         cold_half_depth=float(table.get("cold_half_depth", 0.0)))
     shape = class_shape_share(ops.sizes, halves, kernel == "matvec")

@@ -137,7 +137,7 @@ def _recorder_class() -> type:
             kwargs = kwargs or {}
             # NB: below the pre-dispatch key, torch's C++ kernels (the Python dispatcher would run
             # its Python reference kernels: twice the time on the meta device)
-            if str(func) in RECURRENT_OPS and _on_meta_as_nn_calls_it(args, kwargs):
+            if _recurrent_on_meta(func, args, kwargs):
                 out = _recurrent_result(args)
             else:
                 with no_python_dispatcher():
@@ -152,8 +152,10 @@ def _recorder_class() -> type:
 RECURRENT_OPS = frozenset({"aten.lstm.input", "aten.gru.input", "aten.rnn_tanh.input", "aten.rnn_relu.input"})
 
 
-def _on_meta_as_nn_calls_it(args: tuple, kwargs: dict) -> bool:
-    return not kwargs and len(args) == 9 and args[0].device.type == "meta" and args[0].dim() == 3
+def _recurrent_on_meta(func: Any, args: tuple, kwargs: dict) -> bool:
+    """A recurrent op on a 3-d meta input, called as nn.LSTM, nn.GRU and nn.RNN call it."""
+    return (str(func) in RECURRENT_OPS and not kwargs and len(args) == 9 and args[0].device.type == "meta"
+            and args[0].dim() == 3)
 
 
 def _recurrent_result(args: tuple) -> tuple:
